@@ -1,0 +1,510 @@
+//! The data-driven provider: serves any provider whose dialect its descriptor's `OAuth2Spec`
+//! describes, and offers its building blocks to providers that override a quirk.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use serde_json::Value;
+use url::Url;
+
+use crate::descriptor::{ClientAuth, EmailTrustRule, HttpMethod, ProviderDescriptor, TokenPlacement, UserInfoSpec};
+use crate::error::{Error, Operation};
+use crate::http::{HttpClient, HttpResponse};
+use crate::profile::{EmailTrust, UserProfile};
+use crate::provider::{AuthorizeRequest, Endpoint, ExchangeRequest, OAuthProvider, ProviderConfig, TokenRef};
+use crate::secret::{CsrfToken, RefreshToken};
+use crate::token::{TokenSet, decode_object, non_empty_str, parse_token_response, provider_error};
+
+/// Authorize parameters the standard implementation owns; extra parameters may not override them.
+const RESERVED_AUTHORIZE_PARAMS: &[&str] = &[
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "nonce",
+];
+
+/// Configuration keys implied by `ClientAuth::PrivateKeyJwt`.
+const PRIVATE_KEY_PARAMS: &[&str] = &["private_key", "private_key_id", "private_key_alg"];
+
+/// A provider instance driven entirely by its descriptor.
+#[derive(Debug)]
+pub struct StandardProvider {
+    descriptor: &'static ProviderDescriptor,
+    config: ProviderConfig,
+    http: HttpClient,
+    authorize: Url,
+    token: Url,
+    refresh: Url,
+    revoke: Option<Url>,
+    userinfo: Option<Url>,
+}
+
+#[async_trait::async_trait]
+impl OAuthProvider for StandardProvider {
+    fn standard(&self) -> &StandardProvider {
+        self
+    }
+}
+
+impl StandardProvider {
+    /// Validates `config` against the descriptor and resolves the endpoints.
+    pub fn new(
+        descriptor: &'static ProviderDescriptor,
+        mut config: ProviderConfig,
+        http: HttpClient,
+    ) -> Result<Self, Error> {
+        let id = descriptor.id;
+        let spec = &descriptor.oauth2;
+        if config.client_id.as_str().trim().is_empty() {
+            return Err(Error::config(id, "the client id is empty"));
+        }
+        let needs_secret = matches!(spec.client_auth, ClientAuth::Basic | ClientAuth::Body | ClientAuth::Query);
+        if needs_secret && config.client_secret.as_ref().is_none_or(|s| s.secret().is_empty()) {
+            return Err(Error::config(id, "a client secret is required"));
+        }
+        let implied: &[&str] =
+            if spec.client_auth == ClientAuth::PrivateKeyJwt { PRIVATE_KEY_PARAMS } else { &[] };
+        if let Some(unknown) =
+            config.param_names().find(|k| descriptor.config_key(k).is_none() && !implied.contains(k))
+        {
+            let known: Vec<&str> =
+                descriptor.config_keys.iter().map(|k| k.name).chain(implied.iter().copied()).collect();
+            let known = if known.is_empty() { "none".to_owned() } else { known.join(", ") };
+            return Err(Error::config(id, format!("unknown key `{unknown}`; known keys: {known}")));
+        }
+        for key in descriptor.config_keys {
+            match (config.get_param(key.name), key.default) {
+                (Some(v), _) if !v.trim().is_empty() => {}
+                (_, Some(default)) => config.set_default_param(key.name, default),
+                (_, None) if key.required => {
+                    return Err(Error::config(id, format!("missing required key `{}` ({})", key.name, key.description)));
+                }
+                _ => {}
+            }
+        }
+        if spec.client_auth == ClientAuth::PrivateKeyJwt && config.get_param("private_key").is_none() {
+            return Err(Error::config(id, "missing required key `private_key` (PEM key for private_key_jwt)"));
+        }
+        let resolve = |endpoint: Endpoint, template: &str| resolve_endpoint(descriptor, &config, endpoint, template);
+        let authorize = resolve(Endpoint::Authorize, spec.authorize_url)?;
+        let token = resolve(Endpoint::Token, spec.token_url)?;
+        let refresh = resolve(Endpoint::Refresh, spec.refresh_url.unwrap_or(spec.token_url))?;
+        let revoke = spec.revoke_url.map(|u| resolve(Endpoint::Revoke, u)).transpose()?;
+        let userinfo = spec.userinfo.as_ref().map(|u| resolve(Endpoint::UserInfo, u.url)).transpose()?;
+        Ok(Self { descriptor, config, http, authorize, token, refresh, revoke, userinfo })
+    }
+
+    /// [`StandardProvider::new`], boxed; the default [`crate::descriptor::BuildFn`].
+    pub fn build_boxed(
+        descriptor: &'static ProviderDescriptor,
+        config: ProviderConfig,
+        http: HttpClient,
+    ) -> Result<Box<dyn OAuthProvider>, Error> {
+        Ok(Box::new(Self::new(descriptor, config, http)?))
+    }
+
+    /// The descriptor.
+    pub fn descriptor(&self) -> &'static ProviderDescriptor {
+        self.descriptor
+    }
+
+    /// The validated configuration (defaults filled in).
+    pub fn config(&self) -> &ProviderConfig {
+        &self.config
+    }
+
+    /// The shared HTTP client.
+    pub fn http(&self) -> &HttpClient {
+        &self.http
+    }
+
+    /// The resolved URL of an endpoint, if the provider has it.
+    pub fn endpoint_url(&self, endpoint: Endpoint) -> Option<&Url> {
+        match endpoint {
+            Endpoint::Authorize => Some(&self.authorize),
+            Endpoint::Token => Some(&self.token),
+            Endpoint::Refresh => Some(&self.refresh),
+            Endpoint::Revoke => self.revoke.as_ref(),
+            Endpoint::UserInfo => self.userinfo.as_ref(),
+        }
+    }
+
+    /// Resolves another URL of the provider (placeholders and base-URL override applied), for
+    /// calls the descriptor does not list (GitHub's `/user/emails`).
+    pub fn resolve_url(&self, template: &str) -> Result<Url, Error> {
+        let mut url = fill_placeholders(self.descriptor, &self.config, template)?;
+        if let Some(base) = self.config.base_override() {
+            url = rebase(&url, base);
+        }
+        Ok(url)
+    }
+
+    /// Default scopes followed by the requested ones, without duplicates.
+    pub fn scopes(&self, requested: &[String]) -> Vec<String> {
+        let mut scopes: Vec<String> = Vec::with_capacity(self.descriptor.default_scopes.len() + requested.len());
+        for scope in self.descriptor.default_scopes.iter().copied().chain(requested.iter().map(String::as_str)) {
+            if !scope.is_empty() && !scopes.iter().any(|s| s == scope) {
+                scopes.push(scope.to_owned());
+            }
+        }
+        scopes
+    }
+
+    /// Builds the authorize URL.
+    pub fn authorize_url(&self, request: &AuthorizeRequest<'_>) -> Result<Url, Error> {
+        let spec = &self.descriptor.oauth2;
+        let caps = self.descriptor.capabilities;
+        if let Some((name, _)) = request.extra_params.iter().find(|(k, _)| RESERVED_AUTHORIZE_PARAMS.contains(&k.as_str()))
+        {
+            return Err(Error::InvalidRequest {
+                provider: self.descriptor.id,
+                message: format!("`{name}` is set by loginkit and cannot be passed as an extra parameter"),
+            });
+        }
+        let mut url = self.authorize.clone();
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair("client_id", self.config.client_id.as_str());
+            query.append_pair("redirect_uri", request.redirect_uri.as_str());
+            if spec.response_type {
+                query.append_pair("response_type", "code");
+            }
+            let scopes = self.scopes(request.scopes);
+            if !scopes.is_empty() {
+                query.append_pair(spec.scope_param, &scopes.join(spec.scope_delimiter));
+            }
+            query.append_pair("state", request.state);
+            if let (true, Some(challenge)) = (caps.pkce, request.pkce_challenge) {
+                query.append_pair("code_challenge", challenge.as_str());
+                query.append_pair("code_challenge_method", challenge.method().as_str());
+            }
+            if let (true, Some(nonce)) = (caps.oidc, request.nonce) {
+                query.append_pair("nonce", nonce.secret());
+            }
+            for (name, value) in spec.authorize_params {
+                query.append_pair(name, value);
+            }
+            for (key, name) in spec.config_params {
+                if let Some(value) = self.config.get_param(key).filter(|v| !v.is_empty()) {
+                    query.append_pair(name, value);
+                }
+            }
+            for (name, value) in request.extra_params {
+                query.append_pair(name, value);
+            }
+        }
+        Ok(url)
+    }
+
+    /// Exchanges an authorization code (RFC 6749 §4.1.3).
+    pub async fn exchange_code(&self, request: &ExchangeRequest<'_>) -> Result<TokenSet, Error> {
+        let mut params = vec![
+            ("grant_type", "authorization_code"),
+            ("code", request.code.secret().as_str()),
+            ("redirect_uri", request.redirect_uri.as_str()),
+        ];
+        if let (true, Some(verifier)) = (self.descriptor.capabilities.pkce, request.pkce_verifier) {
+            params.push(("code_verifier", verifier.secret().as_str()));
+        }
+        self.token_call(Operation::ExchangeCode, &self.token, &params).await
+    }
+
+    /// Refreshes tokens (RFC 6749 §6), keeping the old refresh token when no new one is issued.
+    pub async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenSet, Error> {
+        if !self.descriptor.capabilities.refresh {
+            return Err(Error::Unsupported { provider: self.descriptor.id, capability: "refresh" });
+        }
+        let params = [("grant_type", "refresh_token"), ("refresh_token", refresh_token.secret().as_str())];
+        let mut tokens = self.token_call(Operation::Refresh, &self.refresh, &params).await?;
+        if tokens.refresh_token.is_none() {
+            tokens.refresh_token = Some(refresh_token.clone());
+        }
+        Ok(tokens)
+    }
+
+    /// Revokes a token (RFC 7009).
+    pub async fn revoke(&self, token: TokenRef<'_>) -> Result<(), Error> {
+        let (Some(url), true) = (&self.revoke, self.descriptor.capabilities.revoke) else {
+            return Err(Error::Unsupported { provider: self.descriptor.id, capability: "revoke" });
+        };
+        let (secret, hint) = token.secret_and_hint();
+        let params = [("token", secret), ("token_type_hint", hint)];
+        let response = self.send_with_client_auth(Operation::Revoke, url, HttpMethod::Post, &params).await?;
+        if response.is_success() {
+            return Ok(());
+        }
+        Err(self.error_from(Operation::Revoke, &response))
+    }
+
+    /// Fetches and maps the user profile described by the descriptor's `userinfo`.
+    pub async fn user_profile(&self, tokens: &TokenSet) -> Result<UserProfile, Error> {
+        let (Some(spec), Some(url)) = (&self.descriptor.oauth2.userinfo, &self.userinfo) else {
+            return Err(Error::Unsupported { provider: self.descriptor.id, capability: "user info" });
+        };
+        let value = self.fetch_json(Operation::UserInfo, url.clone(), tokens, spec).await?;
+        self.map_profile(spec, value)
+    }
+
+    /// Performs a user-info style call: the access token placed as `spec` says, JSON answer.
+    pub async fn fetch_json(
+        &self,
+        operation: Operation,
+        mut url: Url,
+        tokens: &TokenSet,
+        spec: &UserInfoSpec,
+    ) -> Result<Value, Error> {
+        let token = tokens.access_token.secret();
+        if let TokenPlacement::Query(name) = spec.token {
+            url.query_pairs_mut().append_pair(name, token);
+        }
+        let method = match spec.method {
+            HttpMethod::Post => reqwest::Method::POST,
+            _ => reqwest::Method::GET,
+        };
+        let mut request = self.http.request(method, url);
+        request = match spec.token {
+            TokenPlacement::Bearer => request.bearer_auth(token),
+            TokenPlacement::AuthorizationScheme(scheme) => {
+                request.header(reqwest::header::AUTHORIZATION, format!("{scheme} {token}"))
+            }
+            _ => request,
+        };
+        if !spec.headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("accept")) {
+            request = request.header(reqwest::header::ACCEPT, "application/json");
+        }
+        for (name, value) in spec.headers {
+            request = request.header(*name, *value);
+        }
+        let response = self.http.send(request, self.descriptor.id, operation).await?;
+        if !response.is_success() {
+            return Err(self.error_from(operation, &response));
+        }
+        serde_json::from_slice(&response.body)
+            .map_err(|_| Error::malformed(self.descriptor.id, operation, "user info is not valid JSON"))
+    }
+
+    /// Maps a user-info answer to a profile with the pointers of `spec`.
+    pub fn map_profile(&self, spec: &UserInfoSpec, value: Value) -> Result<UserProfile, Error> {
+        let provider = self.descriptor.id;
+        let id = match value.pointer(spec.id) {
+            Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => return Err(Error::MissingField { provider, operation: Operation::UserInfo, field: "id" }),
+        };
+        let email = first_string(&value, spec.email);
+        let trust = match email {
+            Some(_) => email_trust(&value, spec.email_trust),
+            None => EmailTrust::Unknown,
+        };
+        Ok(UserProfile::new(id)
+            .with_email(email, trust)
+            .with_name(first_string(&value, spec.name))
+            .with_avatar_url(first_string(&value, spec.avatar))
+            .with_raw(value))
+    }
+
+    /// Sends a token-endpoint request with the provider's client authentication and parses the
+    /// answer with the tolerant token parser.
+    pub async fn token_call(&self, operation: Operation, url: &Url, params: &[(&str, &str)]) -> Result<TokenSet, Error> {
+        let spec = &self.descriptor.oauth2;
+        let mut all: Vec<(&str, &str)> = params.to_vec();
+        all.extend(spec.token_params.iter().copied());
+        let response = self.send_with_client_auth(operation, url, spec.token_method, &all).await?;
+        parse_token_response(
+            self.descriptor.id,
+            operation,
+            response.status,
+            response.content_type.as_deref(),
+            &response.body,
+            spec.token_pointer,
+        )
+    }
+
+    /// Sends `params` to `url` with the provider's client authentication and method.
+    pub async fn send_with_client_auth(
+        &self,
+        operation: Operation,
+        url: &Url,
+        method: HttpMethod,
+        params: &[(&str, &str)],
+    ) -> Result<HttpResponse, Error> {
+        let id = self.config.client_id.as_str();
+        let secret = self.config.client_secret.as_ref().map(|s| s.secret().as_str()).unwrap_or("");
+        let mut url = url.clone();
+        let mut form: Vec<(&str, String)> = params.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        let mut authorization = None;
+        match self.descriptor.oauth2.client_auth {
+            ClientAuth::Basic => authorization = Some(basic_credentials(id, secret)),
+            ClientAuth::Body => {
+                form.push(("client_id", id.to_owned()));
+                form.push(("client_secret", secret.to_owned()));
+            }
+            ClientAuth::Query => {
+                url.query_pairs_mut().append_pair("client_id", id).append_pair("client_secret", secret);
+            }
+            ClientAuth::PrivateKeyJwt => {
+                form.push(("client_id", id.to_owned()));
+                form.push(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned()));
+                form.push(("client_assertion", self.client_assertion(&url)?));
+            }
+            _ => form.push(("client_id", id.to_owned())),
+        }
+        let mut request = match method {
+            HttpMethod::Get => {
+                url.query_pairs_mut().extend_pairs(form.iter().map(|(k, v)| (*k, v.as_str())));
+                self.http.request(reqwest::Method::GET, url)
+            }
+            _ => self.http.request(reqwest::Method::POST, url).form(&form),
+        };
+        request = request.header(reqwest::header::ACCEPT, "application/json");
+        if let Some(value) = authorization {
+            request = request.header(reqwest::header::AUTHORIZATION, value);
+        }
+        self.http.send(request, self.descriptor.id, operation).await
+    }
+
+    /// The typed error for a non-success answer: the provider's code when it sent one.
+    pub fn error_from(&self, operation: Operation, response: &HttpResponse) -> Error {
+        let provider = self.descriptor.id;
+        let status = response.status;
+        match decode_object(provider, operation, status, response.content_type.as_deref(), &response.body) {
+            Ok(object) => match provider_error(&object) {
+                Some((code, description)) => Error::OAuth { provider, operation, status, code, description },
+                None if (200..300).contains(&status) => Error::malformed(provider, operation, "unexpected answer"),
+                None => Error::HttpStatus { provider, operation, status },
+            },
+            Err(error) => error,
+        }
+    }
+
+    /// A `private_key_jwt` client assertion (RFC 7523 §2.2) for `audience`.
+    fn client_assertion(&self, audience: &Url) -> Result<String, Error> {
+        use jsonwebtoken::{Algorithm, EncodingKey, Header};
+        let provider = self.descriptor.id;
+        let pem = self.config.get_param("private_key").unwrap_or_default();
+        let alg = match self.config.get_param("private_key_alg").unwrap_or("RS256") {
+            "RS256" => Algorithm::RS256,
+            "ES256" => Algorithm::ES256,
+            "PS256" => Algorithm::PS256,
+            other => return Err(Error::config(provider, format!("unsupported private_key_alg `{other}`"))),
+        };
+        let key = match alg {
+            Algorithm::ES256 => EncodingKey::from_ec_pem(pem.as_bytes()),
+            _ => EncodingKey::from_rsa_pem(pem.as_bytes()),
+        }
+        .map_err(|_| Error::config(provider, "`private_key` is not a valid PEM key for private_key_alg"))?;
+        let mut header = Header::new(alg);
+        header.kid = self.config.get_param("private_key_id").map(str::to_owned);
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let claims = serde_json::json!({
+            "iss": self.config.client_id.as_str(),
+            "sub": self.config.client_id.as_str(),
+            "aud": audience.as_str(),
+            "jti": CsrfToken::new_random().secret(),
+            "iat": now,
+            "exp": now + 60,
+        });
+        jsonwebtoken::encode(&header, &claims, &key)
+            .map_err(|_| Error::config(provider, "could not sign the client assertion"))
+    }
+}
+
+/// `Authorization: Basic` with both parts form-urlencoded first (RFC 6749 §2.3.1).
+fn basic_credentials(id: &str, secret: &str) -> String {
+    let encode = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let raw = format!("{}:{}", encode(id), encode(secret));
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
+}
+
+fn resolve_endpoint(
+    descriptor: &'static ProviderDescriptor,
+    config: &ProviderConfig,
+    endpoint: Endpoint,
+    template: &str,
+) -> Result<Url, Error> {
+    if let Some(url) = config.endpoint_override(endpoint) {
+        return check_scheme(descriptor.id, url.clone());
+    }
+    let url = fill_placeholders(descriptor, config, template)?;
+    match config.base_override() {
+        Some(base) => check_scheme(descriptor.id, rebase(&url, base)),
+        None => check_scheme(descriptor.id, url),
+    }
+}
+
+/// Fills `{key}` placeholders with configuration values that cannot change the URL's structure.
+fn fill_placeholders(descriptor: &ProviderDescriptor, config: &ProviderConfig, template: &str) -> Result<Url, Error> {
+    let id = descriptor.id;
+    let mut filled = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else { break };
+        let key = &rest[open + 1..open + close];
+        let value = config
+            .get_param(key)
+            .filter(|v| !v.trim().is_empty())
+            .ok_or_else(|| Error::config(id, format!("missing required key `{key}`")))?;
+        if value.chars().any(|c| matches!(c, '/' | '?' | '#' | '@' | '\\' | '%') || c.is_whitespace() || c.is_control()) {
+            return Err(Error::config(id, format!("key `{key}` may not contain '/', '?', '#', '@', '\\', '%' or spaces")));
+        }
+        filled.push_str(&rest[..open]);
+        filled.push_str(value);
+        rest = &rest[open + close + 1..];
+    }
+    filled.push_str(rest);
+    Url::parse(&filled).map_err(|_| Error::config(id, format!("endpoint `{template}` does not form a valid URL")))
+}
+
+/// Moves `url` onto `base`'s origin, putting `base`'s path in front of `url`'s.
+fn rebase(url: &Url, base: &Url) -> Url {
+    let mut moved = base.clone();
+    let prefix = base.path().trim_end_matches('/');
+    moved.set_path(&format!("{prefix}{}", url.path()));
+    moved.set_query(url.query());
+    moved
+}
+
+/// Only HTTPS, except plain HTTP to loopback hosts (local development and tests).
+fn check_scheme(provider: &'static str, url: Url) -> Result<Url, Error> {
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        _ => Err(Error::config(provider, format!("endpoint `{url}` must use https (http only for loopback)"))),
+    }
+}
+
+fn first_string(value: &Value, pointers: &[&str]) -> Option<String> {
+    pointers.iter().find_map(|p| non_empty_str(value.pointer(p)).map(|s| s.trim().to_owned()))
+}
+
+fn email_trust(value: &Value, rule: EmailTrustRule) -> EmailTrust {
+    let flag = |v: Option<&Value>| match v {
+        Some(Value::Bool(true)) => EmailTrust::Verified,
+        Some(Value::Bool(false)) => EmailTrust::Unverified,
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => EmailTrust::Verified,
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => EmailTrust::Unverified,
+        Some(Value::Number(n)) if n.as_u64() == Some(1) => EmailTrust::Verified,
+        Some(Value::Number(n)) if n.as_u64() == Some(0) => EmailTrust::Unverified,
+        _ => EmailTrust::Unknown,
+    };
+    match rule {
+        EmailTrustRule::Fixed(trust) => trust,
+        EmailTrustRule::Flag(pointer) => flag(value.pointer(pointer)),
+        EmailTrustRule::Presence(pointer) => match value.pointer(pointer) {
+            None => EmailTrust::Unknown,
+            Some(Value::Null) | Some(Value::Bool(false)) => EmailTrust::Unverified,
+            Some(Value::String(s)) if s.is_empty() => EmailTrust::Unverified,
+            Some(_) => EmailTrust::Verified,
+        },
+    }
+}

@@ -1,0 +1,45 @@
+//! A strict mock OAuth 2.0 identity provider served over loopback HTTP, for tests and the offline demo.
+//!
+//! The provider follows RFC 6749 (authorization code and refresh token grants),
+//! RFC 7636 (PKCE) and RFC 7009 (token revocation) closely enough that client
+//! code exercised against it meets the same rejections a real provider would
+//! hand out. Tests can also inject failures per endpoint ([`Fault`]) and
+//! inspect what a client sent ([`MockIdpHandle::last_token_request`]).
+//!
+//! Endpoints, relative to [`MockIdp::base_url`] (or to wherever [`router`] is
+//! nested):
+//!
+//! | Method | Path              | Purpose                                            |
+//! |--------|-------------------|----------------------------------------------------|
+//! | GET    | `authorize`       | authorization endpoint (auto-approve or login form) |
+//! | POST   | `authorize`       | submission of the login form                       |
+//! | POST   | `token`           | token endpoint                                     |
+//! | GET    | `user`            | user info, `Authorization: Bearer`                 |
+//! | GET    | `user-unverified` | user info that always reports an unverified email  |
+//! | POST   | `revoke`          | token revocation                                   |
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use loginkit_testkit::{Endpoint, Fault, MockIdp};
+//!
+//! let idp = MockIdp::start().await?;
+//! let authorize = idp.url("authorize");
+//! idp.handle().inject(Endpoint::Token, Fault::Garbage);
+//! # let _ = authorize;
+//! # Ok(())
+//! # }
+//! ```
+
+mod authorize;
+mod config;
+mod faults;
+mod idp;
+mod params;
+mod state;
+mod token;
+mod userinfo;
+
+pub use config::{MockClient, MockIdpConfig, MockUser};
+pub use faults::{Endpoint, Fault};
+pub use idp::{MockIdp, router};
+pub use state::{MockIdpHandle, RecordedRequest};

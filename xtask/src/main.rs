@@ -1,0 +1,2 @@
+//! Workspace automation entry point.
+fn main() {}
