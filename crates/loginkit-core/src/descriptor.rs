@@ -130,8 +130,7 @@ pub struct Capabilities {
 
 impl Capabilities {
     /// No capability at all.
-    pub const NONE: Self =
-        Self { pkce: false, oidc: false, refresh: false, revoke: false, form_post: false };
+    pub const NONE: Self = Self { pkce: false, oidc: false, refresh: false, revoke: false, form_post: false };
 
     /// Sets `pkce`.
     pub const fn pkce(mut self, on: bool) -> Self {

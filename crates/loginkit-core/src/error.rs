@@ -207,9 +207,9 @@ impl Error {
     /// The HTTP status the provider answered with, when there was an answer.
     pub fn provider_status(&self) -> Option<u16> {
         match self {
-            Error::OAuth { status, .. } | Error::HttpStatus { status, .. } | Error::Redirect { status, .. } => {
-                Some(*status)
-            }
+            Error::OAuth { status, .. }
+            | Error::HttpStatus { status, .. }
+            | Error::Redirect { status, .. } => Some(*status),
             _ => None,
         }
     }

@@ -195,7 +195,9 @@ mod tests {
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     async fn get(client: &HttpClient, url: &str) -> Result<HttpResponse, Error> {
-        client.send(client.request(reqwest::Method::GET, url.parse().unwrap()), "t", Operation::UserInfo).await
+        client
+            .send(client.request(reqwest::Method::GET, url.parse().unwrap()), "t", Operation::UserInfo)
+            .await
     }
 
     #[tokio::test]
@@ -214,7 +216,10 @@ mod tests {
     #[tokio::test]
     async fn bodies_over_the_cap_are_refused() {
         let server = MockServer::start().await;
-        Mock::given(any()).respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'a'; 4096])).mount(&server).await;
+        Mock::given(any())
+            .respond_with(ResponseTemplate::new(200).set_body_bytes(vec![b'a'; 4096]))
+            .mount(&server)
+            .await;
         let client = HttpClient::new(&HttpConfig::default().max_response_bytes(1024)).unwrap();
         let err = get(&client, &server.uri()).await.unwrap_err();
         assert!(matches!(err, Error::ResponseTooLarge { limit: 1024, .. }), "{err:?}");

@@ -13,6 +13,8 @@
 //! - Errors keep the provider's error code and description, never a token or a response body.
 //! - Email trust is never guessed: see [`EmailTrust`].
 
+#![cfg_attr(not(test), deny(unused_crate_dependencies))]
+
 pub mod descriptor;
 mod error;
 mod http;

@@ -54,7 +54,8 @@ impl Registry {
 
     /// [`Registry::linked`], built once per process.
     pub fn global() -> Result<&'static Self, Error> {
-        static GLOBAL: OnceLock<Result<Registry, (&'static str, &'static str, &'static str)>> = OnceLock::new();
+        static GLOBAL: OnceLock<Result<Registry, (&'static str, &'static str, &'static str)>> =
+            OnceLock::new();
         let built = GLOBAL.get_or_init(|| {
             Self::linked().map_err(|e| match e {
                 Error::DuplicateProvider { id, first, second } => (id, first, second),
@@ -122,5 +123,43 @@ impl Registry {
         http: HttpClient,
     ) -> Result<Box<dyn OAuthProvider>, Error> {
         self.get(id)?.instantiate(config, http)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::descriptor::OAuth2Spec;
+
+    const SPEC: OAuth2Spec = OAuth2Spec::new("https://a.example/authorize", "https://a.example/token");
+    static ZED: ProviderDescriptor = ProviderDescriptor::new("zed", "Zed", SPEC);
+    static ALPHA: ProviderDescriptor = ProviderDescriptor::new("alpha", "Alpha", SPEC);
+    static ALPHA_AGAIN: ProviderDescriptor = ProviderDescriptor::new("alpha", "Alpha 2", SPEC);
+
+    #[test]
+    fn sorted_by_id() {
+        let registry = Registry::from_descriptors([&ZED, &ALPHA]).unwrap();
+        assert_eq!(registry.ids(), ["alpha", "zed"]);
+        assert_eq!(registry.get("zed").unwrap().display_name, "Zed");
+    }
+
+    #[test]
+    fn duplicate_ids_are_rejected() {
+        let err = Registry::from_descriptors([&ALPHA, &ZED, &ALPHA_AGAIN]).unwrap_err();
+        assert!(matches!(err, Error::DuplicateProvider { id: "alpha", .. }), "{err:?}");
+    }
+
+    #[test]
+    fn unknown_ids_list_what_is_available() {
+        let registry = Registry::from_descriptors([&ZED, &ALPHA]).unwrap();
+        let err = registry.get("gihtub").unwrap_err();
+        assert_eq!(err.to_string(), "unknown provider `gihtub`; available: alpha, zed");
+        let empty = Registry::from_descriptors([]).unwrap();
+        assert!(empty.is_empty() && empty.get("x").is_err());
+    }
+
+    #[test]
+    fn core_alone_links_no_provider() {
+        assert!(Registry::linked().unwrap().is_empty());
     }
 }

@@ -7,7 +7,9 @@ use base64::Engine as _;
 use serde_json::Value;
 use url::Url;
 
-use crate::descriptor::{ClientAuth, EmailTrustRule, HttpMethod, ProviderDescriptor, TokenPlacement, UserInfoSpec};
+use crate::descriptor::{
+    ClientAuth, EmailTrustRule, HttpMethod, ProviderDescriptor, TokenPlacement, UserInfoSpec,
+};
 use crate::error::{Error, Operation};
 use crate::http::{HttpClient, HttpResponse};
 use crate::profile::{EmailTrust, UserProfile};
@@ -62,7 +64,8 @@ impl StandardProvider {
         if config.client_id.as_str().trim().is_empty() {
             return Err(Error::config(id, "the client id is empty"));
         }
-        let needs_secret = matches!(spec.client_auth, ClientAuth::Basic | ClientAuth::Body | ClientAuth::Query);
+        let needs_secret =
+            matches!(spec.client_auth, ClientAuth::Basic | ClientAuth::Body | ClientAuth::Query);
         if needs_secret && config.client_secret.as_ref().is_none_or(|s| s.secret().is_empty()) {
             return Err(Error::config(id, "a client secret is required"));
         }
@@ -81,15 +84,22 @@ impl StandardProvider {
                 (Some(v), _) if !v.trim().is_empty() => {}
                 (_, Some(default)) => config.set_default_param(key.name, default),
                 (_, None) if key.required => {
-                    return Err(Error::config(id, format!("missing required key `{}` ({})", key.name, key.description)));
+                    return Err(Error::config(
+                        id,
+                        format!("missing required key `{}` ({})", key.name, key.description),
+                    ));
                 }
                 _ => {}
             }
         }
         if spec.client_auth == ClientAuth::PrivateKeyJwt && config.get_param("private_key").is_none() {
-            return Err(Error::config(id, "missing required key `private_key` (PEM key for private_key_jwt)"));
+            return Err(Error::config(
+                id,
+                "missing required key `private_key` (PEM key for private_key_jwt)",
+            ));
         }
-        let resolve = |endpoint: Endpoint, template: &str| resolve_endpoint(descriptor, &config, endpoint, template);
+        let resolve =
+            |endpoint: Endpoint, template: &str| resolve_endpoint(descriptor, &config, endpoint, template);
         let authorize = resolve(Endpoint::Authorize, spec.authorize_url)?;
         let token = resolve(Endpoint::Token, spec.token_url)?;
         let refresh = resolve(Endpoint::Refresh, spec.refresh_url.unwrap_or(spec.token_url))?;
@@ -145,8 +155,11 @@ impl StandardProvider {
 
     /// Default scopes followed by the requested ones, without duplicates.
     pub fn scopes(&self, requested: &[String]) -> Vec<String> {
-        let mut scopes: Vec<String> = Vec::with_capacity(self.descriptor.default_scopes.len() + requested.len());
-        for scope in self.descriptor.default_scopes.iter().copied().chain(requested.iter().map(String::as_str)) {
+        let mut scopes: Vec<String> =
+            Vec::with_capacity(self.descriptor.default_scopes.len() + requested.len());
+        for scope in
+            self.descriptor.default_scopes.iter().copied().chain(requested.iter().map(String::as_str))
+        {
             if !scope.is_empty() && !scopes.iter().any(|s| s == scope) {
                 scopes.push(scope.to_owned());
             }
@@ -158,7 +171,8 @@ impl StandardProvider {
     pub fn authorize_url(&self, request: &AuthorizeRequest<'_>) -> Result<Url, Error> {
         let spec = &self.descriptor.oauth2;
         let caps = self.descriptor.capabilities;
-        if let Some((name, _)) = request.extra_params.iter().find(|(k, _)| RESERVED_AUTHORIZE_PARAMS.contains(&k.as_str()))
+        if let Some((name, _)) =
+            request.extra_params.iter().find(|(k, _)| RESERVED_AUTHORIZE_PARAMS.contains(&k.as_str()))
         {
             return Err(Error::InvalidRequest {
                 provider: self.descriptor.id,
@@ -309,7 +323,12 @@ impl StandardProvider {
 
     /// Sends a token-endpoint request with the provider's client authentication and parses the
     /// answer with the tolerant token parser.
-    pub async fn token_call(&self, operation: Operation, url: &Url, params: &[(&str, &str)]) -> Result<TokenSet, Error> {
+    pub async fn token_call(
+        &self,
+        operation: Operation,
+        url: &Url,
+        params: &[(&str, &str)],
+    ) -> Result<TokenSet, Error> {
         let spec = &self.descriptor.oauth2;
         let mut all: Vec<(&str, &str)> = params.to_vec();
         all.extend(spec.token_params.iter().copied());
@@ -348,7 +367,10 @@ impl StandardProvider {
             }
             ClientAuth::PrivateKeyJwt => {
                 form.push(("client_id", id.to_owned()));
-                form.push(("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned()));
+                form.push((
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned(),
+                ));
                 form.push(("client_assertion", self.client_assertion(&url)?));
             }
             _ => form.push(("client_id", id.to_owned())),
@@ -374,7 +396,9 @@ impl StandardProvider {
         match decode_object(provider, operation, status, response.content_type.as_deref(), &response.body) {
             Ok(object) => match provider_error(&object) {
                 Some((code, description)) => Error::OAuth { provider, operation, status, code, description },
-                None if (200..300).contains(&status) => Error::malformed(provider, operation, "unexpected answer"),
+                None if (200..300).contains(&status) => {
+                    Error::malformed(provider, operation, "unexpected answer")
+                }
                 None => Error::HttpStatus { provider, operation, status },
             },
             Err(error) => error,
@@ -437,7 +461,11 @@ fn resolve_endpoint(
 }
 
 /// Fills `{key}` placeholders with configuration values that cannot change the URL's structure.
-fn fill_placeholders(descriptor: &ProviderDescriptor, config: &ProviderConfig, template: &str) -> Result<Url, Error> {
+fn fill_placeholders(
+    descriptor: &ProviderDescriptor,
+    config: &ProviderConfig,
+    template: &str,
+) -> Result<Url, Error> {
     let id = descriptor.id;
     let mut filled = String::with_capacity(template.len());
     let mut rest = template;
@@ -448,15 +476,22 @@ fn fill_placeholders(descriptor: &ProviderDescriptor, config: &ProviderConfig, t
             .get_param(key)
             .filter(|v| !v.trim().is_empty())
             .ok_or_else(|| Error::config(id, format!("missing required key `{key}`")))?;
-        if value.chars().any(|c| matches!(c, '/' | '?' | '#' | '@' | '\\' | '%') || c.is_whitespace() || c.is_control()) {
-            return Err(Error::config(id, format!("key `{key}` may not contain '/', '?', '#', '@', '\\', '%' or spaces")));
+        if value
+            .chars()
+            .any(|c| matches!(c, '/' | '?' | '#' | '@' | '\\' | '%') || c.is_whitespace() || c.is_control())
+        {
+            return Err(Error::config(
+                id,
+                format!("key `{key}` may not contain '/', '?', '#', '@', '\\', '%' or spaces"),
+            ));
         }
         filled.push_str(&rest[..open]);
         filled.push_str(value);
         rest = &rest[open + close + 1..];
     }
     filled.push_str(rest);
-    Url::parse(&filled).map_err(|_| Error::config(id, format!("endpoint `{template}` does not form a valid URL")))
+    Url::parse(&filled)
+        .map_err(|_| Error::config(id, format!("endpoint `{template}` does not form a valid URL")))
 }
 
 /// Moves `url` onto `base`'s origin, putting `base`'s path in front of `url`'s.
@@ -479,7 +514,9 @@ fn check_scheme(provider: &'static str, url: Url) -> Result<Url, Error> {
     match url.scheme() {
         "https" => Ok(url),
         "http" if loopback => Ok(url),
-        _ => Err(Error::config(provider, format!("endpoint `{url}` must use https (http only for loopback)"))),
+        _ => {
+            Err(Error::config(provider, format!("endpoint `{url}` must use https (http only for loopback)")))
+        }
     }
 }
 

@@ -227,7 +227,9 @@ pub(crate) fn non_empty_str(value: Option<&Value>) -> Option<&str> {
 fn seconds(value: &Value) -> Option<Duration> {
     const TEN_YEARS: u64 = 10 * 365 * 24 * 3600;
     let secs = match value {
-        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64)),
+        Value::Number(n) => {
+            n.as_u64().or_else(|| n.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64))
+        }
         Value::String(s) => s.trim().parse::<u64>().ok(),
         _ => None,
     }?;
@@ -236,12 +238,7 @@ fn seconds(value: &Value) -> Option<Duration> {
 
 fn scope_list(value: &Value) -> Option<Vec<String>> {
     match value {
-        Value::String(s) => Some(
-            s.split([' ', ','])
-                .filter(|p| !p.is_empty())
-                .map(str::to_owned)
-                .collect(),
-        ),
+        Value::String(s) => Some(s.split([' ', ',']).filter(|p| !p.is_empty()).map(str::to_owned).collect()),
         Value::Array(items) => Some(items.iter().filter_map(|v| v.as_str()).map(str::to_owned).collect()),
         _ => None,
     }
@@ -272,16 +269,21 @@ mod tests {
 
     #[test]
     fn expires_in_as_string_and_scope_as_array() {
-        let set = parse(200, "application/json", r#"{"access_token":"at","expires_in":"60","scope":["x","y"]}"#)
-            .unwrap();
+        let set =
+            parse(200, "application/json", r#"{"access_token":"at","expires_in":"60","scope":["x","y"]}"#)
+                .unwrap();
         assert_eq!(set.expires_in, Some(Duration::from_secs(60)));
         assert_eq!(set.scopes.unwrap(), ["x", "y"]);
     }
 
     #[test]
     fn form_encoded_body() {
-        let set = parse(200, "application/x-www-form-urlencoded", "access_token=a%2Bb&scope=user%2Crepo&token_type=bearer")
-            .unwrap();
+        let set = parse(
+            200,
+            "application/x-www-form-urlencoded",
+            "access_token=a%2Bb&scope=user%2Crepo&token_type=bearer",
+        )
+        .unwrap();
         assert_eq!(set.access_token.secret(), "a+b");
         assert_eq!(set.scopes.unwrap(), ["user", "repo"]);
     }
@@ -302,7 +304,8 @@ mod tests {
 
     #[test]
     fn error_shapes() {
-        let nested = parse(400, "application/json", r#"{"error":{"code":"invalid_grant","message":"expired"}}"#);
+        let nested =
+            parse(400, "application/json", r#"{"error":{"code":"invalid_grant","message":"expired"}}"#);
         assert_eq!(nested.unwrap_err().provider_code(), Some("invalid_grant"));
         let list = parse(400, "application/json", r#"{"errors":[{"code":"E1","message":"nope"}]}"#);
         assert_eq!(list.unwrap_err().provider_code(), Some("E1"));
@@ -312,7 +315,10 @@ mod tests {
 
     #[test]
     fn http_error_without_body_shape() {
-        assert!(matches!(parse(502, "text/html", "<html>bad gateway</html>"), Err(Error::HttpStatus { status: 502, .. })));
+        assert!(matches!(
+            parse(502, "text/html", "<html>bad gateway</html>"),
+            Err(Error::HttpStatus { status: 502, .. })
+        ));
         assert!(matches!(parse(500, "application/json", "{}"), Err(Error::HttpStatus { status: 500, .. })));
     }
 
@@ -330,9 +336,24 @@ mod tests {
     #[test]
     fn nested_token_object() {
         let body = r#"{"ok":true,"authed_user":{"id":"U1","access_token":"xoxp-1","scope":"identify"}}"#;
-        let set = parse_token_response("slack", Operation::ExchangeCode, 200, Some("application/json"), body.as_bytes(), Some("/authed_user")).unwrap();
+        let set = parse_token_response(
+            "slack",
+            Operation::ExchangeCode,
+            200,
+            Some("application/json"),
+            body.as_bytes(),
+            Some("/authed_user"),
+        )
+        .unwrap();
         assert_eq!(set.access_token.secret(), "xoxp-1");
-        let err = parse_token_response("slack", Operation::ExchangeCode, 200, Some("application/json"), br#"{"ok":true}"#, Some("/authed_user"));
+        let err = parse_token_response(
+            "slack",
+            Operation::ExchangeCode,
+            200,
+            Some("application/json"),
+            br#"{"ok":true}"#,
+            Some("/authed_user"),
+        );
         assert!(matches!(err, Err(Error::Malformed { .. })));
     }
 
@@ -340,7 +361,12 @@ mod tests {
     fn error_messages_never_quote_tokens() {
         let err = parse(200, "application/json", r#"{"refresh_token":"secret-rt-value"}"#).unwrap_err();
         assert!(!err.to_string().contains("secret-rt-value"));
-        let set = parse(200, "application/json", r#"{"access_token":"secret-at-value","refresh_token":"secret-rt"}"#).unwrap();
+        let set = parse(
+            200,
+            "application/json",
+            r#"{"access_token":"secret-at-value","refresh_token":"secret-rt"}"#,
+        )
+        .unwrap();
         let debug = format!("{set:?}");
         assert!(!debug.contains("secret-at-value") && !debug.contains("secret-rt"), "{debug}");
     }
