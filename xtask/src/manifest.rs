@@ -20,7 +20,7 @@ struct RawProvider {
     name: String,
     summary: String,
     #[serde(default)]
-    docs: String,
+    docs_url: String,
     #[serde(default)]
     console: String,
     #[serde(default)]
@@ -34,7 +34,7 @@ struct RawProvider {
     #[serde(default)]
     config: Vec<RawConfigKey>,
     #[serde(default)]
-    guide: RawGuide,
+    docs: RawGuide,
 }
 
 #[derive(Debug, Deserialize)]
@@ -288,7 +288,8 @@ impl Provider {
     /// Every endpoint URL with its manifest field name, for placeholder checks and docs.
     pub fn endpoint_urls(&self) -> Vec<(&'static str, &str)> {
         let o = &self.oauth2;
-        let mut urls = vec![("oauth2.authorize_url", o.authorize_url.as_str()), ("oauth2.token_url", &o.token_url)];
+        let mut urls =
+            vec![("oauth2.authorize_url", o.authorize_url.as_str()), ("oauth2.token_url", &o.token_url)];
         if let Some(url) = &o.refresh_url {
             urls.push(("oauth2.refresh_url", url));
         }
@@ -322,11 +323,9 @@ pub fn parse(path: &str, text: &str) -> Result<Vec<Provider>, Vec<String>> {
 
 fn toml_error(path: &str, text: &str, error: &toml::de::Error) -> String {
     let mut msg = format!("{path}: {}", error.to_string().trim_end());
-    // `docs` is the documentation URL, so a `[provider.docs]` table collides with it.
-    if text.lines().any(|l| l.trim() == "[provider.docs]") {
-        msg.push_str(
-            "\nhint: the documentation URL is `docs = \"...\"`; the setup/notes/appwrite lists go in `[provider.guide]`",
-        );
+    // `[provider.docs]` is the documentation table, so a `docs = "<url>"` key collides with it.
+    if text.lines().any(|l| l.trim_start().starts_with("docs =") || l.trim_start().starts_with("docs=")) {
+        msg.push_str("\nhint: the provider's documentation URL is `docs_url = \"...\"`; `docs` is the `[provider.docs]` table");
     }
     msg
 }
@@ -414,7 +413,8 @@ fn validate(raw: RawProvider) -> Result<Provider, Vec<String>> {
             ok(Err(format!("unknown capability {cap:?} (expected one of {})", names.join(", "))));
         }
     }
-    let custom = match one_of("implementation", &raw.implementation, &[("standard", false), ("custom", true)]) {
+    let custom = match one_of("implementation", &raw.implementation, &[("standard", false), ("custom", true)])
+    {
         Ok(custom) => custom,
         Err(e) => {
             ok(Err(e));
@@ -455,7 +455,8 @@ fn validate(raw: RawProvider) -> Result<Provider, Vec<String>> {
         let method = one_of("userinfo.method", &u.method, &methods);
         let token = token_placement(&u.token);
         ok(check_pointer("userinfo.id", &u.id));
-        for (field, list) in [("userinfo.email", &u.email), ("userinfo.name", &u.name), ("userinfo.avatar", &u.avatar)]
+        for (field, list) in
+            [("userinfo.email", &u.email), ("userinfo.name", &u.name), ("userinfo.avatar", &u.avatar)]
         {
             for p in list {
                 ok(check_pointer(field, p));
@@ -479,11 +480,12 @@ fn validate(raw: RawProvider) -> Result<Provider, Vec<String>> {
                 check_pointer("userinfo.email_present", &present).map(|()| EmailRule::Presence(present))
             }
             (trust, verified, present) => {
-                let set: Vec<&str> = [("email_trust", trust), ("email_verified", verified), ("email_present", present)]
-                    .into_iter()
-                    .filter(|(_, v)| v.is_some())
-                    .map(|(n, _)| n)
-                    .collect();
+                let set: Vec<&str> =
+                    [("email_trust", trust), ("email_verified", verified), ("email_present", present)]
+                        .into_iter()
+                        .filter(|(_, v)| v.is_some())
+                        .map(|(n, _)| n)
+                        .collect();
                 Err(format!(
                     "userinfo: email_trust, email_verified and email_present are mutually exclusive, \
                      but {} are all set",
@@ -535,16 +537,19 @@ fn validate(raw: RawProvider) -> Result<Provider, Vec<String>> {
         }
     }
 
-    let (Ok(client_auth), Ok(token_method)) = (client_auth, token_method) else {
-        errors.extend(client_auth.err());
-        errors.extend(token_method.err());
-        return Err(errors);
+    let (client_auth, token_method) = match (client_auth, token_method) {
+        (Ok(auth), Ok(method)) => (auth, method),
+        (auth, method) => {
+            errors.extend(auth.err());
+            errors.extend(method.err());
+            return Err(errors);
+        }
     };
     let provider = Provider {
         id: raw.id,
         name: raw.name,
         summary: raw.summary,
-        docs_url: raw.docs,
+        docs_url: raw.docs_url,
         console_url: raw.console,
         scopes: raw.scopes,
         capabilities,
@@ -576,7 +581,7 @@ fn validate(raw: RawProvider) -> Result<Provider, Vec<String>> {
                 default: c.default,
             })
             .collect(),
-        guide: Guide { setup: raw.guide.setup, notes: raw.guide.notes, appwrite: raw.guide.appwrite },
+        guide: Guide { setup: raw.docs.setup, notes: raw.docs.notes, appwrite: raw.docs.appwrite },
     };
     for (field, url) in provider.endpoint_urls() {
         match placeholders(url) {
@@ -642,7 +647,7 @@ token_url = "https://acme.test/token"
         let text = manifest(
             "capabilities = [\"pkce\", \"form_post\"]\nimplementation = \"custom\"\n\
              [[provider.config]]\nkey = \"tenant\"\ndescription = \"Tenant.\"\nrequired = true\n\
-             [provider.guide]\nsetup = [\"Do it.\"]",
+             [provider.docs]\nsetup = [\"Do it.\"]",
             "revoke_url = \"https://{tenant}.acme.test/revoke\"\nclient_auth = \"none\"\n\
              config_params = { tenant = \"realm\" }",
             "[provider.userinfo]\nurl = \"https://acme.test/me\"\nid = \"/sub\"\nmethod = \"post\"\n\
@@ -672,9 +677,19 @@ token_url = "https://acme.test/token"
     }
 
     #[test]
-    fn docs_table_gets_a_hint() {
+    fn docs_url_key_gets_a_hint() {
         let err = errors_of(&manifest("docs = \"https://acme.test\"\n[provider.docs]\nsetup = []", "", ""));
-        assert!(err.contains("[provider.guide]"), "{err}");
+        assert!(err.contains("docs_url"), "{err}");
+        let p = parse(
+            PATH,
+            &manifest("docs_url = \"https://acme.test\"\n[provider.docs]\nnotes = [\"N.\"]", "", ""),
+        )
+        .unwrap()
+        .remove(0);
+        assert_eq!(
+            (p.docs_url.as_str(), p.guide.notes.as_slice()),
+            ("https://acme.test", ["N.".to_owned()].as_slice())
+        );
     }
 
     #[test]

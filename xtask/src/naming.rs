@@ -11,8 +11,31 @@ const RAW_IDENT_KEYWORDS: &[&str] = &[
 /// Module names the facade cannot take: keywords with no raw form, and names its generated module
 /// already uses (`core::fmt`, `loginkit_core`) or that would shadow primitive types there.
 const RESERVED_ALIASES: &[&str] = &[
-    "crate", "self", "super", "core", "std", "alloc", "fmt", "loginkit_core", "bool", "char", "str", "f32",
-    "f64", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize",
+    "crate",
+    "self",
+    "super",
+    "core",
+    "std",
+    "alloc",
+    "fmt",
+    "loginkit_core",
+    "bool",
+    "char",
+    "str",
+    "f32",
+    "f64",
+    "i8",
+    "i16",
+    "i32",
+    "i64",
+    "i128",
+    "isize",
+    "u8",
+    "u16",
+    "u32",
+    "u64",
+    "u128",
+    "usize",
 ];
 
 /// Cargo package name of a provider crate.
@@ -73,8 +96,8 @@ pub fn title_from_dir(dir: &str) -> String {
 pub fn validate_id(id: &str) -> Result<(), String> {
     let mut parts = id.split('-');
     let head = parts.next().unwrap_or_default();
-    let head_ok = head.starts_with(|c: char| c.is_ascii_lowercase())
-        && head.chars().all(|c| c.is_ascii_alphanumeric());
+    let head_ok =
+        head.starts_with(|c: char| c.is_ascii_lowercase()) && head.chars().all(|c| c.is_ascii_alphanumeric());
     let tail_ok =
         parts.all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
     if !(head_ok && tail_ok) {
@@ -97,7 +120,9 @@ pub fn validate_dir(dir: &str) -> Result<(), String> {
         .split('-')
         .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
     if !shape_ok {
-        return Err(format!("invalid provider crate directory {dir:?}: it must match `[a-z0-9]+(-[a-z0-9]+)*`"));
+        return Err(format!(
+            "invalid provider crate directory {dir:?}: it must match `[a-z0-9]+(-[a-z0-9]+)*`"
+        ));
     }
     if !dir.starts_with(|c: char| c.is_ascii_lowercase()) {
         return Err(format!(

@@ -40,7 +40,12 @@ pub fn find(lines: &[&str], markers: Markers) -> Result<Vec<Region>, String> {
             open = Some(i);
         } else if line == markers.end {
             let Some(begin) = open.take() else {
-                return Err(format!("line {}: `{}` without a preceding `{}`", i + 1, markers.end, markers.begin));
+                return Err(format!(
+                    "line {}: `{}` without a preceding `{}`",
+                    i + 1,
+                    markers.end,
+                    markers.begin
+                ));
             };
             regions.push(Region { begin, end: i });
         }

@@ -26,7 +26,8 @@ pub struct Workspace {
 impl Workspace {
     /// Every provider with its crate, sorted by id.
     pub fn providers(&self) -> Vec<(&ProviderCrate, &Provider)> {
-        let mut all: Vec<_> = self.crates.iter().flat_map(|c| c.providers.iter().map(move |p| (c, p))).collect();
+        let mut all: Vec<_> =
+            self.crates.iter().flat_map(|c| c.providers.iter().map(move |p| (c, p))).collect();
         all.sort_by(|a, b| a.1.id.cmp(&b.1.id));
         all
     }
@@ -51,7 +52,9 @@ pub fn load(root: &Path) -> Result<Workspace, String> {
             }
             match entry.file_name().into_string() {
                 Ok(name) => dirs.push(name),
-                Err(name) => errors.push(format!("providers/{}: directory name is not UTF-8", name.display())),
+                Err(name) => {
+                    errors.push(format!("providers/{}: directory name is not UTF-8", name.display()))
+                }
             }
         }
     }

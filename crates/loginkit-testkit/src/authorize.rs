@@ -12,8 +12,10 @@ use axum::response::{IntoResponse, Response};
 use url::{Host, Url};
 
 use crate::config::{MockClient, MockIdpConfig, MockUser};
-use crate::faults::{self, Endpoint, FaultOutcome, json_error};
-use crate::params::{Challenge, ChallengeMethod, Params, escape_html, is_form, is_pkce_string, parse_scope, random_token};
+use crate::faults::{self, Endpoint, FaultOutcome, Rejection, json_error};
+use crate::params::{
+    Challenge, ChallengeMethod, Params, escape_html, is_form, is_pkce_string, parse_scope, random_token,
+};
 use crate::state::{CodeGrant, Shared};
 
 /// Where errors and codes may be sent. Once this is known, errors travel by
@@ -36,7 +38,12 @@ struct Approved {
 /// Parameters consumed by the login form itself, never carried as hidden inputs.
 const FORM_FIELDS: [&str; 2] = ["user", "action"];
 
-pub(crate) async fn get(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+pub(crate) async fn get(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     shared.begin(Endpoint::Authorize, &method, &uri, &headers, &[]);
     let params = Params::parse(uri.query().unwrap_or_default().as_bytes());
     if let Some(response) = fault(&shared, &params).await {
@@ -44,7 +51,7 @@ pub(crate) async fn get(State(shared): State<Arc<Shared>>, method: Method, uri: 
     }
     let target = match resolve_target(&shared.config, &params) {
         Ok(target) => target,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let approved = match validate(&shared.config, &params) {
         Ok(approved) => approved,
@@ -78,7 +85,7 @@ pub(crate) async fn post(
     }
     let target = match resolve_target(&shared.config, &params) {
         Ok(target) => target,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let approved = match validate(&shared.config, &params) {
         Ok(approved) => approved,
@@ -96,18 +103,20 @@ async fn fault(shared: &Shared, params: &Params) -> Option<Response> {
         FaultOutcome::Proceed => None,
         FaultOutcome::Respond(response) => Some(response),
         // Even an injected error must not be sent to an unregistered URI.
-        FaultOutcome::ErrorRedirect { error, description } => Some(match resolve_target(&shared.config, params) {
-            Ok(target) => error_redirect(&target, &error, description.as_deref()),
-            Err(response) => response,
-        }),
+        FaultOutcome::ErrorRedirect { error, description } => {
+            Some(match resolve_target(&shared.config, params) {
+                Ok(target) => error_redirect(&target, &error, description.as_deref()),
+                Err(response) => *response,
+            })
+        }
     }
 }
 
-fn bad_request(description: &str) -> Response {
-    json_error(StatusCode::BAD_REQUEST, "invalid_request", Some(description))
+fn bad_request(description: &str) -> Rejection {
+    Box::new(json_error(StatusCode::BAD_REQUEST, "invalid_request", Some(description)))
 }
 
-fn resolve_target(config: &MockIdpConfig, params: &Params) -> Result<Target, Response> {
+fn resolve_target(config: &MockIdpConfig, params: &Params) -> Result<Target, Rejection> {
     let client_id = match params.get("client_id") {
         Ok(Some(id)) => id,
         Ok(None) => return Err(bad_request("client_id is required")),
@@ -121,10 +130,13 @@ fn resolve_target(config: &MockIdpConfig, params: &Params) -> Result<Target, Res
         Err(_) => return Err(bad_request("redirect_uri is repeated")),
     };
     let redirect_uri = match redirect_uri_param {
-        Some(uri) => allowed_redirect(client, uri).ok_or_else(|| bad_request("redirect_uri is not registered for this client"))?,
+        Some(uri) => allowed_redirect(client, uri)
+            .ok_or_else(|| bad_request("redirect_uri is not registered for this client"))?,
         // RFC 6749 §3.1.2.3: omission is only unambiguous with a single registration.
         None => match client.redirect_uris.as_slice() {
-            [only] => Url::parse(only).map_err(|_| bad_request("the registered redirect_uri is not a URL"))?,
+            [only] => {
+                Url::parse(only).map_err(|_| bad_request("the registered redirect_uri is not a URL"))?
+            }
             _ => return Err(bad_request("redirect_uri is required")),
         },
     };
@@ -164,10 +176,7 @@ fn validate(config: &MockIdpConfig, params: &Params) -> Result<Approved, (String
     match get("response_type") {
         Some("code") => {}
         Some(_) => {
-            return Err((
-                "unsupported_response_type".into(),
-                "only response_type=code is supported".into(),
-            ));
+            return Err(("unsupported_response_type".into(), "only response_type=code is supported".into()));
         }
         None => return Err(invalid("response_type is required".into())),
     }
@@ -188,10 +197,7 @@ fn validate(config: &MockIdpConfig, params: &Params) -> Result<Approved, (String
             if !well_formed {
                 return Err(invalid("code_challenge is malformed".into()));
             }
-            Some(Challenge {
-                value: value.to_owned(),
-                method,
-            })
+            Some(Challenge { value: value.to_owned(), method })
         }
     };
     if config.require_pkce && challenge.is_none() {
@@ -206,12 +212,7 @@ fn validate(config: &MockIdpConfig, params: &Params) -> Result<Approved, (String
             .first()
             .ok_or_else(|| ("access_denied".to_owned(), "no users are configured".to_owned()))?,
     };
-    Ok(Approved {
-        scopes,
-        challenge,
-        nonce: get("nonce").map(str::to_owned),
-        user: user.clone(),
-    })
+    Ok(Approved { scopes, challenge, nonce: get("nonce").map(str::to_owned), user: user.clone() })
 }
 
 fn issue_code(shared: &Shared, target: &Target, approved: Approved) -> Response {
@@ -254,7 +255,9 @@ fn redirect(target: &Target, pairs: &[(&str, &str)]) -> Response {
     }
     match HeaderValue::from_str(location.as_str()) {
         Ok(value) => (StatusCode::FOUND, [(header::LOCATION, value)]).into_response(),
-        Err(_) => json_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", Some("unrepresentable redirect")),
+        Err(_) => {
+            json_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", Some("unrepresentable redirect"))
+        }
     }
 }
 

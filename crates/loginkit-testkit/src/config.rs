@@ -65,11 +65,7 @@ pub struct MockClient {
 impl MockClient {
     /// A client that accepts any loopback redirect URI.
     pub fn new(client_id: impl Into<String>, client_secret: impl Into<String>) -> Self {
-        Self {
-            client_id: client_id.into(),
-            client_secret: client_secret.into(),
-            redirect_uris: Vec::new(),
-        }
+        Self { client_id: client_id.into(), client_secret: client_secret.into(), redirect_uris: Vec::new() }
     }
 
     /// Restricts the client to exactly these redirect URIs.

@@ -69,6 +69,9 @@ pub enum Fault {
     MissingAccessToken,
 }
 
+/// An early answer; boxed because a response is large and errors travel through `?`.
+pub(crate) type Rejection = Box<Response>;
+
 /// What a handler must do after consulting the fault queue.
 pub(crate) enum FaultOutcome {
     Proceed,
@@ -96,16 +99,10 @@ pub(crate) async fn apply(shared: &Shared, endpoint: Endpoint) -> FaultOutcome {
         Fault::ErrorRedirect { error, description } if endpoint == Endpoint::Authorize => {
             FaultOutcome::ErrorRedirect { error, description }
         }
-        Fault::ErrorRedirect { error, description } => FaultOutcome::Respond(json_error(
-            StatusCode::BAD_REQUEST,
-            &error,
-            description.as_deref(),
-        )),
-        Fault::Status {
-            status,
-            content_type,
-            body,
-        } => {
+        Fault::ErrorRedirect { error, description } => {
+            FaultOutcome::Respond(json_error(StatusCode::BAD_REQUEST, &error, description.as_deref()))
+        }
+        Fault::Status { status, content_type, body } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let mut response = (status, body).into_response();
             match HeaderValue::from_str(&content_type) {
@@ -118,11 +115,9 @@ pub(crate) async fn apply(shared: &Shared, endpoint: Endpoint) -> FaultOutcome {
             }
             FaultOutcome::Respond(response)
         }
-        Fault::ErrorWith200 { error, description } => FaultOutcome::Respond(json_error(
-            StatusCode::OK,
-            &error,
-            description.as_deref(),
-        )),
+        Fault::ErrorWith200 { error, description } => {
+            FaultOutcome::Respond(json_error(StatusCode::OK, &error, description.as_deref()))
+        }
         Fault::Garbage => FaultOutcome::Respond(json_bytes(
             StatusCode::OK,
             b"<html>{\"access_token\": not json at all".to_vec(),
@@ -130,7 +125,8 @@ pub(crate) async fn apply(shared: &Shared, endpoint: Endpoint) -> FaultOutcome {
         Fault::Oversized { bytes } => FaultOutcome::Respond(json_bytes(StatusCode::OK, padding(bytes))),
         Fault::Redirect { location } => FaultOutcome::Respond(match HeaderValue::from_str(&location) {
             Ok(value) => (StatusCode::FOUND, [(header::LOCATION, value)]).into_response(),
-            Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "fault location is not a valid header value").into_response(),
+            Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "fault location is not a valid header value")
+                .into_response(),
         }),
         Fault::MissingAccessToken => {
             let body = serde_json::json!({

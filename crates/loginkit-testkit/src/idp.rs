@@ -4,6 +4,7 @@ use std::io;
 
 use axum::Router;
 use axum::routing::get;
+use loginkit_core::ProviderConfig;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use url::Url;
@@ -27,10 +28,15 @@ pub fn router(config: MockIdpConfig) -> (Router, MockIdpHandle) {
     (router, handle)
 }
 
-/// A mock provider serving on `127.0.0.1` at an ephemeral port. Dropping it
+/// Where the provider's routes live on its own server, and where the reference server mounts
+/// them: the `mock` and `mock-unverified` provider descriptors use these paths.
+pub const MOUNT_PATH: &str = "/mock/oauth2";
+
+/// A mock provider serving on `127.0.0.1` at an ephemeral port, under [`MOUNT_PATH`]. Dropping it
 /// shuts the server down.
 #[derive(Debug)]
 pub struct MockIdp {
+    origin: Url,
     base_url: Url,
     handle: MockIdpHandle,
     shutdown: Option<oneshot::Sender<()>>,
@@ -47,8 +53,11 @@ impl MockIdp {
     pub async fn start_with(config: MockIdpConfig) -> io::Result<MockIdp> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
-        let base_url = Url::parse(&format!("http://{addr}/")).map_err(io::Error::other)?;
+        let origin = Url::parse(&format!("http://{addr}/")).map_err(io::Error::other)?;
+        let base_url =
+            origin.join(&format!("{}/", MOUNT_PATH.trim_start_matches('/'))).map_err(io::Error::other)?;
         let (router, handle) = router(config);
+        let router = Router::new().nest(MOUNT_PATH, router);
         let (shutdown, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let server = axum::serve(listener, router).with_graceful_shutdown(async move {
@@ -60,16 +69,28 @@ impl MockIdp {
             }
         });
         tracing::debug!(%base_url, "mock idp: listening");
-        Ok(MockIdp {
-            base_url,
-            handle,
-            shutdown: Some(shutdown),
-        })
+        Ok(MockIdp { origin, base_url, handle, shutdown: Some(shutdown) })
     }
 
-    /// The root of the provider, e.g. `http://127.0.0.1:41234/`.
+    /// The root of the provider's routes, e.g. `http://127.0.0.1:41234/mock/oauth2/`.
     pub fn base_url(&self) -> Url {
         self.base_url.clone()
+    }
+
+    /// The server's origin, e.g. `http://127.0.0.1:41234/`: what
+    /// `ProviderConfig::base_url` takes to point the `mock` providers here.
+    pub fn origin(&self) -> Url {
+        self.origin.clone()
+    }
+
+    /// A configuration of the `mock` / `mock-unverified` providers for this server, with the
+    /// first configured client's credentials.
+    pub fn provider_config(&self) -> ProviderConfig {
+        let (id, secret) = match self.handle.config().clients.first() {
+            Some(client) => (client.client_id.clone(), client.client_secret.clone()),
+            None => (String::new(), String::new()),
+        };
+        ProviderConfig::new(id, secret).base_url(self.origin())
     }
 
     /// The base URL joined with a relative path such as `"authorize"` or

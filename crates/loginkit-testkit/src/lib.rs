@@ -41,5 +41,9 @@ mod userinfo;
 
 pub use config::{MockClient, MockIdpConfig, MockUser};
 pub use faults::{Endpoint, Fault};
-pub use idp::{MockIdp, router};
+pub use idp::{MOUNT_PATH, MockIdp, router};
 pub use state::{MockIdpHandle, RecordedRequest};
+
+// The HTTP client is a dev-dependency for the integration tests only.
+#[cfg(test)]
+use reqwest as _;

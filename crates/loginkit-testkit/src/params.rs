@@ -12,15 +12,11 @@ pub(crate) struct Params(pub(crate) Vec<(String, String)>);
 
 /// A parameter that RFC 6749 §3.1 forbids repeating was repeated.
 #[derive(Debug)]
-pub(crate) struct Repeated(pub(crate) String);
+pub(crate) struct Repeated;
 
 impl Params {
     pub(crate) fn parse(input: &[u8]) -> Self {
-        Self(
-            form_urlencoded::parse(input)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        )
+        Self(form_urlencoded::parse(input).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
     }
 
     /// The value of `name`; an empty value counts as absent (RFC 6749 §3.1).
@@ -29,7 +25,7 @@ impl Params {
         for (k, v) in &self.0 {
             if k == name && !v.is_empty() {
                 if found.is_some() {
-                    return Err(Repeated(name.to_owned()));
+                    return Err(Repeated);
                 }
                 found = Some(v.as_str());
             }
@@ -139,9 +135,7 @@ pub(crate) struct Challenge {
 /// A challenge has the same shape (a plain one is the verifier, an S256 one is 43 base64url characters).
 pub(crate) fn is_pkce_string(value: &str) -> bool {
     (43..=128).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
 impl Challenge {
@@ -151,7 +145,9 @@ impl Challenge {
         }
         match self.method {
             ChallengeMethod::Plain => verifier == self.value,
-            ChallengeMethod::S256 => URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) == self.value,
+            ChallengeMethod::S256 => {
+                URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) == self.value
+            }
         }
     }
 }

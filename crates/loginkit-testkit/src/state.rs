@@ -30,10 +30,7 @@ pub struct RecordedRequest {
 impl RecordedRequest {
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
     /// The first value of form field `name`.
@@ -56,20 +53,13 @@ pub struct MockIdpHandle {
 
 impl std::fmt::Debug for MockIdpHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MockIdpHandle")
-            .field("config", &self.shared.config)
-            .finish_non_exhaustive()
+        f.debug_struct("MockIdpHandle").field("config", &self.shared.config).finish_non_exhaustive()
     }
 }
 
 impl MockIdpHandle {
     pub(crate) fn new(config: MockIdpConfig) -> Self {
-        Self {
-            shared: Arc::new(Shared {
-                config,
-                inner: Mutex::new(Inner::default()),
-            }),
-        }
+        Self { shared: Arc::new(Shared { config, inner: Mutex::new(Inner::default()) }) }
     }
 
     /// Queues a fault consumed by the next request to `endpoint`; several
@@ -126,7 +116,14 @@ impl Shared {
     }
 
     /// Counts and records a request; every handler calls this first.
-    pub(crate) fn begin(&self, endpoint: Endpoint, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) {
+    pub(crate) fn begin(
+        &self,
+        endpoint: Endpoint,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) {
         let recorded = RecordedRequest {
             method: method.as_str().to_owned(),
             path: uri.path().to_owned(),
@@ -244,10 +241,7 @@ impl Inner {
             );
             token
         });
-        Issued {
-            access_token,
-            refresh_token,
-        }
+        Issued { access_token, refresh_token }
     }
 
     /// Revokes every access and refresh token of a family.

@@ -12,7 +12,7 @@ use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::Serialize;
 
-use crate::faults::{self, Endpoint, FaultOutcome, json_bytes, json_error};
+use crate::faults::{self, Endpoint, FaultOutcome, Rejection, json_bytes, json_error};
 use crate::params::{Params, form_decode, is_form, parse_scope};
 use crate::state::{NewTokens, Shared, expired};
 
@@ -41,8 +41,6 @@ struct Client {
     used_basic: bool,
 }
 
-type Rejection = Box<Response>;
-
 fn reject(status: StatusCode, error: &str, description: &str) -> Rejection {
     Box::new(json_error(status, error, Some(description)))
 }
@@ -50,10 +48,9 @@ fn reject(status: StatusCode, error: &str, description: &str) -> Rejection {
 fn invalid_client(used_basic: bool, description: &str) -> Rejection {
     let mut response = json_error(StatusCode::UNAUTHORIZED, "invalid_client", Some(description));
     if used_basic {
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"loginkit-testkit\""),
-        );
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"loginkit-testkit\""));
     }
     Box::new(response)
 }
@@ -101,7 +98,9 @@ fn authenticate(shared: &Shared, headers: &HeaderMap, params: &Params) -> Result
     let basic = match (authorization.next(), authorization.next()) {
         (None, _) => None,
         (Some(_), Some(_)) => return Err(invalid_request("Authorization is repeated")),
-        (Some(value), None) => Some(decode_basic(value).ok_or_else(|| invalid_client(true, "malformed Basic credentials"))?),
+        (Some(value), None) => {
+            Some(decode_basic(value).ok_or_else(|| invalid_client(true, "malformed Basic credentials"))?)
+        }
     };
     let (id, secret, used_basic) = match basic {
         Some((id, secret)) => {
@@ -123,17 +122,9 @@ fn authenticate(shared: &Shared, headers: &HeaderMap, params: &Params) -> Result
         return Err(invalid_client(used_basic, "unknown client"));
     };
     match secret {
-        Some(secret) if secret == client.client_secret => Ok(Client {
-            id,
-            public: false,
-            used_basic,
-        }),
+        Some(secret) if secret == client.client_secret => Ok(Client { id, public: false, used_basic }),
         Some(_) => Err(invalid_client(used_basic, "wrong client secret")),
-        None => Ok(Client {
-            id,
-            public: true,
-            used_basic,
-        }),
+        None => Ok(Client { id, public: true, used_basic }),
     }
 }
 
@@ -203,7 +194,9 @@ fn authorization_code(shared: &Shared, params: &Params, client: &Client) -> Resu
         (Some(expected), Some(sent)) if expected == sent => {}
         (Some(_), _) => return Err(invalid_grant("redirect_uri does not match the authorization request")),
         (None, Some(sent)) if url::Url::parse(sent).is_ok_and(|u| u.as_str() == grant.redirect_uri) => {}
-        (None, Some(_)) => return Err(invalid_grant("redirect_uri does not match the authorization request")),
+        (None, Some(_)) => {
+            return Err(invalid_grant("redirect_uri does not match the authorization request"));
+        }
         (None, None) => {}
     }
     match (&grant.challenge, get("code_verifier")) {
@@ -220,13 +213,7 @@ fn authorization_code(shared: &Shared, params: &Params, client: &Client) -> Resu
     let pkce = grant.challenge.is_some();
     let issued = inner.issue(
         &shared.config,
-        NewTokens {
-            client_id: &client.id,
-            user_id: &user_id,
-            scopes: &scopes,
-            family: code,
-            pkce,
-        },
+        NewTokens { client_id: &client.id, user_id: &user_id, scopes: &scopes, family: code, pkce },
     );
     drop(inner);
     Ok(token_response(shared, &issued.access_token, issued.refresh_token.as_deref(), &scopes))
@@ -280,7 +267,12 @@ fn refresh_token(shared: &Shared, params: &Params, client: &Client) -> Result<Re
     Ok(token_response(shared, &issued.access_token, issued.refresh_token.as_deref(), &scopes))
 }
 
-fn token_response(shared: &Shared, access_token: &str, refresh_token: Option<&str>, scopes: &[String]) -> Response {
+fn token_response(
+    shared: &Shared,
+    access_token: &str,
+    refresh_token: Option<&str>,
+    scopes: &[String],
+) -> Response {
     let body = TokenResponse {
         access_token,
         token_type: "Bearer",
@@ -309,11 +301,7 @@ pub(crate) async fn revoke(
 }
 
 fn revoke_token(shared: &Shared, params: &Params, client: &Client) -> Result<Response, Rejection> {
-    let token = params
-        .get("token")
-        .ok()
-        .flatten()
-        .ok_or_else(|| invalid_request("token is required"))?;
+    let token = params.get("token").ok().flatten().ok_or_else(|| invalid_request("token is required"))?;
     // The hint only orders the lookup (RFC 7009 §2.1), and both lookups are cheap, so it is ignored.
     let mut inner = shared.lock();
     let owner = if let Some(grant) = inner.access_tokens.get(token) {
@@ -345,8 +333,6 @@ fn revoke_token(shared: &Shared, params: &Params, client: &Client) -> Result<Res
     drop(inner);
     // RFC 7009 §2.2: unknown tokens are answered like revoked ones.
     let mut response = Response::new(axum::body::Body::empty());
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
 }

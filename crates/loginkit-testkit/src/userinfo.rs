@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
 use serde::Serialize;
 
-use crate::faults::{self, Endpoint, FaultOutcome, json_bytes, json_error};
+use crate::faults::{self, Endpoint, FaultOutcome, Rejection, json_bytes, json_error};
 use crate::params::Params;
 use crate::state::{Shared, expired};
 
@@ -22,7 +22,12 @@ struct UserInfo<'a> {
     email_verified: bool,
 }
 
-pub(crate) async fn user(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+pub(crate) async fn user(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     respond(&shared, &method, &uri, &headers, false).await
 }
 
@@ -36,7 +41,13 @@ pub(crate) async fn user_unverified(
     respond(&shared, &method, &uri, &headers, true).await
 }
 
-async fn respond(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMap, force_unverified: bool) -> Response {
+async fn respond(
+    shared: &Shared,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    force_unverified: bool,
+) -> Response {
     shared.begin(Endpoint::UserInfo, method, uri, headers, &[]);
     match faults::apply(shared, Endpoint::UserInfo).await {
         FaultOutcome::Proceed => {}
@@ -47,7 +58,7 @@ async fn respond(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMa
     }
     let token = match bearer_token(uri, headers) {
         Ok(token) => token,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let user = {
         let inner = shared.lock();
@@ -78,15 +89,13 @@ async fn respond(shared: &Shared, method: &Method, uri: &Uri, headers: &HeaderMa
 
 /// The token from `Authorization: Bearer` or the `access_token` query
 /// parameter; RFC 6750 §2 forbids sending it both ways at once.
-fn bearer_token(uri: &Uri, headers: &HeaderMap) -> Result<String, Response> {
+fn bearer_token(uri: &Uri, headers: &HeaderMap) -> Result<String, Rejection> {
     let query = Params::parse(uri.query().unwrap_or_default().as_bytes());
-    let from_query = query
-        .get("access_token")
-        .map_err(|_| invalid_request("access_token is repeated"))?;
+    let from_query = query.get("access_token").map_err(|_| invalid_request("access_token is repeated"))?;
     let mut authorization = headers.get_all(header::AUTHORIZATION).iter();
     let from_header = match (authorization.next(), authorization.next()) {
         (None, _) => None,
-        (Some(_), Some(_)) => return Err(invalid_request("Authorization is repeated")),
+        (Some(_), Some(_)) => return Err(Box::new(invalid_request("Authorization is repeated"))),
         (Some(value), None) => {
             let token = value
                 .to_str()
@@ -95,30 +104,28 @@ fn bearer_token(uri: &Uri, headers: &HeaderMap) -> Result<String, Response> {
                 .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
                 .map(|(_, token)| token.trim())
                 .filter(|token| !token.is_empty());
-            Some(token.ok_or_else(|| invalid_token("malformed Authorization header"))?)
+            Some(token.ok_or_else(|| Box::new(invalid_token("malformed Authorization header")))?)
         }
     };
     match (from_header, from_query) {
-        (Some(_), Some(_)) => Err(invalid_request("send the access token in one place only")),
+        (Some(_), Some(_)) => Err(Box::new(invalid_request("send the access token in one place only"))),
         (Some(token), None) | (None, Some(token)) => Ok(token.to_owned()),
-        (None, None) => Err(invalid_token("an access token is required")),
+        (None, None) => Err(Box::new(invalid_token("an access token is required"))),
     }
 }
 
 fn invalid_token(description: &str) -> Response {
     let mut response = json_error(StatusCode::UNAUTHORIZED, "invalid_token", Some(description));
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer error=\"invalid_token\""),
-    );
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""));
     response
 }
 
 fn invalid_request(description: &str) -> Response {
     let mut response = json_error(StatusCode::BAD_REQUEST, "invalid_request", Some(description));
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer error=\"invalid_request\""),
-    );
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_request\""));
     response
 }

@@ -6,10 +6,9 @@ use loginkit_core::reqwest::Method;
 use loginkit_core::serde_json::{Value, json};
 use loginkit_core::url::Url;
 use loginkit_core::{
-    EmailTrust, Endpoint, Error, HttpClient, OAuthProvider, Operation, ProviderConfig, StandardProvider, TokenRef,
-    TokenSet, UserProfile, async_trait,
+    EmailTrust, Endpoint, Error, HttpClient, OAuthProvider, Operation, ProviderConfig, StandardProvider,
+    TokenRef, TokenSet, UserProfile, async_trait,
 };
-
 
 /// GitHub: standard token calls, custom profile and revocation.
 #[derive(Debug)]
@@ -44,13 +43,16 @@ impl OAuthProvider for GitHub {
         // the profile's public email is then kept, with a trust level GitHub never states.
         let emails = match self.standard.fetch_json(Operation::UserInfo, emails_url, tokens, spec).await {
             Ok(list) => list,
-            Err(Error::HttpStatus { status: 403 | 404, .. }) | Err(Error::OAuth { status: 403 | 404, .. }) => {
+            Err(Error::HttpStatus { status: 403 | 404, .. })
+            | Err(Error::OAuth { status: 403 | 404, .. }) => {
                 return Ok(profile);
             }
             Err(other) => return Err(other),
         };
-        let (email, trust) = choose_email(&emails);
-        Ok(profile.with_email(email.or(profile.email.clone()), trust))
+        Ok(match choose_email(&emails) {
+            (Some(address), trust) => profile.with_email(Some(address), trust),
+            (None, _) => profile,
+        })
     }
 
     async fn revoke(&self, token: TokenRef<'_>) -> Result<(), Error> {
