@@ -26,6 +26,20 @@ impl Registration {
 
 inventory::collect!(Registration);
 
+/// Two registrations of one id; kept as data so the process-wide registry can cache it.
+#[derive(Debug, Clone, Copy)]
+struct Duplicate(Registration, Registration);
+
+impl Duplicate {
+    fn into_error(self) -> Error {
+        Error::DuplicateProvider {
+            id: self.0.descriptor.id,
+            first: self.0.crate_name,
+            second: self.1.crate_name,
+        }
+    }
+}
+
 /// Registers a provider descriptor with every [`Registry::linked`] registry.
 ///
 /// One line at the root of a provider crate: `loginkit_core::register_provider!(DESCRIPTOR);`.
@@ -50,19 +64,16 @@ impl Registry {
     /// The providers registered by every linked crate.
     pub fn linked() -> Result<Self, Error> {
         Self::from_registrations(inventory::iter::<Registration>.into_iter().copied())
+            .map_err(Duplicate::into_error)
     }
 
     /// [`Registry::linked`], built once per process.
     pub fn global() -> Result<&'static Self, Error> {
-        static GLOBAL: OnceLock<Result<Registry, (&'static str, &'static str, &'static str)>> =
-            OnceLock::new();
-        let built = GLOBAL.get_or_init(|| {
-            Self::linked().map_err(|e| match e {
-                Error::DuplicateProvider { id, first, second } => (id, first, second),
-                _ => ("", "", ""),
-            })
-        });
-        built.as_ref().map_err(|&(id, first, second)| Error::DuplicateProvider { id, first, second })
+        static GLOBAL: OnceLock<Result<Registry, Duplicate>> = OnceLock::new();
+        GLOBAL
+            .get_or_init(|| Self::from_registrations(inventory::iter::<Registration>.into_iter().copied()))
+            .as_ref()
+            .map_err(|duplicate| duplicate.into_error())
     }
 
     /// A registry from an explicit list, for hosts where link-time registration does not run
@@ -72,19 +83,16 @@ impl Registry {
         I: IntoIterator<Item = &'static ProviderDescriptor>,
     {
         Self::from_registrations(descriptors.into_iter().map(|d| Registration::new(d, "explicit list")))
+            .map_err(Duplicate::into_error)
     }
 
-    fn from_registrations(registrations: impl Iterator<Item = Registration>) -> Result<Self, Error> {
+    fn from_registrations(registrations: impl Iterator<Item = Registration>) -> Result<Self, Duplicate> {
         let mut entries: Vec<Registration> = registrations.collect();
         entries.sort_by(|a, b| a.descriptor.id.cmp(b.descriptor.id));
-        if let Some(pair) = entries.windows(2).find(|w| w[0].descriptor.id == w[1].descriptor.id) {
-            return Err(Error::DuplicateProvider {
-                id: pair[0].descriptor.id,
-                first: pair[0].crate_name,
-                second: pair[1].crate_name,
-            });
+        match entries.windows(2).find(|w| w[0].descriptor.id == w[1].descriptor.id) {
+            Some(pair) => Err(Duplicate(pair[0], pair[1])),
+            None => Ok(Self { entries }),
         }
-        Ok(Self { entries })
     }
 
     /// Registered ids, sorted.
