@@ -32,6 +32,7 @@
 
 mod authorize;
 mod config;
+pub mod contract;
 mod faults;
 mod idp;
 mod params;
