@@ -26,12 +26,20 @@ impl ContractServer {
     /// The server's origin, e.g. `http://127.0.0.1:41234/`.
     pub fn uri(&self) -> Url {
         // wiremock always answers with a well-formed `http://127.0.0.1:PORT`.
-        Url::parse(&self.server.uri()).unwrap_or_else(|_| Url::parse("http://127.0.0.1/").expect("static URL"))
+        Url::parse(&self.server.uri())
+            .unwrap_or_else(|_| Url::parse("http://127.0.0.1/").expect("static URL"))
     }
 
     /// Answers `method path` (path matched exactly, query ignored) with `status`, `content_type`
     /// and `body`.
-    pub async fn respond(&self, method: &str, path: &str, status: u16, content_type: &str, body: impl Into<Vec<u8>>) {
+    pub async fn respond(
+        &self,
+        method: &str,
+        path: &str,
+        status: u16,
+        content_type: &str,
+        body: impl Into<Vec<u8>>,
+    ) {
         Mock::given(matchers::method(method))
             .and(matchers::path(path))
             .respond_with(ResponseTemplate::new(status).set_body_raw(body.into(), content_type))
@@ -45,7 +53,11 @@ impl ContractServer {
     }
 
     /// Builds `descriptor` with `config`, every endpoint moved onto this server.
-    pub fn provider(&self, descriptor: &'static ProviderDescriptor, config: ProviderConfig) -> Box<dyn OAuthProvider> {
+    pub fn provider(
+        &self,
+        descriptor: &'static ProviderDescriptor,
+        config: ProviderConfig,
+    ) -> Box<dyn OAuthProvider> {
         let http = HttpClient::with_defaults().expect("the HTTP client builds");
         descriptor.instantiate(config.base_url(self.uri()), http).unwrap_or_else(|e| panic!("{e}"))
     }
@@ -87,12 +99,17 @@ impl From<&wiremock::Request> for SentRequest {
             .iter()
             .map(|(k, v)| (k.as_str().to_ascii_lowercase(), v.to_str().unwrap_or_default().to_owned()))
             .collect();
-        let is_form = headers.get("content-type").is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+        let is_form =
+            headers.get("content-type").is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
         Self {
             method: request.method.as_str().to_owned(),
             path: request.url.path().to_owned(),
             query: request.url.query_pairs().into_owned().collect(),
-            form: if is_form { form_urlencoded::parse(&request.body).into_owned().collect() } else { BTreeMap::new() },
+            form: if is_form {
+                form_urlencoded::parse(&request.body).into_owned().collect()
+            } else {
+                BTreeMap::new()
+            },
             headers,
             body: request.body.clone(),
         }
@@ -116,7 +133,8 @@ impl SentRequest {
         let decoded = base64::engine::general_purpose::STANDARD.decode(encoded).ok()?;
         let text = String::from_utf8(decoded).ok()?;
         let (id, secret) = text.split_once(':')?;
-        let unescape = |s: &str| form_urlencoded::parse(format!("v={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
+        let unescape =
+            |s: &str| form_urlencoded::parse(format!("v={s}").as_bytes()).next().map(|(_, v)| v.into_owned());
         Some((unescape(id)?, unescape(secret)?))
     }
 }

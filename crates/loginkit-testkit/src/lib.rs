@@ -35,7 +35,9 @@ mod config;
 pub mod contract;
 mod faults;
 mod idp;
+mod impersonate;
 mod params;
+pub mod persona;
 mod state;
 mod token;
 mod userinfo;
@@ -43,6 +45,7 @@ mod userinfo;
 pub use config::{MockClient, MockIdpConfig, MockUser};
 pub use faults::{Endpoint, Fault};
 pub use idp::{MOUNT_PATH, MockIdp, router};
+pub use persona::{ImpersonatingIdp, Persona};
 pub use state::{MockIdpHandle, RecordedRequest};
 
 // The HTTP client is a dev-dependency for the integration tests only.

@@ -28,6 +28,20 @@ pub struct RecordedRequest {
 }
 
 impl RecordedRequest {
+    /// Records a request as received.
+    pub(crate) fn capture(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Self {
+        RecordedRequest {
+            method: method.as_str().to_owned(),
+            path: uri.path().to_owned(),
+            query: Params::parse(uri.query().unwrap_or_default().as_bytes()).0,
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect(),
+            form: Params::parse(body).0,
+        }
+    }
+
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
@@ -124,16 +138,7 @@ impl Shared {
         headers: &HeaderMap,
         body: &[u8],
     ) {
-        let recorded = RecordedRequest {
-            method: method.as_str().to_owned(),
-            path: uri.path().to_owned(),
-            query: Params::parse(uri.query().unwrap_or_default().as_bytes()).0,
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-                .collect(),
-            form: Params::parse(body).0,
-        };
+        let recorded = RecordedRequest::capture(method, uri, headers, body);
         tracing::debug!(?endpoint, method = %recorded.method, path = %recorded.path, "mock idp: request");
         let mut inner = self.lock();
         *inner.hits.entry(endpoint).or_default() += 1;

@@ -129,7 +129,7 @@ fn authenticate(shared: &Shared, headers: &HeaderMap, params: &Params) -> Result
 }
 
 /// RFC 6749 §2.3.1: `base64(urlencode(id) ":" urlencode(secret))`.
-fn decode_basic(value: &HeaderValue) -> Option<(String, String)> {
+pub(crate) fn decode_basic(value: &HeaderValue) -> Option<(String, String)> {
     let value = value.to_str().ok()?;
     let (scheme, credentials) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {

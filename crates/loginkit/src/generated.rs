@@ -4,86 +4,636 @@ use core::fmt;
 use core::str::FromStr;
 use loginkit_core::{Error, ProviderDescriptor};
 
+/// The Amazon provider crate (`amazon` feature).
+#[cfg(feature = "amazon")]
+pub use loginkit_provider_amazon as amazon;
+/// The Apple provider crate (`apple` feature).
+#[cfg(feature = "apple")]
+pub use loginkit_provider_apple as apple;
+/// The Appwrite provider crate (`appwrite` feature).
+#[cfg(feature = "appwrite")]
+pub use loginkit_provider_appwrite as appwrite;
+/// The Auth0 provider crate (`auth0` feature).
+#[cfg(feature = "auth0")]
+pub use loginkit_provider_auth0 as auth0;
+/// The authentik provider crate (`authentik` feature).
+#[cfg(feature = "authentik")]
+pub use loginkit_provider_authentik as authentik;
+/// The Autodesk provider crate (`autodesk` feature).
+#[cfg(feature = "autodesk")]
+pub use loginkit_provider_autodesk as autodesk;
+/// The Bitbucket provider crate (`bitbucket` feature).
+#[cfg(feature = "bitbucket")]
+pub use loginkit_provider_bitbucket as bitbucket;
+/// The Bitly provider crate (`bitly` feature).
+#[cfg(feature = "bitly")]
+pub use loginkit_provider_bitly as bitly;
+/// The Box provider crate (`box` feature).
+#[cfg(feature = "box")]
+pub use loginkit_provider_box as r#box;
+/// The Cloudflare provider crate (`cloudflare` feature).
+#[cfg(feature = "cloudflare")]
+pub use loginkit_provider_cloudflare as cloudflare;
+/// The Dailymotion provider crate (`dailymotion` feature).
+#[cfg(feature = "dailymotion")]
+pub use loginkit_provider_dailymotion as dailymotion;
+/// The Discord provider crate (`discord` feature).
+#[cfg(feature = "discord")]
+pub use loginkit_provider_discord as discord;
+/// The Disqus provider crate (`disqus` feature).
+#[cfg(feature = "disqus")]
+pub use loginkit_provider_disqus as disqus;
+/// The Dropbox provider crate (`dropbox` feature).
+#[cfg(feature = "dropbox")]
+pub use loginkit_provider_dropbox as dropbox;
+/// The Etsy provider crate (`etsy` feature).
+#[cfg(feature = "etsy")]
+pub use loginkit_provider_etsy as etsy;
+/// The Facebook provider crate (`facebook` feature).
+#[cfg(feature = "facebook")]
+pub use loginkit_provider_facebook as facebook;
+/// The Figma provider crate (`figma` feature).
+#[cfg(feature = "figma")]
+pub use loginkit_provider_figma as figma;
+/// The FusionAuth provider crate (`fusionauth` feature).
+#[cfg(feature = "fusionauth")]
+pub use loginkit_provider_fusionauth as fusionauth;
 /// The GitHub provider crate (`github` feature).
 #[cfg(feature = "github")]
 pub use loginkit_provider_github as github;
+/// The GitLab provider crate (`gitlab` feature).
+#[cfg(feature = "gitlab")]
+pub use loginkit_provider_gitlab as gitlab;
 /// The Google provider crate (`google` feature).
 #[cfg(feature = "google")]
 pub use loginkit_provider_google as google;
+/// The Hugging Face provider crate (`huggingface` feature).
+#[cfg(feature = "huggingface")]
+pub use loginkit_provider_huggingface as huggingface;
+/// The Keycloak provider crate (`keycloak` feature).
+#[cfg(feature = "keycloak")]
+pub use loginkit_provider_keycloak as keycloak;
+/// The Kick provider crate (`kick` feature).
+#[cfg(feature = "kick")]
+pub use loginkit_provider_kick as kick;
+/// The LinkedIn provider crate (`linkedin` feature).
+#[cfg(feature = "linkedin")]
+pub use loginkit_provider_linkedin as linkedin;
+/// The Microsoft provider crate (`microsoft` feature).
+#[cfg(feature = "microsoft")]
+pub use loginkit_provider_microsoft as microsoft;
 /// The provider crate of `mock` and `mock-unverified` (`mock` feature).
 #[cfg(feature = "mock")]
 pub use loginkit_provider_mock as mock;
+/// The Notion provider crate (`notion` feature).
+#[cfg(feature = "notion")]
+pub use loginkit_provider_notion as notion;
+/// The OpenID Connect provider crate (`oidc` feature).
+#[cfg(feature = "oidc")]
+pub use loginkit_provider_oidc as oidc;
+/// The Okta provider crate (`okta` feature).
+#[cfg(feature = "okta")]
+pub use loginkit_provider_okta as okta;
+/// The provider crate of `paypal` and `paypalSandbox` (`paypal` feature).
+#[cfg(feature = "paypal")]
+pub use loginkit_provider_paypal as paypal;
+/// The Podio provider crate (`podio` feature).
+#[cfg(feature = "podio")]
+pub use loginkit_provider_podio as podio;
+/// The Resend provider crate (`resend` feature).
+#[cfg(feature = "resend")]
+pub use loginkit_provider_resend as resend;
+/// The Salesforce provider crate (`salesforce` feature).
+#[cfg(feature = "salesforce")]
+pub use loginkit_provider_salesforce as salesforce;
+/// The Slack provider crate (`slack` feature).
+#[cfg(feature = "slack")]
+pub use loginkit_provider_slack as slack;
+/// The Spotify provider crate (`spotify` feature).
+#[cfg(feature = "spotify")]
+pub use loginkit_provider_spotify as spotify;
+/// The Stripe provider crate (`stripe` feature).
+#[cfg(feature = "stripe")]
+pub use loginkit_provider_stripe as stripe;
+/// The provider crate of `tradeshift` and `tradeshiftBox` (`tradeshift` feature).
+#[cfg(feature = "tradeshift")]
+pub use loginkit_provider_tradeshift as tradeshift;
+/// The Twitch provider crate (`twitch` feature).
+#[cfg(feature = "twitch")]
+pub use loginkit_provider_twitch as twitch;
+/// The VK ID provider crate (`vk` feature).
+#[cfg(feature = "vk")]
+pub use loginkit_provider_vk as vk;
+/// The WordPress.com provider crate (`wordpress` feature).
+#[cfg(feature = "wordpress")]
+pub use loginkit_provider_wordpress as wordpress;
+/// The X provider crate (`x` feature).
+#[cfg(feature = "x")]
+pub use loginkit_provider_x as x;
+/// The Yahoo provider crate (`yahoo` feature).
+#[cfg(feature = "yahoo")]
+pub use loginkit_provider_yahoo as yahoo;
+/// The Yammer provider crate (`yammer` feature).
+#[cfg(feature = "yammer")]
+pub use loginkit_provider_yammer as yammer;
+/// The Yandex provider crate (`yandex` feature).
+#[cfg(feature = "yandex")]
+pub use loginkit_provider_yandex as yandex;
+/// The Zoho provider crate (`zoho` feature).
+#[cfg(feature = "zoho")]
+pub use loginkit_provider_zoho as zoho;
+/// The Zoom provider crate (`zoom` feature).
+#[cfg(feature = "zoom")]
+pub use loginkit_provider_zoom as zoom;
 
 /// Every provider id this release knows, whether or not its crate is compiled in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Provider {
+    /// Amazon (`amazon`).
+    Amazon,
+    /// Apple (`apple`).
+    Apple,
+    /// Appwrite (`appwrite`).
+    Appwrite,
+    /// Auth0 (`auth0`).
+    Auth0,
+    /// authentik (`authentik`).
+    Authentik,
+    /// Autodesk (`autodesk`).
+    Autodesk,
+    /// Bitbucket (`bitbucket`).
+    Bitbucket,
+    /// Bitly (`bitly`).
+    Bitly,
+    /// Box (`box`).
+    Box,
+    /// Cloudflare (`cloudflare`).
+    Cloudflare,
+    /// Dailymotion (`dailymotion`).
+    Dailymotion,
+    /// Discord (`discord`).
+    Discord,
+    /// Disqus (`disqus`).
+    Disqus,
+    /// Dropbox (`dropbox`).
+    Dropbox,
+    /// Etsy (`etsy`).
+    Etsy,
+    /// Facebook (`facebook`).
+    Facebook,
+    /// Figma (`figma`).
+    Figma,
+    /// FusionAuth (`fusionauth`).
+    Fusionauth,
     /// GitHub (`github`).
     Github,
+    /// GitLab (`gitlab`).
+    Gitlab,
     /// Google (`google`).
     Google,
+    /// Hugging Face (`huggingface`).
+    Huggingface,
+    /// Keycloak (`keycloak`).
+    Keycloak,
+    /// Kick (`kick`).
+    Kick,
+    /// LinkedIn (`linkedin`).
+    Linkedin,
+    /// Microsoft (`microsoft`).
+    Microsoft,
     /// Mock (`mock`).
     Mock,
     /// Mock (unverified email) (`mock-unverified`).
     MockUnverified,
+    /// Notion (`notion`).
+    Notion,
+    /// OpenID Connect (`oidc`).
+    Oidc,
+    /// Okta (`okta`).
+    Okta,
+    /// PayPal (`paypal`).
+    Paypal,
+    /// PayPal Sandbox (`paypalSandbox`).
+    PaypalSandbox,
+    /// Podio (`podio`).
+    Podio,
+    /// Resend (`resend`).
+    Resend,
+    /// Salesforce (`salesforce`).
+    Salesforce,
+    /// Slack (`slack`).
+    Slack,
+    /// Spotify (`spotify`).
+    Spotify,
+    /// Stripe (`stripe`).
+    Stripe,
+    /// Tradeshift (`tradeshift`).
+    Tradeshift,
+    /// Tradeshift Sandbox (`tradeshiftBox`).
+    TradeshiftBox,
+    /// Twitch (`twitch`).
+    Twitch,
+    /// VK ID (`vk`).
+    Vk,
+    /// WordPress.com (`wordpress`).
+    Wordpress,
+    /// X (`x`).
+    X,
+    /// Yahoo (`yahoo`).
+    Yahoo,
+    /// Yammer (`yammer`).
+    Yammer,
+    /// Yandex (`yandex`).
+    Yandex,
+    /// Zoho (`zoho`).
+    Zoho,
+    /// Zoom (`zoom`).
+    Zoom,
 }
 
 impl Provider {
     /// Every variant, sorted by id.
-    pub const ALL: &'static [Provider] =
-        &[Provider::Github, Provider::Google, Provider::Mock, Provider::MockUnverified];
+    pub const ALL: &'static [Provider] = &[
+        Provider::Amazon,
+        Provider::Apple,
+        Provider::Appwrite,
+        Provider::Auth0,
+        Provider::Authentik,
+        Provider::Autodesk,
+        Provider::Bitbucket,
+        Provider::Bitly,
+        Provider::Box,
+        Provider::Cloudflare,
+        Provider::Dailymotion,
+        Provider::Discord,
+        Provider::Disqus,
+        Provider::Dropbox,
+        Provider::Etsy,
+        Provider::Facebook,
+        Provider::Figma,
+        Provider::Fusionauth,
+        Provider::Github,
+        Provider::Gitlab,
+        Provider::Google,
+        Provider::Huggingface,
+        Provider::Keycloak,
+        Provider::Kick,
+        Provider::Linkedin,
+        Provider::Microsoft,
+        Provider::Mock,
+        Provider::MockUnverified,
+        Provider::Notion,
+        Provider::Oidc,
+        Provider::Okta,
+        Provider::Paypal,
+        Provider::PaypalSandbox,
+        Provider::Podio,
+        Provider::Resend,
+        Provider::Salesforce,
+        Provider::Slack,
+        Provider::Spotify,
+        Provider::Stripe,
+        Provider::Tradeshift,
+        Provider::TradeshiftBox,
+        Provider::Twitch,
+        Provider::Vk,
+        Provider::Wordpress,
+        Provider::X,
+        Provider::Yahoo,
+        Provider::Yammer,
+        Provider::Yandex,
+        Provider::Zoho,
+        Provider::Zoom,
+    ];
 
     /// The provider id as Appwrite spells it.
     pub const fn as_str(self) -> &'static str {
         match self {
+            Provider::Amazon => "amazon",
+            Provider::Apple => "apple",
+            Provider::Appwrite => "appwrite",
+            Provider::Auth0 => "auth0",
+            Provider::Authentik => "authentik",
+            Provider::Autodesk => "autodesk",
+            Provider::Bitbucket => "bitbucket",
+            Provider::Bitly => "bitly",
+            Provider::Box => "box",
+            Provider::Cloudflare => "cloudflare",
+            Provider::Dailymotion => "dailymotion",
+            Provider::Discord => "discord",
+            Provider::Disqus => "disqus",
+            Provider::Dropbox => "dropbox",
+            Provider::Etsy => "etsy",
+            Provider::Facebook => "facebook",
+            Provider::Figma => "figma",
+            Provider::Fusionauth => "fusionauth",
             Provider::Github => "github",
+            Provider::Gitlab => "gitlab",
             Provider::Google => "google",
+            Provider::Huggingface => "huggingface",
+            Provider::Keycloak => "keycloak",
+            Provider::Kick => "kick",
+            Provider::Linkedin => "linkedin",
+            Provider::Microsoft => "microsoft",
             Provider::Mock => "mock",
             Provider::MockUnverified => "mock-unverified",
+            Provider::Notion => "notion",
+            Provider::Oidc => "oidc",
+            Provider::Okta => "okta",
+            Provider::Paypal => "paypal",
+            Provider::PaypalSandbox => "paypalSandbox",
+            Provider::Podio => "podio",
+            Provider::Resend => "resend",
+            Provider::Salesforce => "salesforce",
+            Provider::Slack => "slack",
+            Provider::Spotify => "spotify",
+            Provider::Stripe => "stripe",
+            Provider::Tradeshift => "tradeshift",
+            Provider::TradeshiftBox => "tradeshiftBox",
+            Provider::Twitch => "twitch",
+            Provider::Vk => "vk",
+            Provider::Wordpress => "wordpress",
+            Provider::X => "x",
+            Provider::Yahoo => "yahoo",
+            Provider::Yammer => "yammer",
+            Provider::Yandex => "yandex",
+            Provider::Zoho => "zoho",
+            Provider::Zoom => "zoom",
         }
     }
 
     /// Human-readable name.
     pub const fn display_name(self) -> &'static str {
         match self {
+            Provider::Amazon => "Amazon",
+            Provider::Apple => "Apple",
+            Provider::Appwrite => "Appwrite",
+            Provider::Auth0 => "Auth0",
+            Provider::Authentik => "authentik",
+            Provider::Autodesk => "Autodesk",
+            Provider::Bitbucket => "Bitbucket",
+            Provider::Bitly => "Bitly",
+            Provider::Box => "Box",
+            Provider::Cloudflare => "Cloudflare",
+            Provider::Dailymotion => "Dailymotion",
+            Provider::Discord => "Discord",
+            Provider::Disqus => "Disqus",
+            Provider::Dropbox => "Dropbox",
+            Provider::Etsy => "Etsy",
+            Provider::Facebook => "Facebook",
+            Provider::Figma => "Figma",
+            Provider::Fusionauth => "FusionAuth",
             Provider::Github => "GitHub",
+            Provider::Gitlab => "GitLab",
             Provider::Google => "Google",
+            Provider::Huggingface => "Hugging Face",
+            Provider::Keycloak => "Keycloak",
+            Provider::Kick => "Kick",
+            Provider::Linkedin => "LinkedIn",
+            Provider::Microsoft => "Microsoft",
             Provider::Mock => "Mock",
             Provider::MockUnverified => "Mock (unverified email)",
+            Provider::Notion => "Notion",
+            Provider::Oidc => "OpenID Connect",
+            Provider::Okta => "Okta",
+            Provider::Paypal => "PayPal",
+            Provider::PaypalSandbox => "PayPal Sandbox",
+            Provider::Podio => "Podio",
+            Provider::Resend => "Resend",
+            Provider::Salesforce => "Salesforce",
+            Provider::Slack => "Slack",
+            Provider::Spotify => "Spotify",
+            Provider::Stripe => "Stripe",
+            Provider::Tradeshift => "Tradeshift",
+            Provider::TradeshiftBox => "Tradeshift Sandbox",
+            Provider::Twitch => "Twitch",
+            Provider::Vk => "VK ID",
+            Provider::Wordpress => "WordPress.com",
+            Provider::X => "X",
+            Provider::Yahoo => "Yahoo",
+            Provider::Yammer => "Yammer",
+            Provider::Yandex => "Yandex",
+            Provider::Zoho => "Zoho",
+            Provider::Zoom => "Zoom",
         }
     }
 
     /// The Cargo feature of the `loginkit` crate that compiles this provider in.
     pub const fn feature(self) -> &'static str {
         match self {
+            Provider::Amazon => "amazon",
+            Provider::Apple => "apple",
+            Provider::Appwrite => "appwrite",
+            Provider::Auth0 => "auth0",
+            Provider::Authentik => "authentik",
+            Provider::Autodesk => "autodesk",
+            Provider::Bitbucket => "bitbucket",
+            Provider::Bitly => "bitly",
+            Provider::Box => "box",
+            Provider::Cloudflare => "cloudflare",
+            Provider::Dailymotion => "dailymotion",
+            Provider::Discord => "discord",
+            Provider::Disqus => "disqus",
+            Provider::Dropbox => "dropbox",
+            Provider::Etsy => "etsy",
+            Provider::Facebook => "facebook",
+            Provider::Figma => "figma",
+            Provider::Fusionauth => "fusionauth",
             Provider::Github => "github",
+            Provider::Gitlab => "gitlab",
             Provider::Google => "google",
+            Provider::Huggingface => "huggingface",
+            Provider::Keycloak => "keycloak",
+            Provider::Kick => "kick",
+            Provider::Linkedin => "linkedin",
+            Provider::Microsoft => "microsoft",
             Provider::Mock => "mock",
             Provider::MockUnverified => "mock",
+            Provider::Notion => "notion",
+            Provider::Oidc => "oidc",
+            Provider::Okta => "okta",
+            Provider::Paypal => "paypal",
+            Provider::PaypalSandbox => "paypal",
+            Provider::Podio => "podio",
+            Provider::Resend => "resend",
+            Provider::Salesforce => "salesforce",
+            Provider::Slack => "slack",
+            Provider::Spotify => "spotify",
+            Provider::Stripe => "stripe",
+            Provider::Tradeshift => "tradeshift",
+            Provider::TradeshiftBox => "tradeshift",
+            Provider::Twitch => "twitch",
+            Provider::Vk => "vk",
+            Provider::Wordpress => "wordpress",
+            Provider::X => "x",
+            Provider::Yahoo => "yahoo",
+            Provider::Yammer => "yammer",
+            Provider::Yandex => "yandex",
+            Provider::Zoho => "zoho",
+            Provider::Zoom => "zoom",
         }
     }
 
     /// Whether this provider's crate is compiled into this build.
     pub const fn is_linked(self) -> bool {
         match self {
+            Provider::Amazon => cfg!(feature = "amazon"),
+            Provider::Apple => cfg!(feature = "apple"),
+            Provider::Appwrite => cfg!(feature = "appwrite"),
+            Provider::Auth0 => cfg!(feature = "auth0"),
+            Provider::Authentik => cfg!(feature = "authentik"),
+            Provider::Autodesk => cfg!(feature = "autodesk"),
+            Provider::Bitbucket => cfg!(feature = "bitbucket"),
+            Provider::Bitly => cfg!(feature = "bitly"),
+            Provider::Box => cfg!(feature = "box"),
+            Provider::Cloudflare => cfg!(feature = "cloudflare"),
+            Provider::Dailymotion => cfg!(feature = "dailymotion"),
+            Provider::Discord => cfg!(feature = "discord"),
+            Provider::Disqus => cfg!(feature = "disqus"),
+            Provider::Dropbox => cfg!(feature = "dropbox"),
+            Provider::Etsy => cfg!(feature = "etsy"),
+            Provider::Facebook => cfg!(feature = "facebook"),
+            Provider::Figma => cfg!(feature = "figma"),
+            Provider::Fusionauth => cfg!(feature = "fusionauth"),
             Provider::Github => cfg!(feature = "github"),
+            Provider::Gitlab => cfg!(feature = "gitlab"),
             Provider::Google => cfg!(feature = "google"),
+            Provider::Huggingface => cfg!(feature = "huggingface"),
+            Provider::Keycloak => cfg!(feature = "keycloak"),
+            Provider::Kick => cfg!(feature = "kick"),
+            Provider::Linkedin => cfg!(feature = "linkedin"),
+            Provider::Microsoft => cfg!(feature = "microsoft"),
             Provider::Mock => cfg!(feature = "mock"),
             Provider::MockUnverified => cfg!(feature = "mock"),
+            Provider::Notion => cfg!(feature = "notion"),
+            Provider::Oidc => cfg!(feature = "oidc"),
+            Provider::Okta => cfg!(feature = "okta"),
+            Provider::Paypal => cfg!(feature = "paypal"),
+            Provider::PaypalSandbox => cfg!(feature = "paypal"),
+            Provider::Podio => cfg!(feature = "podio"),
+            Provider::Resend => cfg!(feature = "resend"),
+            Provider::Salesforce => cfg!(feature = "salesforce"),
+            Provider::Slack => cfg!(feature = "slack"),
+            Provider::Spotify => cfg!(feature = "spotify"),
+            Provider::Stripe => cfg!(feature = "stripe"),
+            Provider::Tradeshift => cfg!(feature = "tradeshift"),
+            Provider::TradeshiftBox => cfg!(feature = "tradeshift"),
+            Provider::Twitch => cfg!(feature = "twitch"),
+            Provider::Vk => cfg!(feature = "vk"),
+            Provider::Wordpress => cfg!(feature = "wordpress"),
+            Provider::X => cfg!(feature = "x"),
+            Provider::Yahoo => cfg!(feature = "yahoo"),
+            Provider::Yammer => cfg!(feature = "yammer"),
+            Provider::Yandex => cfg!(feature = "yandex"),
+            Provider::Zoho => cfg!(feature = "zoho"),
+            Provider::Zoom => cfg!(feature = "zoom"),
         }
     }
 
     /// The provider's descriptor, when it is compiled in.
     pub fn descriptor(self) -> Option<&'static ProviderDescriptor> {
         match self {
+            #[cfg(feature = "amazon")]
+            Provider::Amazon => Some(&amazon::AMAZON),
+            #[cfg(feature = "apple")]
+            Provider::Apple => Some(&apple::APPLE),
+            #[cfg(feature = "appwrite")]
+            Provider::Appwrite => Some(&appwrite::APPWRITE),
+            #[cfg(feature = "auth0")]
+            Provider::Auth0 => Some(&auth0::AUTH0),
+            #[cfg(feature = "authentik")]
+            Provider::Authentik => Some(&authentik::AUTHENTIK),
+            #[cfg(feature = "autodesk")]
+            Provider::Autodesk => Some(&autodesk::AUTODESK),
+            #[cfg(feature = "bitbucket")]
+            Provider::Bitbucket => Some(&bitbucket::BITBUCKET),
+            #[cfg(feature = "bitly")]
+            Provider::Bitly => Some(&bitly::BITLY),
+            #[cfg(feature = "box")]
+            Provider::Box => Some(&r#box::BOX),
+            #[cfg(feature = "cloudflare")]
+            Provider::Cloudflare => Some(&cloudflare::CLOUDFLARE),
+            #[cfg(feature = "dailymotion")]
+            Provider::Dailymotion => Some(&dailymotion::DAILYMOTION),
+            #[cfg(feature = "discord")]
+            Provider::Discord => Some(&discord::DISCORD),
+            #[cfg(feature = "disqus")]
+            Provider::Disqus => Some(&disqus::DISQUS),
+            #[cfg(feature = "dropbox")]
+            Provider::Dropbox => Some(&dropbox::DROPBOX),
+            #[cfg(feature = "etsy")]
+            Provider::Etsy => Some(&etsy::ETSY),
+            #[cfg(feature = "facebook")]
+            Provider::Facebook => Some(&facebook::FACEBOOK),
+            #[cfg(feature = "figma")]
+            Provider::Figma => Some(&figma::FIGMA),
+            #[cfg(feature = "fusionauth")]
+            Provider::Fusionauth => Some(&fusionauth::FUSIONAUTH),
             #[cfg(feature = "github")]
             Provider::Github => Some(&github::GITHUB),
+            #[cfg(feature = "gitlab")]
+            Provider::Gitlab => Some(&gitlab::GITLAB),
             #[cfg(feature = "google")]
             Provider::Google => Some(&google::GOOGLE),
+            #[cfg(feature = "huggingface")]
+            Provider::Huggingface => Some(&huggingface::HUGGINGFACE),
+            #[cfg(feature = "keycloak")]
+            Provider::Keycloak => Some(&keycloak::KEYCLOAK),
+            #[cfg(feature = "kick")]
+            Provider::Kick => Some(&kick::KICK),
+            #[cfg(feature = "linkedin")]
+            Provider::Linkedin => Some(&linkedin::LINKEDIN),
+            #[cfg(feature = "microsoft")]
+            Provider::Microsoft => Some(&microsoft::MICROSOFT),
             #[cfg(feature = "mock")]
             Provider::Mock => Some(&mock::MOCK),
             #[cfg(feature = "mock")]
             Provider::MockUnverified => Some(&mock::MOCK_UNVERIFIED),
+            #[cfg(feature = "notion")]
+            Provider::Notion => Some(&notion::NOTION),
+            #[cfg(feature = "oidc")]
+            Provider::Oidc => Some(&oidc::OIDC),
+            #[cfg(feature = "okta")]
+            Provider::Okta => Some(&okta::OKTA),
+            #[cfg(feature = "paypal")]
+            Provider::Paypal => Some(&paypal::PAYPAL),
+            #[cfg(feature = "paypal")]
+            Provider::PaypalSandbox => Some(&paypal::PAYPAL_SANDBOX),
+            #[cfg(feature = "podio")]
+            Provider::Podio => Some(&podio::PODIO),
+            #[cfg(feature = "resend")]
+            Provider::Resend => Some(&resend::RESEND),
+            #[cfg(feature = "salesforce")]
+            Provider::Salesforce => Some(&salesforce::SALESFORCE),
+            #[cfg(feature = "slack")]
+            Provider::Slack => Some(&slack::SLACK),
+            #[cfg(feature = "spotify")]
+            Provider::Spotify => Some(&spotify::SPOTIFY),
+            #[cfg(feature = "stripe")]
+            Provider::Stripe => Some(&stripe::STRIPE),
+            #[cfg(feature = "tradeshift")]
+            Provider::Tradeshift => Some(&tradeshift::TRADESHIFT),
+            #[cfg(feature = "tradeshift")]
+            Provider::TradeshiftBox => Some(&tradeshift::TRADESHIFT_BOX),
+            #[cfg(feature = "twitch")]
+            Provider::Twitch => Some(&twitch::TWITCH),
+            #[cfg(feature = "vk")]
+            Provider::Vk => Some(&vk::VK),
+            #[cfg(feature = "wordpress")]
+            Provider::Wordpress => Some(&wordpress::WORDPRESS),
+            #[cfg(feature = "x")]
+            Provider::X => Some(&x::X),
+            #[cfg(feature = "yahoo")]
+            Provider::Yahoo => Some(&yahoo::YAHOO),
+            #[cfg(feature = "yammer")]
+            Provider::Yammer => Some(&yammer::YAMMER),
+            #[cfg(feature = "yandex")]
+            Provider::Yandex => Some(&yandex::YANDEX),
+            #[cfg(feature = "zoho")]
+            Provider::Zoho => Some(&zoho::ZOHO),
+            #[cfg(feature = "zoom")]
+            Provider::Zoom => Some(&zoom::ZOOM),
             #[allow(unreachable_patterns)]
             _ => None,
         }

@@ -1,0 +1,8 @@
+//! authentik provider for loginkit: a standard OpenID Connect provider described by
+//! `provider.toml`, pointed at an instance by the `domain` key.
+
+mod generated;
+
+pub use generated::AUTHENTIK;
+
+loginkit_core::register_provider!(AUTHENTIK);

@@ -1,0 +1,7 @@
+//! Twitch provider for loginkit: a standard OpenID Connect provider described by `provider.toml`.
+
+mod generated;
+
+pub use generated::TWITCH;
+
+loginkit_core::register_provider!(TWITCH);

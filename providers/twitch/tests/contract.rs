@@ -1,0 +1,131 @@
+//! Twitch contract tests: the exact requests loginkit sends and what it reads from answers shaped
+//! like Twitch's documented ones.
+
+use loginkit_core::{
+    AccessToken, AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge,
+    ProviderConfig, RefreshToken, TokenRef,
+};
+use loginkit_provider_twitch::TWITCH;
+use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
+
+const DIR: &str = env!("CARGO_MANIFEST_DIR");
+const CLIENT_ID: &str = "hof5gwx0su6owfnys0yan9c87zr6t";
+const CLIENT_SECRET: &str = "41vpdji4e9gif29md0ouet6fktd2";
+const CLAIMS: &str =
+    r#"{"userinfo":{"email":null,"email_verified":null,"picture":null,"preferred_username":null}}"#;
+
+fn config() -> ProviderConfig {
+    ProviderConfig::new(CLIENT_ID, CLIENT_SECRET)
+}
+
+#[test]
+fn authorize_url_requests_the_userinfo_claims() {
+    let http = HttpClient::with_defaults().unwrap();
+    let provider = TWITCH.instantiate(config(), http.clone()).unwrap();
+    let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+    let nonce = Nonce::new("n-1".into());
+    let redirect = redirect_uri("twitch");
+    let request = AuthorizeRequest::new(&redirect, "s").pkce_challenge(&challenge).nonce(&nonce);
+    let url = provider.authorize_url(&request).unwrap();
+    assert_eq!(url.as_str().split('?').next(), Some("https://id.twitch.tv/oauth2/authorize"));
+    let sent: std::collections::BTreeMap<String, String> = url.query_pairs().into_owned().collect();
+    let expected = pairs(&[
+        ("client_id", CLIENT_ID),
+        ("redirect_uri", redirect.as_str()),
+        ("response_type", "code"),
+        ("scope", "openid user:read:email"),
+        ("state", "s"),
+        ("nonce", "n-1"),
+        ("claims", CLAIMS),
+        ("force_verify", "true"),
+    ]);
+    assert_eq!(sent, expected, "Twitch documents no PKCE");
+
+    let quiet = TWITCH.instantiate(config().param("force_verify", "false"), http).unwrap();
+    let url = quiet.authorize_url(&AuthorizeRequest::new(&redirect, "s")).unwrap();
+    assert!(url.query_pairs().any(|(k, v)| k == "force_verify" && v == "false"));
+}
+
+#[tokio::test]
+async fn code_exchange_posts_credentials_in_the_body() {
+    let server = ContractServer::start().await;
+    server.respond_json("POST", "/oauth2/token", 200, fixture(DIR, "token.json")).await;
+    let (code, redirect) = (code("394a8bc98028f39660e53025de824134fb46313"), redirect_uri("twitch"));
+    let tokens = server.provider(&TWITCH, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
+    let tokens = tokens.unwrap();
+    assert_eq!(tokens.access_token.secret(), "rfx2uswqe8l4g1mkagrvg5tv0ks3");
+    assert_eq!(tokens.refresh_token.unwrap().secret(), "5b93chm6hdve3mycz05zfzatkfdenfspp1h1ar2xxdalen01");
+    assert_eq!(tokens.expires_in.unwrap().as_secs(), 14124);
+    assert!(tokens.id_token.is_some());
+    assert_eq!(tokens.scopes.as_deref(), Some(&["openid".to_owned(), "user:read:email".to_owned()][..]));
+
+    let sent = server.only_request().await;
+    assert_eq!((sent.method.as_str(), sent.query.len(), sent.header("authorization")), ("POST", 0, None));
+    let expected = pairs(&[
+        ("grant_type", "authorization_code"),
+        ("code", "394a8bc98028f39660e53025de824134fb46313"),
+        ("redirect_uri", redirect.as_str()),
+        ("client_id", CLIENT_ID),
+        ("client_secret", CLIENT_SECRET),
+    ]);
+    assert_eq!(sent.form, expected);
+}
+
+#[tokio::test]
+async fn refresh_takes_the_rotated_refresh_token() {
+    let server = ContractServer::start().await;
+    server.respond_json("POST", "/oauth2/token", 200, fixture(DIR, "refresh.json")).await;
+    let tokens = server.provider(&TWITCH, config()).refresh(&RefreshToken::new("5b93-old".into())).await.unwrap();
+    assert_eq!(tokens.access_token.secret(), "1ssjqsqfy6bads1ws7m03gras79zfr");
+    assert_eq!(tokens.refresh_token.unwrap().secret(), "eyJfMzUtNDU0OC04MWYwLTQ5MDY5ODY4NGNlMSJ9asdfasdf");
+    let form = server.only_request().await.form;
+    let expected = pairs(&[
+        ("grant_type", "refresh_token"),
+        ("refresh_token", "5b93-old"),
+        ("client_id", CLIENT_ID),
+        ("client_secret", CLIENT_SECRET),
+    ]);
+    assert_eq!(form, expected);
+}
+
+#[tokio::test]
+async fn token_error_keeps_twitchs_code_and_message() {
+    let server = ContractServer::start().await;
+    server.respond_json("POST", "/oauth2/token", 400, fixture(DIR, "error.json")).await;
+    let (code, redirect) = (code("stale"), redirect_uri("twitch"));
+    let err = server.provider(&TWITCH, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
+    let err = err.unwrap_err();
+    assert_eq!((err.provider_code(), err.provider_status()), (Some("Bad Request"), Some(400)));
+    assert!(err.to_string().contains("Invalid authorization code"), "{err}");
+}
+
+#[tokio::test]
+async fn userinfo_profile_reads_email_verified() {
+    let server = ContractServer::start().await;
+    server.respond_json("GET", "/oauth2/userinfo", 200, fixture(DIR, "user.json")).await;
+    let profile = server.provider(&TWITCH, config()).user_profile(&access("rfx2.x")).await.unwrap();
+    assert_eq!(profile.id, "713936733");
+    assert_eq!(profile.email.as_deref(), Some("scotwht@example.com"));
+    assert_eq!(profile.email_trust, EmailTrust::Verified);
+    assert_eq!(profile.name.as_deref(), Some("scotwht"));
+    let avatar = "https://static-cdn.jtvnw.net/user-default-pictures-uv/998f01ae-def8-11e9-b95c-784f43822e80-profile_image-300x300.png";
+    assert_eq!(profile.avatar_url.as_deref(), Some(avatar));
+    let sent = server.only_request().await;
+    assert_eq!((sent.method.as_str(), sent.header("authorization")), ("GET", Some("Bearer rfx2.x")));
+}
+
+#[tokio::test]
+async fn revoke_posts_the_token() {
+    let server = ContractServer::start().await;
+    server.respond("POST", "/oauth2/revoke", 200, "text/plain", "").await;
+    let token = AccessToken::new("rfx2.x".into());
+    server.provider(&TWITCH, config()).revoke(TokenRef::Access(&token)).await.unwrap();
+    let form = server.only_request().await.form;
+    assert_eq!((form["client_id"].as_str(), form["token"].as_str()), (CLIENT_ID, "rfx2.x"));
+}
+
+#[test]
+fn a_secret_is_required() {
+    let err = TWITCH.instantiate(ProviderConfig::public(CLIENT_ID), HttpClient::with_defaults().unwrap());
+    assert!(matches!(err, Err(Error::Config { provider: "twitch", .. })));
+}

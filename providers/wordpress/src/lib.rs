@@ -1,0 +1,7 @@
+//! WordPress.com provider for loginkit: a standard OAuth 2.0 provider described by `provider.toml`.
+
+mod generated;
+
+pub use generated::WORDPRESS;
+
+loginkit_core::register_provider!(WORDPRESS);

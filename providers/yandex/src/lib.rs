@@ -1,0 +1,7 @@
+//! Yandex provider for loginkit: a standard OAuth 2.0 provider described by `provider.toml`.
+
+mod generated;
+
+pub use generated::YANDEX;
+
+loginkit_core::register_provider!(YANDEX);
