@@ -52,33 +52,62 @@ impl Wire {
     }
 }
 
+/// A token answer with fresh tokens in it.
+#[derive(Debug)]
+pub(crate) struct Rendered {
+    pub(crate) body: String,
+    pub(crate) access: String,
+    /// `None` when the fixture holds no refresh token.
+    pub(crate) refresh: Option<String>,
+}
+
+/// A fresh token standing in for a fixture's `original`: `seed`, or, when `original` is a JWT
+/// (three base64url parts, the first two JSON objects), the same header and claims with `seed` as
+/// signature, so providers reading claims from the token (Resend) still can.
+fn fresh_like(original: &str, seed: &str) -> String {
+    let object = |part: &str| {
+        URL_SAFE_NO_PAD
+            .decode(part)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+            .is_some_and(|v| v.is_object())
+    };
+    match original.split('.').collect::<Vec<_>>().as_slice() {
+        [header, claims, _] if object(header) && object(claims) => format!("{header}.{claims}.{seed}"),
+        _ => seed.to_owned(),
+    }
+}
+
 /// A token fixture with the access token (and the refresh token, when present) replaced at their
-/// pointers. Returns the body and whether it carries a refresh token. In a form-encoded answer a
-/// pointer is `/<name>`.
+/// pointers by tokens made from `access` and `refresh` (see [`fresh_like`]). In a form-encoded
+/// answer a pointer is `/<name>`.
 pub(crate) fn render_tokens(
     fixture: &str,
     wire: Wire,
     (access_pointer, refresh_pointer): (&str, &str),
     access: &str,
     refresh: &str,
-) -> Result<(String, bool), String> {
-    let usable = |v: &Value| v.as_str().is_some_and(|s| !s.trim().is_empty());
+) -> Result<Rendered, String> {
+    let usable = |v: &str| !v.trim().is_empty();
     match wire {
         Wire::Json => {
             let mut value: Value =
                 serde_json::from_str(fixture).map_err(|e| format!("not valid JSON: {e}"))?;
-            match value.pointer_mut(access_pointer) {
-                Some(slot) if usable(slot) => *slot = access.into(),
-                _ => return Err(format!("no access token (a non-empty string) at `{access_pointer}`")),
-            }
-            let has_refresh = match value.pointer_mut(refresh_pointer) {
-                Some(slot) if usable(slot) => {
-                    *slot = refresh.into();
-                    true
+            let new_access = match value.pointer_mut(access_pointer) {
+                Some(Value::String(slot)) if usable(slot) => {
+                    *slot = fresh_like(slot, access);
+                    slot.clone()
                 }
-                _ => false,
+                _ => return Err(format!("no access token (a non-empty string) at `{access_pointer}`")),
             };
-            Ok((value.to_string(), has_refresh))
+            let new_refresh = match value.pointer_mut(refresh_pointer) {
+                Some(Value::String(slot)) if usable(slot) => {
+                    *slot = fresh_like(slot, refresh);
+                    Some(slot.clone())
+                }
+                _ => None,
+            };
+            Ok(Rendered { body: value.to_string(), access: new_access, refresh: new_refresh })
         }
         Wire::Form => {
             let name = |pointer: &str| {
@@ -91,23 +120,24 @@ pub(crate) fn render_tokens(
             let (access_name, refresh_name) = (name(access_pointer)?, name(refresh_pointer)?);
             let mut pairs: Vec<(String, String)> =
                 form_urlencoded::parse(fixture.trim().as_bytes()).into_owned().collect();
-            let (mut has_access, mut has_refresh) = (false, false);
+            let (mut new_access, mut new_refresh) = (None, None);
             for (key, value) in &mut pairs {
-                if value.trim().is_empty() {
+                if !usable(value) {
                     continue;
                 }
                 if *key == access_name {
-                    *value = access.to_owned();
-                    has_access = true;
+                    *value = fresh_like(value, access);
+                    new_access = Some(value.clone());
                 } else if *key == refresh_name {
-                    *value = refresh.to_owned();
-                    has_refresh = true;
+                    *value = fresh_like(value, refresh);
+                    new_refresh = Some(value.clone());
                 }
             }
-            if !has_access {
+            let Some(new_access) = new_access else {
                 return Err(format!("no `{access_name}` pair in the form-encoded answer"));
-            }
-            Ok((form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish(), has_refresh))
+            };
+            let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+            Ok(Rendered { body, access: new_access, refresh: new_refresh })
         }
     }
 }
@@ -232,11 +262,16 @@ fn build_router(engine: &Arc<Engine>) -> io::Result<Router> {
             }
             router = router.route(path, methods);
         }
-        let fallback = engine.clone();
-        router.fallback(move |request: Request| {
-            let engine = fallback.clone();
-            async move { engine.unrouted(request).await }
-        })
+        let (unrouted, wrong_method) = (engine.clone(), engine.clone());
+        router
+            .fallback(move |request: Request| {
+                let engine = unrouted.clone();
+                async move { engine.unrouted(request, StatusCode::NOT_FOUND).await }
+            })
+            .method_not_allowed_fallback(move |request: Request| {
+                let engine = wrong_method.clone();
+                async move { engine.unrouted(request, StatusCode::METHOD_NOT_ALLOWED).await }
+            })
     };
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(build)).map_err(|_| {
         io::Error::other(format!("persona `{}`: its routes cannot be served", engine.persona.id))
@@ -330,14 +365,16 @@ impl Engine {
         self.lock().rejections.push(format!("{} {}: {reason}", parts.method, parts.uri.path()));
     }
 
-    async fn unrouted(&self, request: Request) -> Response {
+    /// A request no persona endpoint answers: recorded under `(unrouted)` and explained.
+    async fn unrouted(&self, request: Request, status: StatusCode) -> Response {
         let (parts, body) = request.into_parts();
         let body = axum::body::to_bytes(body, BODY_LIMIT).await.unwrap_or_default();
         self.record("(unrouted)", &parts, &body);
         let reason =
             format!("persona `{}` has no endpoint {} {}", self.persona.id, parts.method, parts.uri.path());
         self.reject(&parts, &reason);
-        json_error(StatusCode::NOT_FOUND, "not_found", Some(&reason))
+        let error = if status == StatusCode::NOT_FOUND { "not_found" } else { "method_not_allowed" };
+        json_error(status, error, Some(&reason))
     }
 
     async fn handle(&self, route: &Route, request: Request) -> Response {
@@ -535,8 +572,8 @@ impl Engine {
         }
         let client_id = self.authenticate(token.client_auth, incoming, params)?;
         let code = get("code").ok_or("code is missing")?;
-        let (access, refresh) = (random_token(), random_token());
-        let (body, has_refresh) = token.render(&token.response.body, &access, &refresh)?;
+        let Rendered { body, access, refresh } =
+            token.render(&token.response.body, &random_token(), &random_token())?;
         let mut state = self.lock();
         let grant = state.codes.get_mut(code).ok_or("unknown authorization code")?;
         if grant.client_id != client_id {
@@ -570,7 +607,7 @@ impl Engine {
         grant.used = true;
         let family = code.to_owned();
         state.access.insert(access, Grant { client_id: client_id.clone(), family: family.clone() });
-        if has_refresh {
+        if let Some(refresh) = refresh {
             state.refresh.insert(refresh, Grant { client_id, family });
         }
         drop(state);
@@ -595,15 +632,15 @@ impl Engine {
         }
         let client_id = self.authenticate(token.client_auth, incoming, params)?;
         let old = get("refresh_token").ok_or("refresh_token is missing")?;
-        let (access, refresh) = (random_token(), random_token());
-        let (body, rotates) = token.render(&spec.response.body, &access, &refresh)?;
+        let Rendered { body, access, refresh } =
+            token.render(&spec.response.body, &random_token(), &random_token())?;
         let mut state = self.lock();
         let grant = state.refresh.get(old).ok_or("unknown or revoked refresh token")?;
         if grant.client_id != client_id {
             return Err("the refresh token was issued to another client".to_owned());
         }
         let family = grant.family.clone();
-        if rotates {
+        if let Some(refresh) = refresh {
             state.refresh.remove(old);
             state.refresh.insert(refresh, Grant { client_id: client_id.clone(), family: family.clone() });
         }
@@ -912,28 +949,39 @@ mod tests {
     fn tokens_are_replaced_at_a_nested_pointer() {
         let fixture = r#"{"ok": true, "authed_user": {"access_token": "xoxp-1", "refresh_token": "xoxe-1"}}"#;
         let nested = ("/authed_user/access_token", "/authed_user/refresh_token");
-        let (body, refresh) = render_tokens(fixture, Wire::Json, nested, "A", "R").unwrap();
-        let value: Value = serde_json::from_str(&body).unwrap();
+        let rendered = render_tokens(fixture, Wire::Json, nested, "A", "R").unwrap();
+        let value: Value = serde_json::from_str(&rendered.body).unwrap();
         assert_eq!(value["authed_user"]["access_token"], "A");
         assert_eq!(value["authed_user"]["refresh_token"], "R");
-        assert!(refresh);
+        assert_eq!((rendered.access.as_str(), rendered.refresh.as_deref()), ("A", Some("R")));
         assert!(render_tokens(fixture, Wire::Json, ("/missing", "/r"), "A", "R").is_err());
         assert!(render_tokens(fixture, Wire::Json, TOP, "A", "R").is_err(), "no token at the root");
         let yammer = r#"{"access_token": {"token": "t", "user_id": 7}}"#;
         let pointers = ("/access_token/token", "/refresh_token");
-        let (body, refresh) = render_tokens(yammer, Wire::Json, pointers, "A", "R").unwrap();
-        assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["access_token"]["token"], "A");
-        assert!(!refresh);
+        let rendered = render_tokens(yammer, Wire::Json, pointers, "A", "R").unwrap();
+        assert_eq!(serde_json::from_str::<Value>(&rendered.body).unwrap()["access_token"]["token"], "A");
+        assert_eq!(rendered.refresh, None);
     }
 
     #[test]
     fn tokens_are_replaced_in_a_form_body() {
         let fixture = "access_token=old&scope=a%20b&token_type=bearer\n";
-        let (body, refresh) = render_tokens(fixture, Wire::Form, TOP, "A", "R").unwrap();
-        assert_eq!(body, "access_token=A&scope=a+b&token_type=bearer");
-        assert!(!refresh);
+        let rendered = render_tokens(fixture, Wire::Form, TOP, "A", "R").unwrap();
+        assert_eq!(rendered.body, "access_token=A&scope=a+b&token_type=bearer");
+        assert_eq!(rendered.refresh, None);
         assert!(render_tokens("scope=x", Wire::Form, TOP, "A", "R").is_err());
         assert!(render_tokens("access_token=x", Wire::Form, ("/x/access_token", "/r"), "A", "R").is_err());
+    }
+
+    #[test]
+    fn jwt_tokens_keep_their_header_and_claims() {
+        let part = |v: &str| URL_SAFE_NO_PAD.encode(v);
+        let jwt = format!("{}.{}.c2ln", part(r#"{"alg":"ES256"}"#), part(r#"{"sub":"u1"}"#));
+        let fresh = fresh_like(&jwt, "SEED");
+        assert_eq!(fresh, format!("{}.{}.SEED", part(r#"{"alg":"ES256"}"#), part(r#"{"sub":"u1"}"#)));
+        assert_eq!(fresh_like("opaque", "SEED"), "SEED");
+        assert_eq!(fresh_like("a.b.c", "SEED"), "SEED");
+        assert_eq!(fresh_like(&format!("{}.{}.s", part("[1]"), part("{}")), "SEED"), "SEED");
     }
 
     #[test]

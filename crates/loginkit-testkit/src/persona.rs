@@ -130,13 +130,13 @@ impl TokenEndpoint {
         self.refresh_token_pointer.clone().unwrap_or_else(|| format!("{}/refresh_token", self.token_pointer))
     }
 
-    /// A token fixture with fresh tokens substituted; the body and whether it holds a refresh token.
+    /// A token fixture with fresh tokens made from `access` and `refresh` substituted.
     pub(crate) fn render(
         &self,
         fixture: &str,
         access: &str,
         refresh: &str,
-    ) -> Result<(String, bool), String> {
+    ) -> Result<crate::impersonate::Rendered, String> {
         crate::impersonate::render_tokens(
             fixture,
             crate::impersonate::Wire::of(&self.content_type),

@@ -739,13 +739,14 @@ async fn garbage_never_breaks_the_server() {
         ["application/x-www-form-urlencoded", "application/json", "text/plain; charset=ü", ""];
     let paths =
         ["/oauth/authorize", "/oauth/token", "/api/me", "/oauth/revoke", "/nowhere", "/oauth/token/%ff%00"];
+    let client = http();
     for path in paths {
         for body in bodies {
             for content_type in content_types {
                 for method in [reqwest::Method::GET, reqwest::Method::POST, reqwest::Method::DELETE] {
                     let mut url = idp.url(path);
                     url.set_query(Some("code=%ff&client_id=&client_id=x&state=%00"));
-                    let mut request = http().request(method, url).body(body.to_vec());
+                    let mut request = client.request(method, url).body(body.to_vec());
                     if let Ok(value) = reqwest::header::HeaderValue::from_bytes(content_type.as_bytes()) {
                         request = request.header(CONTENT_TYPE, value);
                     }

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use loginkit_core::{
-    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge, ProviderConfig,
-    RefreshToken, TokenRef,
+    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge,
+    ProviderConfig, RefreshToken, TokenRef,
 };
 use loginkit_provider_appwrite::APPWRITE;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
@@ -90,7 +90,8 @@ async fn token_error_keeps_the_code() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/v1/oauth2/console/token", 400, fixture(DIR, "error.json")).await;
     let (code, redirect) = (code("used"), redirect_uri("appwrite"));
-    let err = server.provider(&APPWRITE, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
+    let err =
+        server.provider(&APPWRITE, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let err = err.unwrap_err();
     assert_eq!((err.provider_code(), err.provider_status()), (Some("invalid_grant"), Some(400)));
 }

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use loginkit_core::{
-    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge, ProviderConfig,
-    RefreshToken, TokenRef,
+    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge,
+    ProviderConfig, RefreshToken, TokenRef,
 };
 use loginkit_provider_auth0::AUTH0;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
@@ -26,8 +26,10 @@ fn authorize_url_goes_to_the_tenant() {
     let nonce = Nonce::new("n-0S6_WzA2Mj".into());
     let redirect = redirect_uri("auth0");
     let extra = vec![("connection".to_owned(), "github".to_owned())];
-    let request =
-        AuthorizeRequest::new(&redirect, "st-1").pkce_challenge(&challenge).nonce(&nonce).extra_params(&extra);
+    let request = AuthorizeRequest::new(&redirect, "st-1")
+        .pkce_challenge(&challenge)
+        .nonce(&nonce)
+        .extra_params(&extra);
     let url = provider.authorize_url(&request).unwrap();
     assert_eq!(url.as_str().split('?').next(), Some("https://dev-k3x9q2.us.auth0.com/authorize"));
     let sent: BTreeMap<String, String> = url.query_pairs().into_owned().collect();
@@ -80,7 +82,8 @@ async fn code_exchange_posts_client_credentials_in_the_body() {
 async fn refresh_keeps_the_refresh_token_when_not_rotated() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/oauth/token", 200, fixture(DIR, "refresh.json")).await;
-    let tokens = server.provider(&AUTH0, config()).refresh(&RefreshToken::new("v1.old".into())).await.unwrap();
+    let tokens =
+        server.provider(&AUTH0, config()).refresh(&RefreshToken::new("v1.old".into())).await.unwrap();
     assert!(tokens.access_token.secret().contains("eyJzdWIiOiJyZWZyZXNoZWQifQ"));
     assert_eq!(tokens.refresh_token.unwrap().secret(), "v1.old");
     let sent = server.only_request().await;
@@ -146,7 +149,8 @@ async fn revoke_posts_the_refresh_token() {
 
 #[test]
 fn missing_domain_is_a_clear_config_error() {
-    let err = AUTH0.instantiate(ProviderConfig::new(CLIENT_ID, CLIENT_SECRET), HttpClient::with_defaults().unwrap());
+    let err = AUTH0
+        .instantiate(ProviderConfig::new(CLIENT_ID, CLIENT_SECRET), HttpClient::with_defaults().unwrap());
     match err {
         Err(Error::Config { provider, message }) => {
             assert_eq!(provider, "auth0");
@@ -154,6 +158,7 @@ fn missing_domain_is_a_clear_config_error() {
         }
         other => panic!("expected a configuration error, got {other:?}"),
     }
-    let err = AUTH0.instantiate(config().param("domain", "evil.example/x"), HttpClient::with_defaults().unwrap());
+    let err =
+        AUTH0.instantiate(config().param("domain", "evil.example/x"), HttpClient::with_defaults().unwrap());
     assert!(matches!(err, Err(Error::Config { .. })), "a domain cannot carry a path");
 }

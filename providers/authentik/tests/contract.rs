@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use loginkit_core::{
-    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge, ProviderConfig,
-    RefreshToken, TokenRef,
+    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge,
+    ProviderConfig, RefreshToken, TokenRef,
 };
 use loginkit_provider_authentik::AUTHENTIK;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
@@ -74,7 +74,8 @@ async fn code_exchange() {
 async fn refresh_takes_the_rotated_token() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/application/o/token/", 200, fixture(DIR, "refresh.json")).await;
-    let tokens = server.provider(&AUTHENTIK, config()).refresh(&RefreshToken::new("old".into())).await.unwrap();
+    let tokens =
+        server.provider(&AUTHENTIK, config()).refresh(&RefreshToken::new("old".into())).await.unwrap();
     assert_eq!(tokens.refresh_token.unwrap().secret(), "Nw7cQ2vB9xK4mT1hL6pZ3sR8dF0gJ5yE");
     let form = server.only_request().await.form;
     assert_eq!((form["grant_type"].as_str(), form["refresh_token"].as_str()), ("refresh_token", "old"));
@@ -86,7 +87,8 @@ async fn token_error_keeps_authentiks_code() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/application/o/token/", 400, fixture(DIR, "error.json")).await;
     let (code, redirect) = (code("used"), redirect_uri("authentik"));
-    let err = server.provider(&AUTHENTIK, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
+    let err =
+        server.provider(&AUTHENTIK, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let err = err.unwrap_err();
     assert_eq!((err.provider_code(), err.provider_status()), (Some("invalid_grant"), Some(400)));
 }
@@ -121,7 +123,8 @@ async fn revoke_uses_rfc7009() {
 
 #[test]
 fn missing_domain_is_a_clear_config_error() {
-    let err = AUTHENTIK.instantiate(ProviderConfig::new(CLIENT_ID, CLIENT_SECRET), HttpClient::with_defaults().unwrap());
+    let err = AUTHENTIK
+        .instantiate(ProviderConfig::new(CLIENT_ID, CLIENT_SECRET), HttpClient::with_defaults().unwrap());
     match err {
         Err(Error::Config { provider, message }) => {
             assert_eq!(provider, "authentik");

@@ -2,8 +2,8 @@
 //! like Dropbox's documented ones.
 
 use loginkit_core::{
-    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, PkceCodeChallenge, ProviderConfig, RefreshToken,
-    TokenRef,
+    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, PkceCodeChallenge, ProviderConfig,
+    RefreshToken, TokenRef,
 };
 use loginkit_provider_dropbox::DROPBOX;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
@@ -21,7 +21,8 @@ fn authorize_url_asks_for_offline_access_with_pkce() {
     let provider = DROPBOX.instantiate(config(), HttpClient::with_defaults().unwrap()).unwrap();
     let (challenge, _) = PkceCodeChallenge::new_random_sha256();
     let redirect = redirect_uri("dropbox");
-    let url = provider.authorize_url(&AuthorizeRequest::new(&redirect, "s").pkce_challenge(&challenge)).unwrap();
+    let url =
+        provider.authorize_url(&AuthorizeRequest::new(&redirect, "s").pkce_challenge(&challenge)).unwrap();
     assert_eq!(url.as_str().split('?').next(), Some("https://www.dropbox.com/oauth2/authorize"));
     let sent: std::collections::BTreeMap<String, String> = url.query_pairs().into_owned().collect();
     let expected = pairs(&[
@@ -70,7 +71,8 @@ async fn code_exchange_uses_basic_auth() {
 async fn refresh_keeps_the_offline_refresh_token() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/oauth2/token", 200, fixture(DIR, "refresh.json")).await;
-    let tokens = server.provider(&DROPBOX, config()).refresh(&RefreshToken::new("nBiM-r".into())).await.unwrap();
+    let tokens =
+        server.provider(&DROPBOX, config()).refresh(&RefreshToken::new("nBiM-r".into())).await.unwrap();
     assert_eq!(tokens.access_token.secret(), "sl.u.AbX9y6Fe3AuH5o66-example-refreshed");
     assert_eq!(tokens.refresh_token.unwrap().secret(), "nBiM-r", "Dropbox does not rotate refresh tokens");
     let sent = server.only_request().await;
@@ -83,7 +85,8 @@ async fn token_error_keeps_dropbox_code() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/oauth2/token", 400, fixture(DIR, "error.json")).await;
     let (code, redirect) = (code("stale"), redirect_uri("dropbox"));
-    let err = server.provider(&DROPBOX, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
+    let err =
+        server.provider(&DROPBOX, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let err = err.unwrap_err();
     assert_eq!((err.provider_code(), err.provider_status()), (Some("invalid_grant"), Some(400)));
 }
@@ -142,7 +145,9 @@ async fn revoke_of_a_dead_token_fails_with_the_status() {
 
 #[test]
 fn a_missing_secret_is_a_configuration_error() {
-    let err = DROPBOX.instantiate(ProviderConfig::public(CLIENT_ID), HttpClient::with_defaults().unwrap()).unwrap_err();
+    let err = DROPBOX
+        .instantiate(ProviderConfig::public(CLIENT_ID), HttpClient::with_defaults().unwrap())
+        .unwrap_err();
     assert!(matches!(&err, Error::Config { provider: "dropbox", .. }), "{err:?}");
     assert!(err.to_string().contains("client secret"), "{err}");
 }

@@ -7,8 +7,8 @@ use loginkit_core::reqwest::header::{ACCEPT, HeaderValue};
 use loginkit_core::serde_json::Value;
 use loginkit_core::url::Url;
 use loginkit_core::{
-    Endpoint, Error, HttpClient, OAuthProvider, Operation, ProviderConfig, StandardProvider, TokenSet, UserProfile,
-    async_trait,
+    Endpoint, Error, HttpClient, OAuthProvider, Operation, ProviderConfig, StandardProvider, TokenSet,
+    UserProfile, async_trait,
 };
 
 /// Etsy: standard token calls, custom profile.
@@ -26,7 +26,8 @@ pub fn build(
     if config.client_secret.as_ref().is_none_or(|s| s.secret().trim().is_empty()) {
         return Err(Error::Config {
             provider: descriptor.id,
-            message: "a client secret (the app's shared secret) is required for Etsy's `x-api-key` header".into(),
+            message: "a client secret (the app's shared secret) is required for Etsy's `x-api-key` header"
+                .into(),
         });
     }
     Ok(Box::new(Etsy { standard: StandardProvider::new(descriptor, config, http)? }))
@@ -50,7 +51,13 @@ impl OAuthProvider for Etsy {
             Some(id) => id.to_owned(),
             None => match self.get(me.clone(), token).await?.get("user_id") {
                 Some(Value::Number(n)) => n.to_string(),
-                _ => return Err(Error::MissingField { provider, operation: Operation::UserInfo, field: "user_id" }),
+                _ => {
+                    return Err(Error::MissingField {
+                        provider,
+                        operation: Operation::UserInfo,
+                        field: "user_id",
+                    });
+                }
             },
         };
         let mut url = me.clone();
@@ -75,8 +82,13 @@ impl Etsy {
         let provider = self.standard.descriptor().id;
         let config = self.standard.config();
         let secret = config.client_secret.as_ref().map(|s| s.secret().as_str()).unwrap_or_default();
-        let mut api_key = HeaderValue::from_str(&format!("{}:{secret}", config.client_id.as_str()))
-            .map_err(|_| Error::Config { provider, message: "the client id or secret is not a valid header value".into() })?;
+        let mut api_key =
+            HeaderValue::from_str(&format!("{}:{secret}", config.client_id.as_str())).map_err(|_| {
+                Error::Config {
+                    provider,
+                    message: "the client id or secret is not a valid header value".into(),
+                }
+            })?;
         api_key.set_sensitive(true);
         let http = self.standard.http();
         let request = http

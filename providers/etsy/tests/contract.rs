@@ -2,7 +2,8 @@
 //! like Etsy's documented ones.
 
 use loginkit_core::{
-    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, PkceCodeChallenge, ProviderConfig, RefreshToken,
+    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, PkceCodeChallenge, ProviderConfig,
+    RefreshToken,
 };
 use loginkit_provider_etsy::ETSY;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
@@ -51,7 +52,10 @@ async fn code_exchange_sends_no_secret() {
 
     let sent = server.only_request().await;
     assert_eq!(sent.header("authorization"), None);
-    assert!(!String::from_utf8_lossy(&sent.body).contains(CLIENT_SECRET), "the secret never reaches the token endpoint");
+    assert!(
+        !String::from_utf8_lossy(&sent.body).contains(CLIENT_SECRET),
+        "the secret never reaches the token endpoint"
+    );
     let expected = pairs(&[
         ("grant_type", "authorization_code"),
         ("code", "bftcubu-wownsvftz5kowdmxnqtsuoikwqkha7"),
@@ -66,9 +70,14 @@ async fn code_exchange_sends_no_secret() {
 async fn refresh_sends_the_client_id_only() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/v3/public/oauth/token", 200, fixture(DIR, "refresh.json")).await;
-    let tokens = server.provider(&ETSY, config()).refresh(&RefreshToken::new("12345678.old".into())).await.unwrap();
+    let tokens =
+        server.provider(&ETSY, config()).refresh(&RefreshToken::new("12345678.old".into())).await.unwrap();
     assert!(tokens.refresh_token.unwrap().secret().starts_with("12345678.eZx9c3T"));
-    let expected = pairs(&[("grant_type", "refresh_token"), ("refresh_token", "12345678.old"), ("client_id", CLIENT_ID)]);
+    let expected = pairs(&[
+        ("grant_type", "refresh_token"),
+        ("refresh_token", "12345678.old"),
+        ("client_id", CLIENT_ID),
+    ]);
     assert_eq!(server.only_request().await.form, expected);
 }
 
@@ -122,7 +131,9 @@ async fn api_errors_are_typed() {
 
 #[test]
 fn the_shared_secret_is_required() {
-    let err = ETSY.instantiate(ProviderConfig::public(CLIENT_ID), HttpClient::with_defaults().unwrap()).unwrap_err();
+    let err = ETSY
+        .instantiate(ProviderConfig::public(CLIENT_ID), HttpClient::with_defaults().unwrap())
+        .unwrap_err();
     assert!(matches!(&err, Error::Config { provider: "etsy", .. }), "{err:?}");
     assert!(err.to_string().contains("shared secret"), "{err}");
 }

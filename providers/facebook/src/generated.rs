@@ -26,7 +26,7 @@ pub const FACEBOOK: ProviderDescriptor = ProviderDescriptor::new(
     ),
 )
 .summary("Facebook accounts through Facebook Login's manually built (server-side) code flow.")
-.docs_url("https://developers.facebook.com/docs/facebook-login/guides/advanced/manual-flow")
+.docs_url("https://developers.facebook.com/documentation/facebook-login/guides/advanced/manual-flow")
 .console_url("https://developers.facebook.com/apps")
 .default_scopes(&["email"])
 .config_keys(&[ConfigKey::optional(

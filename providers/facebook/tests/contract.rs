@@ -2,7 +2,8 @@
 //! like Facebook's documented ones.
 
 use loginkit_core::{
-    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, PkceCodeChallenge, ProviderConfig, RefreshToken,
+    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, PkceCodeChallenge, ProviderConfig,
+    RefreshToken,
 };
 use loginkit_provider_facebook::FACEBOOK;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
@@ -34,7 +35,8 @@ fn authorize_url_uses_the_configured_graph_version() {
     ]);
     assert_eq!(sent, expected, "no PKCE: Meta documents it only for its OIDC flow in testing");
 
-    let pinned = FACEBOOK.instantiate(config().param("api_version", "v25.0"), HttpClient::with_defaults().unwrap());
+    let pinned =
+        FACEBOOK.instantiate(config().param("api_version", "v25.0"), HttpClient::with_defaults().unwrap());
     let url = pinned.unwrap().authorize_url(&AuthorizeRequest::new(&redirect, "s")).unwrap();
     assert!(url.as_str().starts_with("https://www.facebook.com/v25.0/dialog/oauth?"), "{url}");
 }
@@ -44,7 +46,8 @@ async fn code_exchange_is_a_get_with_query_parameters() {
     let server = ContractServer::start().await;
     server.respond_json("GET", "/v26.0/oauth/access_token", 200, fixture(DIR, "token.json")).await;
     let (code, redirect) = (code("AQBx-example-code"), redirect_uri("facebook"));
-    let tokens = server.provider(&FACEBOOK, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
+    let tokens =
+        server.provider(&FACEBOOK, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let tokens = tokens.unwrap();
     assert_eq!(tokens.access_token.secret(), "EAAGm0PX4ZCpsBAexampleUserAccessToken");
     assert_eq!(tokens.expires_in.unwrap().as_secs(), 5183944);
@@ -68,7 +71,8 @@ async fn graph_errors_keep_their_numeric_code() {
     let server = ContractServer::start().await;
     server.respond_json("GET", "/v26.0/oauth/access_token", 400, fixture(DIR, "error.json")).await;
     let (code, redirect) = (code("used"), redirect_uri("facebook"));
-    let err = server.provider(&FACEBOOK, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
+    let err =
+        server.provider(&FACEBOOK, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let err = err.unwrap_err();
     assert_eq!((err.provider_code(), err.provider_status()), (Some("100"), Some(400)));
     assert!(err.to_string().contains("This authorization code has been used."), "{err}");

@@ -2,8 +2,8 @@
 //! like Figma's documented ones.
 
 use loginkit_core::{
-    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, PkceCodeChallenge, ProviderConfig, RefreshToken,
-    TokenRef,
+    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, PkceCodeChallenge, ProviderConfig,
+    RefreshToken, TokenRef,
 };
 use loginkit_provider_figma::FIGMA;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
@@ -41,7 +41,8 @@ async fn code_exchange_uses_basic_auth_on_the_api_host() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/v1/oauth/token", 200, fixture(DIR, "token.json")).await;
     let (code, redirect) = (code("figma-code"), redirect_uri("figma"));
-    let tokens = server.provider(&FIGMA, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
+    let tokens =
+        server.provider(&FIGMA, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let tokens = tokens.unwrap();
     assert_eq!(tokens.access_token.secret(), "figu_example-access-token");
     assert_eq!(tokens.refresh_token.unwrap().secret(), "figur_example-refresh-token");
@@ -50,8 +51,11 @@ async fn code_exchange_uses_basic_auth_on_the_api_host() {
     let sent = server.only_request().await;
     assert!(sent.query.is_empty());
     assert_eq!(sent.basic_auth(), Some((CLIENT_ID.to_owned(), CLIENT_SECRET.to_owned())));
-    let expected =
-        pairs(&[("grant_type", "authorization_code"), ("code", "figma-code"), ("redirect_uri", redirect.as_str())]);
+    let expected = pairs(&[
+        ("grant_type", "authorization_code"),
+        ("code", "figma-code"),
+        ("redirect_uri", redirect.as_str()),
+    ]);
     assert_eq!(sent.form, expected);
 }
 
@@ -59,7 +63,8 @@ async fn code_exchange_uses_basic_auth_on_the_api_host() {
 async fn refresh_goes_to_its_own_endpoint() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/v1/oauth/refresh", 200, fixture(DIR, "refresh.json")).await;
-    let tokens = server.provider(&FIGMA, config()).refresh(&RefreshToken::new("figur_r".into())).await.unwrap();
+    let tokens =
+        server.provider(&FIGMA, config()).refresh(&RefreshToken::new("figur_r".into())).await.unwrap();
     assert_eq!(tokens.access_token.secret(), "figu_example-refreshed");
     assert_eq!(tokens.refresh_token.unwrap().secret(), "figur_r", "Figma keeps the refresh token");
     let sent = server.only_request().await;
@@ -103,6 +108,8 @@ async fn there_is_no_revocation() {
 
 #[test]
 fn a_missing_secret_is_a_configuration_error() {
-    let err = FIGMA.instantiate(ProviderConfig::public(CLIENT_ID), HttpClient::with_defaults().unwrap()).unwrap_err();
+    let err = FIGMA
+        .instantiate(ProviderConfig::public(CLIENT_ID), HttpClient::with_defaults().unwrap())
+        .unwrap_err();
     assert!(matches!(&err, Error::Config { provider: "figma", .. }), "{err:?}");
 }

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use loginkit_core::{
-    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge, ProviderConfig,
-    RefreshToken, TokenRef,
+    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge,
+    ProviderConfig, RefreshToken, TokenRef,
 };
 use loginkit_provider_fusionauth::FUSIONAUTH;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
@@ -21,7 +21,8 @@ fn config() -> ProviderConfig {
 
 #[test]
 fn authorize_url_carries_the_tenant_when_configured() {
-    let provider = FUSIONAUTH.instantiate(config().param("tenant_id", TENANT), HttpClient::with_defaults().unwrap());
+    let provider =
+        FUSIONAUTH.instantiate(config().param("tenant_id", TENANT), HttpClient::with_defaults().unwrap());
     let (challenge, _) = PkceCodeChallenge::new_random_sha256();
     let nonce = Nonce::new("n-fa".into());
     let redirect = redirect_uri("fusionauth");
@@ -79,7 +80,8 @@ async fn code_exchange() {
 async fn refresh_keeps_a_reusable_refresh_token() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/oauth2/token", 200, fixture(DIR, "refresh.json")).await;
-    let tokens = server.provider(&FUSIONAUTH, config()).refresh(&RefreshToken::new("rt".into())).await.unwrap();
+    let tokens =
+        server.provider(&FUSIONAUTH, config()).refresh(&RefreshToken::new("rt".into())).await.unwrap();
     assert!(tokens.access_token.secret().contains("eyJzdWIiOiJyZWZyZXNoZWQifQ"));
     assert_eq!(tokens.refresh_token.unwrap().secret(), "rt");
     let form = server.only_request().await.form;
@@ -91,7 +93,8 @@ async fn token_error_keeps_fusionauths_code() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/oauth2/token", 400, fixture(DIR, "error.json")).await;
     let (code, redirect) = (code("bogus"), redirect_uri("fusionauth"));
-    let err = server.provider(&FUSIONAUTH, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
+    let err =
+        server.provider(&FUSIONAUTH, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let err = err.unwrap_err();
     assert_eq!((err.provider_code(), err.provider_status()), (Some("invalid_request"), Some(400)));
     assert!(err.to_string().contains("Invalid Authorization Code"), "{err}");
@@ -123,7 +126,8 @@ async fn revocation_is_unsupported_and_sends_nothing() {
 
 #[test]
 fn missing_domain_is_a_clear_config_error() {
-    let err = FUSIONAUTH.instantiate(ProviderConfig::new(CLIENT_ID, CLIENT_SECRET), HttpClient::with_defaults().unwrap());
+    let err = FUSIONAUTH
+        .instantiate(ProviderConfig::new(CLIENT_ID, CLIENT_SECRET), HttpClient::with_defaults().unwrap());
     match err {
         Err(Error::Config { provider, message }) => {
             assert_eq!(provider, "fusionauth");

@@ -26,13 +26,19 @@ pub fn build(
 fn instance_url(provider: &'static str, endpoint: &str) -> Result<Url, Error> {
     let invalid = |why: &str| Error::Config {
         provider,
-        message: format!("`endpoint` must be the instance's base URL, like `https://gitlab.example.com`: {why}"),
+        message: format!(
+            "`endpoint` must be the instance's base URL, like `https://gitlab.example.com`: {why}"
+        ),
     };
     let url = Url::parse(endpoint).map_err(|_| invalid("not an absolute URL"))?;
     if !matches!(url.scheme(), "https" | "http") || url.host_str().is_none_or(str::is_empty) {
         return Err(invalid("not an http(s) URL with a host"));
     }
-    if !url.username().is_empty() || url.password().is_some() || url.query().is_some() || url.fragment().is_some() {
+    if !url.username().is_empty()
+        || url.password().is_some()
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
         return Err(invalid("credentials, a query or a fragment are not allowed"));
     }
     Ok(url)

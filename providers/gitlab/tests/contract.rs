@@ -2,8 +2,8 @@
 //! like GitLab's documented ones, on GitLab.com and on a self-managed instance.
 
 use loginkit_core::{
-    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, OAuthProvider, PkceCodeChallenge,
-    ProviderConfig, RefreshToken, TokenRef,
+    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, OAuthProvider,
+    PkceCodeChallenge, ProviderConfig, RefreshToken, TokenRef,
 };
 use loginkit_provider_gitlab::GITLAB;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
@@ -63,7 +63,10 @@ async fn code_exchange_on_a_self_managed_instance() {
     let (code, redirect) = (code("1234567890"), redirect_uri("gitlab"));
     let exchange = ExchangeRequest::new(&code, &redirect).pkce_verifier(&verifier);
     let tokens = on_instance(&server).exchange_code(&exchange).await.unwrap();
-    assert_eq!(tokens.access_token.secret(), "de6780bc506a0446309bd9362820ba8aed28aa506c71eedbe1c5c4f9dd350e54");
+    assert_eq!(
+        tokens.access_token.secret(),
+        "de6780bc506a0446309bd9362820ba8aed28aa506c71eedbe1c5c4f9dd350e54"
+    );
     assert_eq!(
         tokens.refresh_token.unwrap().secret(),
         "8257e65c97202ed1726cf9571600918f3bffb2544b26e00a61df9897668c33a1"
@@ -89,8 +92,12 @@ async fn code_exchange_on_a_self_managed_instance() {
 async fn refresh_returns_a_new_refresh_token() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/oauth/token", 200, fixture(DIR, "refresh.json")).await;
-    let tokens = server.provider(&GITLAB, config()).refresh(&RefreshToken::new("8257e6".into())).await.unwrap();
-    assert_eq!(tokens.access_token.secret(), "c97d1fe52119f38c7f67f0a14db68d60caa35ddc86fd12401718b649dcfa9c68");
+    let tokens =
+        server.provider(&GITLAB, config()).refresh(&RefreshToken::new("8257e6".into())).await.unwrap();
+    assert_eq!(
+        tokens.access_token.secret(),
+        "c97d1fe52119f38c7f67f0a14db68d60caa35ddc86fd12401718b649dcfa9c68"
+    );
     assert_eq!(
         tokens.refresh_token.unwrap().secret(),
         "803c1fd487fec35562c205dac93e9d8e08f9d3652a24079d704df3039df1158f"
@@ -118,7 +125,10 @@ async fn userinfo_profile() {
     assert_eq!(profile.email.as_deref(), Some("john@example.com"));
     assert_eq!(profile.email_trust, EmailTrust::Verified);
     assert_eq!(profile.name.as_deref(), Some("John Smith"));
-    assert_eq!(profile.avatar_url.as_deref(), Some("https://gitlab.example.com/uploads/-/system/user/avatar/1/avatar.png"));
+    assert_eq!(
+        profile.avatar_url.as_deref(),
+        Some("https://gitlab.example.com/uploads/-/system/user/avatar/1/avatar.png")
+    );
     assert_eq!(server.only_request().await.header("authorization"), Some("Bearer glat"));
 }
 
@@ -159,6 +169,8 @@ fn a_bad_endpoint_is_a_configuration_error() {
         assert!(matches!(&err, Error::Config { provider: "gitlab", .. }), "{endpoint}: {err:?}");
         assert!(!err.to_string().contains("pw"), "{err}");
     }
-    let err = GITLAB.instantiate(ProviderConfig::public(CLIENT_ID), HttpClient::with_defaults().unwrap()).unwrap_err();
+    let err = GITLAB
+        .instantiate(ProviderConfig::public(CLIENT_ID), HttpClient::with_defaults().unwrap())
+        .unwrap_err();
     assert!(err.to_string().contains("client secret"), "{err}");
 }

@@ -2,8 +2,8 @@
 //! shaped like Hugging Face's documented ones.
 
 use loginkit_core::{
-    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge, ProviderConfig,
-    RefreshToken,
+    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge,
+    ProviderConfig, RefreshToken,
 };
 use loginkit_provider_huggingface::HUGGINGFACE;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
@@ -23,7 +23,8 @@ fn authorize_url_sends_pkce_and_a_nonce() {
     let nonce = Nonce::new("n-1".into());
     let scopes = vec!["read-repos".to_owned()];
     let redirect = redirect_uri("huggingface");
-    let request = AuthorizeRequest::new(&redirect, "s").scopes(&scopes).pkce_challenge(&challenge).nonce(&nonce);
+    let request =
+        AuthorizeRequest::new(&redirect, "s").scopes(&scopes).pkce_challenge(&challenge).nonce(&nonce);
     let url = provider.authorize_url(&request).unwrap();
     assert_eq!(url.as_str().split('?').next(), Some("https://huggingface.co/oauth/authorize"));
     let sent: std::collections::BTreeMap<String, String> = url.query_pairs().into_owned().collect();
@@ -70,7 +71,8 @@ async fn token_error_keeps_the_code() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/oauth/token", 400, fixture(DIR, "error.json")).await;
     let (code, redirect) = (code("stale"), redirect_uri("huggingface"));
-    let err = server.provider(&HUGGINGFACE, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
+    let err =
+        server.provider(&HUGGINGFACE, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let err = err.unwrap_err();
     assert_eq!((err.provider_code(), err.provider_status()), (Some("invalid_grant"), Some(400)));
 }
@@ -101,12 +103,14 @@ async fn without_the_email_scope_there_is_no_email_and_no_trust() {
 #[tokio::test]
 async fn refresh_is_unsupported() {
     let server = ContractServer::start().await;
-    let err = server.provider(&HUGGINGFACE, config()).refresh(&RefreshToken::new("r".into())).await.unwrap_err();
+    let err =
+        server.provider(&HUGGINGFACE, config()).refresh(&RefreshToken::new("r".into())).await.unwrap_err();
     assert!(matches!(err, Error::Unsupported { capability: "refresh", .. }), "{err:?}");
 }
 
 #[test]
 fn a_missing_secret_is_a_configuration_error() {
-    let err = HUGGINGFACE.instantiate(ProviderConfig::public(CLIENT_ID), HttpClient::with_defaults().unwrap());
+    let err =
+        HUGGINGFACE.instantiate(ProviderConfig::public(CLIENT_ID), HttpClient::with_defaults().unwrap());
     assert!(matches!(err.unwrap_err(), Error::Config { provider: "huggingface", .. }));
 }

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use loginkit_core::{
-    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge, ProviderConfig,
-    RefreshToken, TokenRef,
+    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge,
+    ProviderConfig, RefreshToken, TokenRef,
 };
 use loginkit_provider_keycloak::KEYCLOAK;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
@@ -16,7 +16,9 @@ const CLIENT_SECRET: &str = "kc-Secret/with+chars";
 const OIDC: &str = "/realms/customers/protocol/openid-connect";
 
 fn config() -> ProviderConfig {
-    ProviderConfig::new(CLIENT_ID, CLIENT_SECRET).param("domain", "sso.example.com").param("realm", "customers")
+    ProviderConfig::new(CLIENT_ID, CLIENT_SECRET)
+        .param("domain", "sso.example.com")
+        .param("realm", "customers")
 }
 
 #[test]
@@ -59,7 +61,10 @@ async fn code_exchange() {
     assert_eq!(tokens.expires_in.unwrap().as_secs(), 300);
 
     let sent = server.only_request().await;
-    assert_eq!((sent.method.as_str(), sent.path.as_str()), ("POST", "/realms/customers/protocol/openid-connect/token"));
+    assert_eq!(
+        (sent.method.as_str(), sent.path.as_str()),
+        ("POST", "/realms/customers/protocol/openid-connect/token")
+    );
     assert!(sent.query.is_empty());
     assert_eq!(sent.header("authorization"), None);
     let expected = pairs(&[
@@ -77,7 +82,8 @@ async fn code_exchange() {
 async fn refresh_takes_the_new_offline_token() {
     let server = ContractServer::start().await;
     server.respond_json("POST", &format!("{OIDC}/token"), 200, fixture(DIR, "refresh.json")).await;
-    let tokens = server.provider(&KEYCLOAK, config()).refresh(&RefreshToken::new("old".into())).await.unwrap();
+    let tokens =
+        server.provider(&KEYCLOAK, config()).refresh(&RefreshToken::new("old".into())).await.unwrap();
     assert!(tokens.refresh_token.unwrap().secret().contains("eyJ0eXAiOiJPZmZsaW5lIiwibiI6Mn0"));
     let form = server.only_request().await.form;
     assert_eq!((form["grant_type"].as_str(), form["refresh_token"].as_str()), ("refresh_token", "old"));
@@ -88,7 +94,8 @@ async fn token_error_keeps_keycloaks_code() {
     let server = ContractServer::start().await;
     server.respond_json("POST", &format!("{OIDC}/token"), 400, fixture(DIR, "error.json")).await;
     let (code, redirect) = (code("used"), redirect_uri("keycloak"));
-    let err = server.provider(&KEYCLOAK, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
+    let err =
+        server.provider(&KEYCLOAK, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let err = err.unwrap_err();
     assert_eq!((err.provider_code(), err.provider_status()), (Some("invalid_grant"), Some(400)));
     assert!(err.to_string().contains("Code not valid"), "{err}");

@@ -4,7 +4,8 @@
 use loginkit_core::descriptor::ProviderDescriptor;
 use loginkit_core::reqwest::Method;
 use loginkit_core::{
-    Endpoint, Error, HttpClient, OAuthProvider, Operation, ProviderConfig, StandardProvider, TokenRef, async_trait,
+    Endpoint, Error, HttpClient, OAuthProvider, Operation, ProviderConfig, StandardProvider, TokenRef,
+    async_trait,
 };
 
 /// Kick: standard token and profile calls, custom revocation.

@@ -2,8 +2,8 @@
 //! like Kick's documented ones.
 
 use loginkit_core::{
-    AccessToken, AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, PkceCodeChallenge, ProviderConfig,
-    RefreshToken, TokenRef,
+    AccessToken, AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, PkceCodeChallenge,
+    ProviderConfig, RefreshToken, TokenRef,
 };
 use loginkit_provider_kick::KICK;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
@@ -21,7 +21,8 @@ fn authorize_url_carries_the_pkce_challenge() {
     let provider = KICK.instantiate(config(), HttpClient::with_defaults().unwrap()).unwrap();
     let (challenge, _) = PkceCodeChallenge::new_random_sha256();
     let redirect = redirect_uri("kick");
-    let url = provider.authorize_url(&AuthorizeRequest::new(&redirect, "s").pkce_challenge(&challenge)).unwrap();
+    let url =
+        provider.authorize_url(&AuthorizeRequest::new(&redirect, "s").pkce_challenge(&challenge)).unwrap();
     assert_eq!(url.as_str().split('?').next(), Some("https://id.kick.com/oauth/authorize"));
     let sent: std::collections::BTreeMap<String, String> = url.query_pairs().into_owned().collect();
     let expected = pairs(&[
@@ -96,7 +97,9 @@ async fn profile_reads_the_first_user() {
     assert_eq!(profile.email.as_deref(), Some("ada@example.com"));
     assert_eq!(profile.email_trust, EmailTrust::Unknown);
     assert_eq!(profile.name.as_deref(), Some("adalovelace"));
-    assert!(profile.avatar_url.as_deref().unwrap().starts_with("https://files.kick.com/images/user/4377088/"));
+    assert!(
+        profile.avatar_url.as_deref().unwrap().starts_with("https://files.kick.com/images/user/4377088/")
+    );
     let sent = server.only_request().await;
     assert_eq!(sent.header("authorization"), Some("Bearer kick-at"));
     assert!(sent.query.is_empty(), "no `id` filter: the token's own user");
@@ -127,6 +130,8 @@ async fn revoke_errors_keep_kicks_code() {
 
 #[test]
 fn a_missing_secret_is_a_configuration_error() {
-    let err = KICK.instantiate(ProviderConfig::public(CLIENT_ID), HttpClient::with_defaults().unwrap()).unwrap_err();
+    let err = KICK
+        .instantiate(ProviderConfig::public(CLIENT_ID), HttpClient::with_defaults().unwrap())
+        .unwrap_err();
     assert!(matches!(&err, Error::Config { provider: "kick", .. }), "{err:?}");
 }

@@ -2,8 +2,8 @@
 //! like LinkedIn's documented ones.
 
 use loginkit_core::{
-    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge, ProviderConfig,
-    RefreshToken,
+    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge,
+    ProviderConfig, RefreshToken,
 };
 use loginkit_provider_linkedin::LINKEDIN;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
@@ -42,10 +42,16 @@ async fn code_exchange_sends_credentials_in_the_body() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/oauth/v2/accessToken", 200, fixture(DIR, "token.json")).await;
     let (code, redirect) = (code("AQTQmah11lalyH65DAIivsjsAQV5P-example"), redirect_uri("linkedin"));
-    let tokens = server.provider(&LINKEDIN, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
+    let tokens =
+        server.provider(&LINKEDIN, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let tokens = tokens.unwrap();
     assert_eq!(tokens.access_token.secret(), "AQUvlL_DYEzvT2wz1QJiEPeLioeA-example");
     assert!(tokens.id_token.is_some());
+    assert_eq!(
+        tokens.refresh_token.unwrap().secret(),
+        "AQWAft_WjYZKwuWXLC5hQlghgTam-example",
+        "partner apps"
+    );
     assert_eq!(tokens.expires_in.unwrap().as_secs(), 5184000);
     assert_eq!(tokens.scopes.unwrap(), ["email", "openid", "profile"], "LinkedIn joins scopes with commas");
 
@@ -65,7 +71,8 @@ async fn code_exchange_sends_credentials_in_the_body() {
 async fn refresh_for_partner_apps_rotates_the_refresh_token() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/oauth/v2/accessToken", 200, fixture(DIR, "refresh.json")).await;
-    let tokens = server.provider(&LINKEDIN, config()).refresh(&RefreshToken::new("AQW-old".into())).await.unwrap();
+    let tokens =
+        server.provider(&LINKEDIN, config()).refresh(&RefreshToken::new("AQW-old".into())).await.unwrap();
     assert_eq!(tokens.access_token.secret(), "AQUvlL_DYEzvT2wz1QJiEPeLioeA-refreshed");
     assert_eq!(tokens.refresh_token.unwrap().secret(), "AQWAft_WjYZKwuWXLC5hQlghgTam-rotated");
     let form = server.only_request().await.form;
@@ -79,7 +86,8 @@ async fn token_error_keeps_linkedins_code() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/oauth/v2/accessToken", 400, fixture(DIR, "error.json")).await;
     let (code, redirect) = (code("expired"), redirect_uri("linkedin"));
-    let err = server.provider(&LINKEDIN, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
+    let err =
+        server.provider(&LINKEDIN, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let err = err.unwrap_err();
     assert_eq!((err.provider_code(), err.provider_status()), (Some("invalid_request"), Some(400)));
 }

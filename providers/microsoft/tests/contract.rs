@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use loginkit_core::{
-    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge, ProviderConfig,
-    RefreshToken, TokenRef,
+    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge,
+    ProviderConfig, RefreshToken, TokenRef,
 };
 use loginkit_provider_microsoft::MICROSOFT;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
@@ -47,7 +47,8 @@ fn authorize_url_defaults_to_the_common_tenant() {
     assert_eq!(sent, expected);
 
     let single = config().param("tenant", "contoso.onmicrosoft.com");
-    let url = MICROSOFT.instantiate(single, HttpClient::with_defaults().unwrap()).unwrap().authorize_url(&request);
+    let url =
+        MICROSOFT.instantiate(single, HttpClient::with_defaults().unwrap()).unwrap().authorize_url(&request);
     assert_eq!(url.unwrap().path(), "/contoso.onmicrosoft.com/oauth2/v2.0/authorize");
 }
 
@@ -84,7 +85,8 @@ async fn code_exchange() {
 async fn refresh_takes_the_rotated_token() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/common/oauth2/v2.0/token", 200, fixture(DIR, "refresh.json")).await;
-    let tokens = server.provider(&MICROSOFT, config()).refresh(&RefreshToken::new("1.old".into())).await.unwrap();
+    let tokens =
+        server.provider(&MICROSOFT, config()).refresh(&RefreshToken::new("1.old".into())).await.unwrap();
     assert_eq!(tokens.refresh_token.unwrap().secret(), "1.AXkAexample-rotated-refresh-token-BBB");
     let form = server.only_request().await.form;
     assert_eq!((form["grant_type"].as_str(), form["refresh_token"].as_str()), ("refresh_token", "1.old"));
@@ -96,7 +98,8 @@ async fn token_error_keeps_microsofts_code() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/common/oauth2/v2.0/token", 400, fixture(DIR, "error.json")).await;
     let (code, redirect) = (code("stale"), redirect_uri("microsoft"));
-    let err = server.provider(&MICROSOFT, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
+    let err =
+        server.provider(&MICROSOFT, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let err = err.unwrap_err();
     assert_eq!((err.provider_code(), err.provider_status()), (Some("invalid_grant"), Some(400)));
     assert!(err.to_string().contains("AADSTS70008"), "{err}");

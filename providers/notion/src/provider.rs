@@ -5,7 +5,6 @@ use loginkit_core::descriptor::ProviderDescriptor;
 use loginkit_core::reqwest::Method;
 use loginkit_core::reqwest::header::ACCEPT;
 use loginkit_core::serde_json::{Value, json};
-use loginkit_core::url::Url;
 use loginkit_core::{
     Endpoint, Error, ExchangeRequest, HttpClient, HttpResponse, OAuthProvider, Operation, ProviderConfig,
     RefreshToken, StandardProvider, TokenRef, TokenSet, async_trait, parse_token_response,
@@ -52,7 +51,8 @@ impl OAuthProvider for Notion {
 
     async fn revoke(&self, token: TokenRef<'_>) -> Result<(), Error> {
         let (secret, _) = token.secret_and_hint();
-        let response = self.post_json(Operation::Revoke, Endpoint::Revoke, json!({ "token": secret })).await?;
+        let response =
+            self.post_json(Operation::Revoke, Endpoint::Revoke, json!({ "token": secret })).await?;
         if response.is_success() {
             return Ok(());
         }
@@ -61,19 +61,36 @@ impl OAuthProvider for Notion {
 }
 
 impl Notion {
-    async fn token_call(&self, operation: Operation, endpoint: Endpoint, body: Value) -> Result<TokenSet, Error> {
+    async fn token_call(
+        &self,
+        operation: Operation,
+        endpoint: Endpoint,
+        body: Value,
+    ) -> Result<TokenSet, Error> {
         let response = self.post_json(operation, endpoint, body).await?;
         if !response.is_success() {
             return Err(self.error(operation, &response));
         }
         let provider = self.standard.descriptor().id;
-        parse_token_response(provider, operation, response.status, response.content_type.as_deref(), &response.body, None)
+        parse_token_response(
+            provider,
+            operation,
+            response.status,
+            response.content_type.as_deref(),
+            &response.body,
+            None,
+        )
     }
 
     /// `POST` of a JSON body with Basic client credentials and the descriptor's `Notion-Version`.
-    async fn post_json(&self, operation: Operation, endpoint: Endpoint, body: Value) -> Result<HttpResponse, Error> {
+    async fn post_json(
+        &self,
+        operation: Operation,
+        endpoint: Endpoint,
+        body: Value,
+    ) -> Result<HttpResponse, Error> {
         let provider = self.standard.descriptor().id;
-        let Some(url) = self.standard.endpoint_url(endpoint).map(Url::clone) else {
+        let Some(url) = self.standard.endpoint_url(endpoint).cloned() else {
             return Err(Error::Unsupported { provider, capability: operation.as_str() });
         };
         let config = self.standard.config();

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use loginkit_core::{
-    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge, ProviderConfig,
-    RefreshToken, TokenRef,
+    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge,
+    ProviderConfig, RefreshToken, TokenRef,
 };
 use loginkit_provider_oidc::OIDC;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
@@ -58,7 +58,11 @@ async fn code_exchange_goes_to_the_configured_token_url_with_basic_auth() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/oauth2/token", 200, fixture(DIR, "token.json")).await;
     let (code, redirect) = (code("SplxlOBeZQQYbYS6WxSbIA"), redirect_uri("oidc"));
-    let tokens = server.provider(&OIDC, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await.unwrap();
+    let tokens = server
+        .provider(&OIDC, config())
+        .exchange_code(&ExchangeRequest::new(&code, &redirect))
+        .await
+        .unwrap();
     assert_eq!(tokens.access_token.secret(), "SlAV32hkKG");
     assert_eq!(tokens.refresh_token.unwrap().secret(), "8xLOxBtZp8");
     assert!(tokens.id_token.is_some());
@@ -79,7 +83,8 @@ async fn code_exchange_goes_to_the_configured_token_url_with_basic_auth() {
 async fn refresh_uses_the_token_url() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/oauth2/token", 200, fixture(DIR, "refresh.json")).await;
-    let tokens = server.provider(&OIDC, config()).refresh(&RefreshToken::new("8xLOxBtZp8".into())).await.unwrap();
+    let tokens =
+        server.provider(&OIDC, config()).refresh(&RefreshToken::new("8xLOxBtZp8".into())).await.unwrap();
     assert_eq!(tokens.access_token.secret(), "TlBN45jURg");
     assert_eq!(tokens.refresh_token.unwrap().secret(), "9yNOxJtZa5");
     let sent = server.only_request().await;
@@ -142,7 +147,10 @@ fn endpoint_keys_are_required_and_validated() {
         .param("userinfo_url", "https://server.example.com/userinfo");
     assert!(config_error(missing).contains("missing required key `token_url`"));
     assert!(config_error(config().param("token_url", "  ")).contains("missing required key `token_url`"));
-    assert!(config_error(config().param("token_url", "/oauth2/token")).contains("`token_url` is not an absolute URL"));
+    assert!(
+        config_error(config().param("token_url", "/oauth2/token"))
+            .contains("`token_url` is not an absolute URL")
+    );
     let plain_http = config().param("userinfo_url", "http://api.example.com/userinfo");
     assert!(config_error(plain_http).contains("`userinfo_url` must be an https URL"));
     let other_scheme = config().param("authorization_url", "ftp://server.example.com/authorize");

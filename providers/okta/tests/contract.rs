@@ -31,7 +31,10 @@ fn authorize_url_uses_the_default_server_unless_configured() {
     let redirect = redirect_uri("okta");
     let request = AuthorizeRequest::new(&redirect, "st").pkce_challenge(&challenge).nonce(&nonce);
     let url = provider.authorize_url(&request).unwrap();
-    assert_eq!(url.as_str().split('?').next(), Some("https://integrator-1234567.okta.com/oauth2/default/v1/authorize"));
+    assert_eq!(
+        url.as_str().split('?').next(),
+        Some("https://integrator-1234567.okta.com/oauth2/default/v1/authorize")
+    );
     let sent: BTreeMap<String, String> = url.query_pairs().into_owned().collect();
     let expected = pairs(&[
         ("client_id", CLIENT_ID),
@@ -123,7 +126,8 @@ async fn revoke_access_token_with_basic_auth() {
 
 #[test]
 fn missing_domain_or_empty_server_id_is_a_clear_config_error() {
-    let err = OKTA.instantiate(ProviderConfig::new(CLIENT_ID, CLIENT_SECRET), HttpClient::with_defaults().unwrap());
+    let err =
+        OKTA.instantiate(ProviderConfig::new(CLIENT_ID, CLIENT_SECRET), HttpClient::with_defaults().unwrap());
     match err {
         Err(Error::Config { provider, message }) => {
             assert_eq!(provider, "okta");
@@ -134,7 +138,9 @@ fn missing_domain_or_empty_server_id_is_a_clear_config_error() {
     // An empty server id must not silently produce `/oauth2//v1/...`.
     let empty = config().param("authorization_server_id", "");
     match OKTA.instantiate(empty, HttpClient::with_defaults().unwrap()) {
-        Err(Error::Config { message, .. }) => assert!(message.contains("`authorization_server_id`"), "{message}"),
+        Err(Error::Config { message, .. }) => {
+            assert!(message.contains("`authorization_server_id`"), "{message}")
+        }
         other => panic!("expected a configuration error, got {other:?}"),
     }
 }

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use loginkit_core::{
-    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge, ProviderConfig,
-    ProviderDescriptor, RefreshToken, TokenRef,
+    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge,
+    ProviderConfig, ProviderDescriptor, RefreshToken, TokenRef,
 };
 use loginkit_provider_paypal::{PAYPAL, PAYPAL_SANDBOX};
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
@@ -52,7 +52,10 @@ fn sandbox_uses_paypals_sandbox_hosts() {
     assert_eq!(sent["flowEntry"], "static");
     assert_eq!(PAYPAL_SANDBOX.oauth2.token_url, "https://api-m.sandbox.paypal.com/v1/oauth2/token");
     let userinfo = PAYPAL_SANDBOX.oauth2.userinfo.map(|u| u.url);
-    assert_eq!(userinfo, Some("https://api-m.sandbox.paypal.com/v1/identity/openidconnect/userinfo?schema=openid"));
+    assert_eq!(
+        userinfo,
+        Some("https://api-m.sandbox.paypal.com/v1/identity/openidconnect/userinfo?schema=openid")
+    );
     assert_eq!(PAYPAL.oauth2.token_url, "https://api-m.paypal.com/v1/oauth2/token");
 }
 
@@ -84,7 +87,8 @@ async fn code_exchange_uses_basic_client_credentials() {
 async fn refresh_keeps_the_long_lived_refresh_token() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/v1/oauth2/token", 200, fixture(DIR, "refresh.json")).await;
-    let tokens = server.provider(&PAYPAL, config()).refresh(&RefreshToken::new("R23-old".into())).await.unwrap();
+    let tokens =
+        server.provider(&PAYPAL, config()).refresh(&RefreshToken::new("R23-old".into())).await.unwrap();
     assert_eq!(tokens.access_token.secret(), "A23AAExampleRefreshedAccessToken");
     assert_eq!(tokens.refresh_token.unwrap().secret(), "R23-old");
     let sent = server.only_request().await;
@@ -133,7 +137,8 @@ async fn a_verified_account_does_not_make_an_unconfirmed_email_verified() {
 #[tokio::test]
 async fn no_revocation_and_a_secret_is_required() {
     let server = ContractServer::start().await;
-    let revoke = server.provider(&PAYPAL, config()).revoke(TokenRef::Refresh(&RefreshToken::new("r".into()))).await;
+    let revoke =
+        server.provider(&PAYPAL, config()).revoke(TokenRef::Refresh(&RefreshToken::new("r".into()))).await;
     assert!(matches!(revoke, Err(Error::Unsupported { .. })), "{revoke:?}");
     let http = HttpClient::with_defaults().unwrap();
     let err = PAYPAL_SANDBOX.instantiate(ProviderConfig::public(CLIENT_ID), http).unwrap_err();

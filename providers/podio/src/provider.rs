@@ -49,7 +49,14 @@ impl Podio {
             .header(header::ACCEPT, "application/json")
             .json(&body);
         let response = self.standard.http().send(request, id, operation).await?;
-        parse_token_response(id, operation, response.status, response.content_type.as_deref(), &response.body, None)
+        parse_token_response(
+            id,
+            operation,
+            response.status,
+            response.content_type.as_deref(),
+            &response.body,
+            None,
+        )
     }
 }
 
@@ -137,7 +144,10 @@ mod tests {
         assert_eq!(mail_trust(&user(json!(false))), EmailTrust::Unverified);
         assert_eq!(mail_trust(&user(json!("yes"))), EmailTrust::Unknown);
         assert_eq!(mail_trust(&json!({"mail": "a@x.example"})), EmailTrust::Unknown);
-        assert_eq!(mail_trust(&json!({"mails": [{"mail": "a@x.example", "verified": true}]})), EmailTrust::Unknown);
+        assert_eq!(
+            mail_trust(&json!({"mails": [{"mail": "a@x.example", "verified": true}]})),
+            EmailTrust::Unknown
+        );
     }
 
     #[test]

@@ -22,7 +22,8 @@ fn authorize_url_is_podios_server_side_flow() {
     let provider = PODIO.instantiate(config(), HttpClient::with_defaults().unwrap()).unwrap();
     let (challenge, _) = PkceCodeChallenge::new_random_sha256();
     let redirect = redirect_uri("podio");
-    let url = provider.authorize_url(&AuthorizeRequest::new(&redirect, "s").pkce_challenge(&challenge)).unwrap();
+    let url =
+        provider.authorize_url(&AuthorizeRequest::new(&redirect, "s").pkce_challenge(&challenge)).unwrap();
     assert_eq!(url.as_str().split('?').next(), Some("https://podio.com/oauth/authorize"));
     let sent: std::collections::BTreeMap<String, String> = url.query_pairs().into_owned().collect();
     let expected = pairs(&[("client_id", CLIENT_ID), ("redirect_uri", redirect.as_str()), ("state", "s")]);
@@ -34,10 +35,14 @@ async fn code_exchange_posts_a_json_body() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/oauth/token/v2", 200, fixture(DIR, "token.json")).await;
     let (code, redirect) = (code("2f0e1d7c9b8a"), redirect_uri("podio"));
-    let tokens = server.provider(&PODIO, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
+    let tokens =
+        server.provider(&PODIO, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let tokens = tokens.unwrap();
     assert_eq!(tokens.access_token.secret(), "c5d2a6e9b0f14c3e8a7d9b1f2e4c6a8dExamplePodioAccessToken");
-    assert_eq!(tokens.refresh_token.unwrap().secret(), "7f3e1d9c5b2a4e6f8d0c1b3a5e7f9d2bExamplePodioRefreshToken");
+    assert_eq!(
+        tokens.refresh_token.unwrap().secret(),
+        "7f3e1d9c5b2a4e6f8d0c1b3a5e7f9d2bExamplePodioRefreshToken"
+    );
     assert_eq!(tokens.expires_in.unwrap().as_secs(), 28800);
 
     let sent = server.only_request().await;
@@ -57,9 +62,13 @@ async fn code_exchange_posts_a_json_body() {
 async fn refresh_posts_a_json_body() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/oauth/token/v2", 200, fixture(DIR, "refresh.json")).await;
-    let tokens = server.provider(&PODIO, config()).refresh(&RefreshToken::new("7f3e-old".into())).await.unwrap();
+    let tokens =
+        server.provider(&PODIO, config()).refresh(&RefreshToken::new("7f3e-old".into())).await.unwrap();
     assert_eq!(tokens.access_token.secret(), "0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5dExampleRefreshedAccessToken");
-    assert_eq!(tokens.refresh_token.unwrap().secret(), "1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6eExampleRotatedRefreshToken");
+    assert_eq!(
+        tokens.refresh_token.unwrap().secret(),
+        "1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6eExampleRotatedRefreshToken"
+    );
     let expected = json!({
         "grant_type": "refresh_token",
         "refresh_token": "7f3e-old",
@@ -105,7 +114,10 @@ async fn profile_reads_user_then_user_profile() {
     let paths: Vec<&str> = sent.iter().map(|r| r.path.as_str()).collect();
     assert_eq!(paths, ["/user", "/user/profile"]);
     for request in &sent {
-        assert_eq!((request.method.as_str(), request.header("authorization")), ("GET", Some("OAuth2 c5d2.x")));
+        assert_eq!(
+            (request.method.as_str(), request.header("authorization")),
+            ("GET", Some("OAuth2 c5d2.x"))
+        );
     }
 }
 
@@ -122,7 +134,8 @@ async fn an_unverified_primary_mail_is_unverified() {
 #[tokio::test]
 async fn no_revocation_and_a_secret_is_required() {
     let server = ContractServer::start().await;
-    let revoke = server.provider(&PODIO, config()).revoke(TokenRef::Refresh(&RefreshToken::new("r".into()))).await;
+    let revoke =
+        server.provider(&PODIO, config()).revoke(TokenRef::Refresh(&RefreshToken::new("r".into()))).await;
     assert!(matches!(revoke, Err(Error::Unsupported { .. })), "{revoke:?}");
     let err = PODIO.instantiate(ProviderConfig::public(CLIENT_ID), HttpClient::with_defaults().unwrap());
     assert!(matches!(err, Err(Error::Config { provider: "podio", .. })));

@@ -2,8 +2,8 @@
 //! shaped like Salesforce's documented ones.
 
 use loginkit_core::{
-    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge, ProviderConfig,
-    RefreshToken, TokenRef,
+    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge,
+    ProviderConfig, RefreshToken, TokenRef,
 };
 use loginkit_provider_salesforce::SALESFORCE;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
@@ -24,9 +24,13 @@ fn authorize_url_sends_pkce_and_nonce_to_the_configured_domain() {
     let nonce = Nonce::new("n-1".into());
     let scopes = vec!["refresh_token".to_owned()];
     let redirect = redirect_uri("salesforce");
-    let request = AuthorizeRequest::new(&redirect, "s").scopes(&scopes).pkce_challenge(&challenge).nonce(&nonce);
+    let request =
+        AuthorizeRequest::new(&redirect, "s").scopes(&scopes).pkce_challenge(&challenge).nonce(&nonce);
     let url = provider.authorize_url(&request).unwrap();
-    assert_eq!(url.as_str().split('?').next(), Some("https://login.salesforce.com/services/oauth2/authorize"));
+    assert_eq!(
+        url.as_str().split('?').next(),
+        Some("https://login.salesforce.com/services/oauth2/authorize")
+    );
     let sent: std::collections::BTreeMap<String, String> = url.query_pairs().into_owned().collect();
     let expected = pairs(&[
         ("client_id", CLIENT_ID),
@@ -69,7 +73,10 @@ async fn code_exchange_posts_credentials_and_verifier_in_the_body() {
     assert_eq!(tokens.refresh_token.unwrap().secret(), "5Aep861ExampleRefreshTokenValue==");
     assert!(tokens.id_token.is_some());
     assert_eq!(tokens.expires_in, None, "Salesforce announces no lifetime");
-    assert_eq!(tokens.raw.get("instance_url").and_then(|v| v.as_str()), Some("https://acme.my.salesforce.com"));
+    assert_eq!(
+        tokens.raw.get("instance_url").and_then(|v| v.as_str()),
+        Some("https://acme.my.salesforce.com")
+    );
 
     let sent = server.only_request().await;
     assert_eq!((sent.method.as_str(), sent.query.len(), sent.header("authorization")), ("POST", 0, None));
@@ -88,7 +95,8 @@ async fn code_exchange_posts_credentials_and_verifier_in_the_body() {
 async fn refresh_keeps_the_refresh_token() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/services/oauth2/token", 200, fixture(DIR, "refresh.json")).await;
-    let tokens = server.provider(&SALESFORCE, config()).refresh(&RefreshToken::new("5Aep-r".into())).await.unwrap();
+    let tokens =
+        server.provider(&SALESFORCE, config()).refresh(&RefreshToken::new("5Aep-r".into())).await.unwrap();
     assert_eq!(tokens.access_token.secret(), "00D5e000001N20Q!ASAAQExampleRefreshedAccessToken");
     assert_eq!(tokens.refresh_token.unwrap().secret(), "5Aep-r", "Salesforce does not rotate it");
     let form = server.only_request().await.form;
@@ -106,7 +114,8 @@ async fn token_error_keeps_salesforces_code() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/services/oauth2/token", 400, fixture(DIR, "error.json")).await;
     let (code, redirect) = (code("stale"), redirect_uri("salesforce"));
-    let err = server.provider(&SALESFORCE, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
+    let err =
+        server.provider(&SALESFORCE, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let err = err.unwrap_err();
     assert_eq!((err.provider_code(), err.provider_status()), (Some("invalid_grant"), Some(400)));
     assert!(err.to_string().contains("expired authorization code"));

@@ -5,8 +5,8 @@ use loginkit_core::descriptor::ProviderDescriptor;
 use loginkit_core::reqwest::Method;
 use loginkit_core::serde_json::Value;
 use loginkit_core::{
-    Endpoint, Error, HttpClient, OAuthProvider, Operation, ProviderConfig, StandardProvider, TokenRef, TokenSet,
-    UserProfile, async_trait,
+    Endpoint, Error, HttpClient, OAuthProvider, Operation, ProviderConfig, StandardProvider, TokenRef,
+    TokenSet, UserProfile, async_trait,
 };
 
 /// Slack: standard OpenID Connect token calls, Slack-aware user info and revocation.
@@ -43,11 +43,13 @@ impl OAuthProvider for Slack {
 
     async fn revoke(&self, token: TokenRef<'_>) -> Result<(), Error> {
         let id = self.descriptor().id;
-        let (TokenRef::Access(token), Some(url)) = (token, self.standard.endpoint_url(Endpoint::Revoke)) else {
+        let (TokenRef::Access(token), Some(url)) = (token, self.standard.endpoint_url(Endpoint::Revoke))
+        else {
             return Err(Error::Unsupported { provider: id, capability: "refresh-token revocation" });
         };
         // `auth.revoke` needs only the token; the client secret has no business there.
-        let request = self.standard.http().request(Method::POST, url.clone()).form(&[("token", token.secret())]);
+        let request =
+            self.standard.http().request(Method::POST, url.clone()).form(&[("token", token.secret())]);
         let response = self.standard.http().send(request, id, Operation::Revoke).await?;
         if !response.is_success() {
             return Err(self.standard.error_from(Operation::Revoke, &response));
@@ -56,8 +58,9 @@ impl OAuthProvider for Slack {
         if response.body.trim_ascii().is_empty() {
             return Ok(());
         }
-        let value: Value = loginkit_core::serde_json::from_slice(&response.body)
-            .map_err(|_| Error::Malformed { provider: id, operation: Operation::Revoke, detail: "not JSON".into() })?;
+        let value: Value = loginkit_core::serde_json::from_slice(&response.body).map_err(|_| {
+            Error::Malformed { provider: id, operation: Operation::Revoke, detail: "not JSON".into() }
+        })?;
         slack_ok(id, Operation::Revoke, &value)
     }
 }
@@ -80,7 +83,8 @@ mod tests {
     fn only_ok_false_is_an_error() {
         assert!(slack_ok("slack", Operation::UserInfo, &json!({"ok": true, "sub": "U1"})).is_ok());
         assert!(slack_ok("slack", Operation::UserInfo, &json!({"sub": "U1"})).is_ok());
-        let err = slack_ok("slack", Operation::Revoke, &json!({"ok": false, "error": "invalid_auth"})).unwrap_err();
+        let err =
+            slack_ok("slack", Operation::Revoke, &json!({"ok": false, "error": "invalid_auth"})).unwrap_err();
         assert_eq!((err.provider_code(), err.provider_status()), (Some("invalid_auth"), Some(200)));
         let err = slack_ok("slack", Operation::Revoke, &json!({"ok": false})).unwrap_err();
         assert_eq!(err.provider_code(), Some("error"));

@@ -42,7 +42,8 @@ async fn code_exchange_posts_credentials_in_the_body() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/api/openid.connect.token", 200, fixture(DIR, "token.json")).await;
     let (code, redirect) = (code("4724469134.4644010092847.232b4e6d"), redirect_uri("slack"));
-    let tokens = server.provider(&SLACK, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
+    let tokens =
+        server.provider(&SLACK, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let tokens = tokens.unwrap();
     assert_eq!(tokens.access_token.secret(), "xoxe.xoxp-1-ExampleSlackUserToken");
     assert_eq!(tokens.refresh_token.unwrap().secret(), "xoxe-1-ExampleSlackRefreshToken");
@@ -75,7 +76,8 @@ async fn token_errors_sent_with_http_200_are_typed() {
 async fn refresh_with_token_rotation() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/api/openid.connect.token", 200, fixture(DIR, "refresh.json")).await;
-    let tokens = server.provider(&SLACK, config()).refresh(&RefreshToken::new("xoxe-1-old".into())).await.unwrap();
+    let tokens =
+        server.provider(&SLACK, config()).refresh(&RefreshToken::new("xoxe-1-old".into())).await.unwrap();
     assert_eq!(tokens.access_token.secret(), "xoxe.xoxp-1-ExampleRefreshedUserToken");
     assert_eq!(tokens.refresh_token.unwrap().secret(), "xoxe-1-ExampleRotatedRefreshToken");
     let form = server.only_request().await.form;
@@ -122,6 +124,17 @@ async fn revoke_calls_auth_revoke_with_the_token_only() {
 
     let refresh = provider.revoke(TokenRef::Refresh(&RefreshToken::new("xoxe-1-r".into()))).await;
     assert!(matches!(refresh, Err(Error::Unsupported { .. })), "{refresh:?}");
+}
+
+#[tokio::test]
+async fn an_empty_successful_revoke_answer_is_accepted() {
+    let server = ContractServer::start().await;
+    server.respond("POST", "/api/auth.revoke", 200, "application/json", "").await;
+    server
+        .provider(&SLACK, config())
+        .revoke(TokenRef::Access(&AccessToken::new("xoxp-x".into())))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

@@ -68,7 +68,8 @@ async fn code_exchange_uses_basic_client_credentials() {
 async fn refresh_keeps_the_refresh_token_when_none_is_returned() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/api/token", 200, fixture(DIR, "refresh.json")).await;
-    let tokens = server.provider(&SPOTIFY, config()).refresh(&RefreshToken::new("AQC-old".into())).await.unwrap();
+    let tokens =
+        server.provider(&SPOTIFY, config()).refresh(&RefreshToken::new("AQC-old".into())).await.unwrap();
     assert_eq!(tokens.access_token.secret(), "BQDExampleRefreshedAccessToken");
     assert_eq!(tokens.refresh_token.unwrap().secret(), "AQC-old");
     let sent = server.only_request().await;
@@ -81,7 +82,8 @@ async fn token_error_keeps_spotifys_code() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/api/token", 400, fixture(DIR, "error.json")).await;
     let (code, redirect) = (code("stale"), redirect_uri("spotify"));
-    let err = server.provider(&SPOTIFY, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
+    let err =
+        server.provider(&SPOTIFY, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let err = err.unwrap_err();
     assert_eq!((err.provider_code(), err.provider_status()), (Some("invalid_grant"), Some(400)));
 }
@@ -102,7 +104,8 @@ async fn userinfo_profile_marks_the_email_unverified() {
 #[tokio::test]
 async fn no_revocation_and_a_secret_is_required() {
     let server = ContractServer::start().await;
-    let revoke = server.provider(&SPOTIFY, config()).revoke(TokenRef::Refresh(&RefreshToken::new("r".into()))).await;
+    let revoke =
+        server.provider(&SPOTIFY, config()).revoke(TokenRef::Refresh(&RefreshToken::new("r".into()))).await;
     assert!(matches!(revoke, Err(Error::Unsupported { .. })), "{revoke:?}");
     let err = SPOTIFY.instantiate(ProviderConfig::new(CLIENT_ID, ""), HttpClient::with_defaults().unwrap());
     assert!(matches!(err, Err(Error::Config { provider: "spotify", .. })));

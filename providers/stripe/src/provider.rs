@@ -3,8 +3,8 @@
 
 use loginkit_core::descriptor::ProviderDescriptor;
 use loginkit_core::{
-    Endpoint, Error, HttpClient, OAuthProvider, Operation, ProviderConfig, StandardProvider, TokenSet, UserProfile,
-    async_trait,
+    Endpoint, Error, HttpClient, OAuthProvider, Operation, ProviderConfig, StandardProvider, TokenSet,
+    UserProfile, async_trait,
 };
 
 /// Stripe: standard token calls, the profile read from `GET /v1/accounts/{stripe_user_id}`.
@@ -35,9 +35,14 @@ impl OAuthProvider for Stripe {
         else {
             return Err(Error::Unsupported { provider, capability: "user info" });
         };
-        let account = tokens.raw.get("stripe_user_id").and_then(|v| v.as_str()).filter(|s| !s.trim().is_empty());
+        let account =
+            tokens.raw.get("stripe_user_id").and_then(|v| v.as_str()).filter(|s| !s.trim().is_empty());
         let Some(account) = account else {
-            return Err(Error::MissingField { provider, operation: Operation::UserInfo, field: "stripe_user_id" });
+            return Err(Error::MissingField {
+                provider,
+                operation: Operation::UserInfo,
+                field: "stripe_user_id",
+            });
         };
         let mut url = accounts.clone();
         // Pushed as one path segment, so the id is percent-encoded and cannot reshape the URL.

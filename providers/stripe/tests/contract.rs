@@ -3,8 +3,8 @@
 
 use loginkit_core::serde_json::{Map, Value};
 use loginkit_core::{
-    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge, ProviderConfig,
-    RawResponse, RefreshToken, TokenRef,
+    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge,
+    ProviderConfig, RawResponse, RefreshToken, TokenRef,
 };
 use loginkit_provider_stripe::STRIPE;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
@@ -59,7 +59,10 @@ async fn code_exchange_is_authenticated_with_the_platform_secret_key_then_reads_
 
     let sent = server.requests().await;
     assert_eq!(sent.len(), 2);
-    assert_eq!((sent[0].method.as_str(), sent[0].query.len(), sent[0].header("authorization")), ("POST", 0, None));
+    assert_eq!(
+        (sent[0].method.as_str(), sent[0].query.len(), sent[0].header("authorization")),
+        ("POST", 0, None)
+    );
     let expected = pairs(&[
         ("grant_type", "authorization_code"),
         ("code", "ac_123456789"),
@@ -76,7 +79,8 @@ async fn code_exchange_is_authenticated_with_the_platform_secret_key_then_reads_
 async fn refresh() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/oauth/token", 200, fixture(DIR, "refresh.json")).await;
-    let tokens = server.provider(&STRIPE, config()).refresh(&RefreshToken::new("rt_old".into())).await.unwrap();
+    let tokens =
+        server.provider(&STRIPE, config()).refresh(&RefreshToken::new("rt_old".into())).await.unwrap();
     assert_eq!(tokens.access_token.secret(), "example-refreshed-access-token");
     assert_eq!(tokens.raw.get("stripe_user_id").and_then(Value::as_str), Some("acct_1032D82eZvKYlo2C"));
     let form = server.only_request().await.form;
@@ -127,7 +131,8 @@ async fn the_account_id_must_come_from_the_token_answer_and_stays_one_path_segme
 #[tokio::test]
 async fn no_revocation_and_the_secret_key_is_required() {
     let server = ContractServer::start().await;
-    let revoke = server.provider(&STRIPE, config()).revoke(TokenRef::Refresh(&RefreshToken::new("r".into()))).await;
+    let revoke =
+        server.provider(&STRIPE, config()).revoke(TokenRef::Refresh(&RefreshToken::new("r".into()))).await;
     assert!(matches!(revoke, Err(Error::Unsupported { .. })), "{revoke:?}");
     let err = STRIPE.instantiate(ProviderConfig::public(CLIENT_ID), HttpClient::with_defaults().unwrap());
     assert!(matches!(err, Err(Error::Config { provider: "stripe", .. })));

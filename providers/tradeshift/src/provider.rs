@@ -51,8 +51,14 @@ mod tests {
 
     #[test]
     fn joins_the_parts_that_exist() {
-        assert_eq!(full_name(&json!({"FirstName": "Ada", "LastName": "Lovelace"})).as_deref(), Some("Ada Lovelace"));
-        assert_eq!(full_name(&json!({"FirstName": " ", "LastName": "Lovelace"})).as_deref(), Some("Lovelace"));
+        assert_eq!(
+            full_name(&json!({"FirstName": "Ada", "LastName": "Lovelace"})).as_deref(),
+            Some("Ada Lovelace")
+        );
+        assert_eq!(
+            full_name(&json!({"FirstName": " ", "LastName": "Lovelace"})).as_deref(),
+            Some("Lovelace")
+        );
         assert_eq!(full_name(&json!({"FirstName": "Ada", "LastName": null})).as_deref(), Some("Ada"));
         assert_eq!(full_name(&json!({"Username": "ada@example.com"})), None);
     }

@@ -51,7 +51,8 @@ async fn code_exchange_posts_credentials_in_the_body() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/oauth2/token", 200, fixture(DIR, "token.json")).await;
     let (code, redirect) = (code("394a8bc98028f39660e53025de824134fb46313"), redirect_uri("twitch"));
-    let tokens = server.provider(&TWITCH, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
+    let tokens =
+        server.provider(&TWITCH, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let tokens = tokens.unwrap();
     assert_eq!(tokens.access_token.secret(), "rfx2uswqe8l4g1mkagrvg5tv0ks3");
     assert_eq!(tokens.refresh_token.unwrap().secret(), "5b93chm6hdve3mycz05zfzatkfdenfspp1h1ar2xxdalen01");
@@ -75,7 +76,8 @@ async fn code_exchange_posts_credentials_in_the_body() {
 async fn refresh_takes_the_rotated_refresh_token() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/oauth2/token", 200, fixture(DIR, "refresh.json")).await;
-    let tokens = server.provider(&TWITCH, config()).refresh(&RefreshToken::new("5b93-old".into())).await.unwrap();
+    let tokens =
+        server.provider(&TWITCH, config()).refresh(&RefreshToken::new("5b93-old".into())).await.unwrap();
     assert_eq!(tokens.access_token.secret(), "1ssjqsqfy6bads1ws7m03gras79zfr");
     assert_eq!(tokens.refresh_token.unwrap().secret(), "eyJfMzUtNDU0OC04MWYwLTQ5MDY5ODY4NGNlMSJ9asdfasdf");
     let form = server.only_request().await.form;

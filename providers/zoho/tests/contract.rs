@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 
 use loginkit_core::{
-    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, ProviderConfig, RefreshToken, TokenRef,
+    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, ProviderConfig, RefreshToken,
+    TokenRef,
 };
 use loginkit_provider_zoho::ZOHO;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
@@ -23,7 +24,9 @@ fn authorize_url_asks_for_offline_access_with_comma_scopes() {
     let nonce = Nonce::new("n-zoho".into());
     let redirect = redirect_uri("zoho");
     let scopes = vec!["ZohoCRM.users.READ".to_owned()];
-    let url = provider.authorize_url(&AuthorizeRequest::new(&redirect, "st").scopes(&scopes).nonce(&nonce)).unwrap();
+    let url = provider
+        .authorize_url(&AuthorizeRequest::new(&redirect, "st").scopes(&scopes).nonce(&nonce))
+        .unwrap();
     assert_eq!(url.as_str().split('?').next(), Some("https://accounts.zoho.com/oauth/v2/auth"));
     let sent: BTreeMap<String, String> = url.query_pairs().into_owned().collect();
     let expected = pairs(&[
@@ -37,7 +40,10 @@ fn authorize_url_asks_for_offline_access_with_comma_scopes() {
     ]);
     assert_eq!(sent, expected);
 
-    let eu = ZOHO.instantiate(config().param("accounts_server", "accounts.zoho.eu"), HttpClient::with_defaults().unwrap());
+    let eu = ZOHO.instantiate(
+        config().param("accounts_server", "accounts.zoho.eu"),
+        HttpClient::with_defaults().unwrap(),
+    );
     let url = eu.unwrap().authorize_url(&AuthorizeRequest::new(&redirect, "st")).unwrap();
     assert_eq!(url.as_str().split('?').next(), Some("https://accounts.zoho.eu/oauth/v2/auth"));
 }
@@ -46,9 +52,19 @@ fn authorize_url_asks_for_offline_access_with_comma_scopes() {
 async fn code_exchange() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/oauth/v2/token", 200, fixture(DIR, "token.json")).await;
-    let (code, redirect) = (code("1000.7c96113574b7d8db83789676350d7e91.276c83e3d5ec39eb1ec3a40ed4219623"), redirect_uri("zoho"));
-    let tokens = server.provider(&ZOHO, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await.unwrap();
-    assert_eq!(tokens.access_token.secret(), "1000.8ade8619471ced4155a8b086966d3ef2.ac2ce7a8e8408bf02825c53295f296be");
+    let (code, redirect) = (
+        code("1000.7c96113574b7d8db83789676350d7e91.276c83e3d5ec39eb1ec3a40ed4219623"),
+        redirect_uri("zoho"),
+    );
+    let tokens = server
+        .provider(&ZOHO, config())
+        .exchange_code(&ExchangeRequest::new(&code, &redirect))
+        .await
+        .unwrap();
+    assert_eq!(
+        tokens.access_token.secret(),
+        "1000.8ade8619471ced4155a8b086966d3ef2.ac2ce7a8e8408bf02825c53295f296be"
+    );
     assert_eq!(
         tokens.refresh_token.unwrap().secret(),
         "1000.aa2550574bc68c2c7f1d5a266bc5ade6.a76355940e7e5a380994b9d6c295e0f5"
@@ -74,8 +90,12 @@ async fn code_exchange() {
 async fn refresh_keeps_the_refresh_token() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/oauth/v2/token", 200, fixture(DIR, "refresh.json")).await;
-    let tokens = server.provider(&ZOHO, config()).refresh(&RefreshToken::new("1000.rt".into())).await.unwrap();
-    assert_eq!(tokens.access_token.secret(), "1000.2370ff5c2cfa4f9a96b1e5a3e8d2c710.4ee6e1f8d1b7a5c3f9e0d2b4a6c8e0f2");
+    let tokens =
+        server.provider(&ZOHO, config()).refresh(&RefreshToken::new("1000.rt".into())).await.unwrap();
+    assert_eq!(
+        tokens.access_token.secret(),
+        "1000.2370ff5c2cfa4f9a96b1e5a3e8d2c710.4ee6e1f8d1b7a5c3f9e0d2b4a6c8e0f2"
+    );
     assert_eq!(tokens.refresh_token.unwrap().secret(), "1000.rt", "Zoho does not rotate refresh tokens");
     let form = server.only_request().await.form;
     assert_eq!((form["grant_type"].as_str(), form["refresh_token"].as_str()), ("refresh_token", "1000.rt"));
@@ -125,7 +145,8 @@ async fn revoke_posts_the_refresh_token() {
 #[test]
 fn empty_or_unsafe_accounts_server_is_a_clear_config_error() {
     for host in ["", "accounts.zoho.com/evil", "user@accounts.zoho.com"] {
-        match ZOHO.instantiate(config().param("accounts_server", host), HttpClient::with_defaults().unwrap()) {
+        match ZOHO.instantiate(config().param("accounts_server", host), HttpClient::with_defaults().unwrap())
+        {
             Err(Error::Config { provider, message }) => {
                 assert_eq!(provider, "zoho");
                 assert!(message.contains("`accounts_server`"), "{host:?}: {message}");
