@@ -782,7 +782,7 @@ impl Engine {
                 ));
             }
         }
-        if !self.lock().access.contains_key(token) {
+        if !self.lock().access.contains_key(&token) {
             return Err(unauthorized("the access token is unknown or revoked".to_owned()));
         }
         Ok(answer(StatusCode::OK, "application/json", call.response.body.clone()))
@@ -801,13 +801,7 @@ impl Engine {
             let response = json_error(StatusCode::BAD_REQUEST, "invalid_request", Some(&reason));
             rejected(reason, response)
         };
-        let json = incoming
-            .parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| Wire::of(v) == Wire::Json);
-        let params = match (spec.method, json) {
+        let params = match (spec.method, is_json(&incoming.parts.headers)) {
             (HttpMethod::Get, _) => incoming.query.clone(),
             _ if incoming.body.is_empty() && spec.token != RevokeToken::Body => Params::default(),
             (_, true) => body_params(incoming, BodyFormat::Json).map_err(bad)?,
@@ -832,6 +826,7 @@ impl Engine {
                 rejected(reason, response)
             })?,
         };
+        let token = token.as_str();
         let mut state = self.lock();
         if let Some(grant) = state.access.get(token) {
             if grant.client_id != self.client.client_id {
@@ -853,25 +848,35 @@ impl Engine {
 }
 
 /// The token where `placement` says it travels.
-fn placed_token<'a>(incoming: &'a Incoming, placement: &TokenPlacement) -> Result<&'a str, String> {
+fn placed_token(incoming: &Incoming, placement: &TokenPlacement) -> Result<String, String> {
     let from_scheme = |scheme: &str| {
         let authorization = incoming.header(header::AUTHORIZATION)?;
         authorization
             .and_then(|v| v.trim().split_once(' '))
             .filter(|(s, _)| s.eq_ignore_ascii_case(scheme))
-            .map(|(_, token)| token.trim())
+            .map(|(_, token)| token.trim().to_owned())
             .filter(|token| !token.is_empty())
             .ok_or_else(|| format!("expected the access token as `Authorization: {scheme} <token>`"))
+    };
+    let field = |params: &Params, name: &str, place: &str| match params.get(name) {
+        Ok(Some(token)) => Ok(token.to_owned()),
+        Ok(None) => Err(format!("expected the access token in the `{name}` {place}")),
+        Err(_) => Err(format!("the `{name}` {place} is repeated")),
     };
     match placement {
         TokenPlacement::Bearer => from_scheme("Bearer"),
         TokenPlacement::Scheme(scheme) => from_scheme(scheme),
-        TokenPlacement::Query(name) => match incoming.query.get(name) {
-            Ok(Some(token)) => Ok(token),
-            Ok(None) => Err(format!("expected the access token in the `{name}` query parameter")),
-            Err(_) => Err(format!("the `{name}` query parameter is repeated")),
-        },
+        TokenPlacement::Query(name) => field(&incoming.query, name, "query parameter"),
+        TokenPlacement::Form(name) => {
+            let format = if is_json(&incoming.parts.headers) { BodyFormat::Json } else { BodyFormat::Form };
+            field(&body_params(incoming, format)?, name, "body field")
+        }
     }
+}
+
+/// Whether the request declares a JSON body.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| Wire::of(v) == Wire::Json)
 }
 
 /// The body's parameters: form pairs, or the string, number and boolean members of a JSON object.
@@ -884,13 +889,7 @@ fn body_params(incoming: &Incoming, format: BodyFormat) -> Result<Params, String
             Ok(Params::parse(&incoming.body))
         }
         BodyFormat::Json => {
-            let json = incoming
-                .parts
-                .headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| Wire::of(v) == Wire::Json);
-            if !json {
+            if !is_json(&incoming.parts.headers) {
                 return Err("the body must be application/json".to_owned());
             }
             let Ok(Value::Object(object)) = serde_json::from_slice::<Value>(&incoming.body) else {

@@ -170,8 +170,8 @@ pub struct UserInfoCall {
     /// Method (default `GET`).
     #[serde(default = "HttpMethod::get")]
     pub method: HttpMethod,
-    /// Where the access token must arrive: `bearer` (default), `query:<param>` or
-    /// `scheme:<Scheme>`.
+    /// Where the access token must arrive: `bearer` (default), `query:<param>`,
+    /// `scheme:<Scheme>` or `form:<param>`.
     #[serde(default)]
     pub token: TokenPlacement,
     /// Request headers the provider insists on, with their exact values (`Notion-Version`).
@@ -368,6 +368,8 @@ pub enum TokenPlacement {
     Query(String),
     /// `Authorization: <Scheme> <token>` (`scheme:<Scheme>`).
     Scheme(String),
+    /// A field of a form (or JSON) body (`form:<param>`; VK ID).
+    Form(String),
 }
 
 impl TryFrom<String> for TokenPlacement {
@@ -384,7 +386,12 @@ impl TryFrom<String> for TokenPlacement {
         if let Some(scheme) = value.strip_prefix("scheme:").filter(|s| valid_name(s)) {
             return Ok(TokenPlacement::Scheme(scheme.to_owned()));
         }
-        Err(format!("unknown token placement `{value}`; expected bearer, query:<param> or scheme:<Scheme>"))
+        if let Some(name) = value.strip_prefix("form:").filter(|n| valid_name(n)) {
+            return Ok(TokenPlacement::Form(name.to_owned()));
+        }
+        Err(format!(
+            "unknown token placement `{value}`; expected bearer, query:<param>, scheme:<Scheme> or form:<param>"
+        ))
     }
 }
 
