@@ -156,8 +156,10 @@ async fn login(persona: Persona) -> Result<Vec<&'static str>, String> {
         stage.check_profile(&persona, &tokens, "after login").await?;
         let mut current = tokens;
         if persona.refresh.is_some() && caps.refresh {
-            let refresh_token =
-                current.refresh_token.clone().ok_or("the token answer carries no refresh token")?;
+            let refresh_token = current.refresh_token.clone().ok_or(
+                "the persona has [persona.refresh] and the descriptor `refresh`, but the token answer \
+                 carries no refresh token (add one to the token fixture, or drop [persona.refresh])",
+            )?;
             let refreshed =
                 stage.provider.refresh(&refresh_token).await.map_err(|e| format!("refresh: {e}"))?;
             if refreshed.access_token.secret() == current.access_token.secret() {

@@ -818,7 +818,7 @@ impl Engine {
         }
         let token = match &spec.token {
             RevokeToken::Body => match params.get(&spec.param) {
-                Ok(Some(token)) => token,
+                Ok(Some(token)) => token.to_owned(),
                 _ => return Err(bad(format!("`{}` is missing", spec.param))),
             },
             RevokeToken::Placement(placement) => placed_token(incoming, placement).map_err(|reason| {

@@ -633,7 +633,7 @@ async fn refresh_rotates_only_when_the_fixture_holds_a_refresh_token() {
 
 #[tokio::test]
 async fn userinfo_token_placement_is_enforced() {
-    let placements = ["bearer", "query:access_token", "scheme:OAuth"];
+    let placements = ["bearer", "query:access_token", "scheme:OAuth", "form:access_token"];
     for placement in placements {
         let text = persona("basic", "", "").replace(
             "path = \"/api/me\"",
@@ -647,6 +647,7 @@ async fn userinfo_token_placement_is_enforced() {
             ("bearer", http().get(idp.url("/api/me")).bearer_auth(token)),
             ("query:access_token", http().get(idp.url("/api/me")).query(&[("access_token", token)])),
             ("scheme:OAuth", http().get(idp.url("/api/me")).header(AUTHORIZATION, format!("OAuth {token}"))),
+            ("form:access_token", http().get(idp.url("/api/me")).form(&[("access_token", token)])),
         ];
         for (sent, request) in sends {
             let response = request.header("X-Api-Version", "2").send().await.unwrap();
@@ -663,6 +664,7 @@ async fn userinfo_token_placement_is_enforced() {
         let without_header = match placement {
             "bearer" => http().get(idp.url("/api/me")).bearer_auth(token),
             "scheme:OAuth" => http().get(idp.url("/api/me")).header(AUTHORIZATION, format!("OAuth {token}")),
+            "form:access_token" => http().get(idp.url("/api/me")).form(&[("access_token", token)]),
             _ => http().get(idp.url("/api/me")).query(&[("access_token", token)]),
         };
         assert_eq!(
@@ -670,7 +672,7 @@ async fn userinfo_token_placement_is_enforced() {
             StatusCode::BAD_REQUEST,
             "X-Api-Version is required"
         );
-        assert_eq!(idp.hits("/api/me"), 4);
+        assert_eq!(idp.hits("/api/me"), 5);
     }
 }
 
