@@ -170,12 +170,13 @@ async fn login(persona: Persona) -> Result<Vec<&'static str>, String> {
             steps.push("refresh");
         }
         if persona.revoke.is_some() && caps.revoke {
-            stage
-                .provider
-                .revoke(TokenRef::Access(&current.access_token))
-                .await
-                .map_err(|e| format!("revoke: {e}"))?;
-            if stage.provider.user_profile(&current).await.is_ok() {
+            let revoked = &current.access_token;
+            stage.provider.revoke(TokenRef::Access(revoked)).await.map_err(|e| format!("revoke: {e}"))?;
+            if stage.idp.is_live(revoked.secret()) {
+                return Err("revoke succeeded but the mock still honours the access token".to_owned());
+            }
+            // A profile read from the token itself (no user-info call) cannot notice.
+            if !persona.userinfo.is_empty() && stage.provider.user_profile(&current).await.is_ok() {
                 return Err("user_profile still succeeds with the revoked access token".to_owned());
             }
             steps.push("revoke");

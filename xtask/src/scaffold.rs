@@ -1,4 +1,5 @@
-//! `cargo xtask new-provider <dir>`: a new provider crate that builds and passes its test as written.
+//! `cargo xtask new-provider <dir>`: a new provider crate that builds and passes its tests as written,
+//! with contract tests, fixtures and a persona for the end-to-end suite.
 
 use std::fs;
 use std::path::Path;
@@ -15,15 +16,27 @@ pub fn scaffold(root: &Path, dir: &str) -> Result<Vec<String>, String> {
 
     let name = naming::title_from_dir(dir);
     let constant = naming::const_name(dir);
+    let fill = |template: &str| {
+        template
+            .replace("__ID__", dir)
+            .replace("__NAME__", &name)
+            .replace("__CONST__", &constant)
+            .replace("__CRATE__", &naming::crate_ident(dir))
+    };
     let files = [
         ("Cargo.toml", cargo_toml(dir, &name)),
         ("provider.toml", provider_toml(dir, &name)),
         ("src/lib.rs", lib_rs(&name, &constant)),
-        ("tests/contract.rs", contract_rs(dir, &constant)),
+        ("tests/contract.rs", fill(CONTRACT_RS)),
+        ("tests/persona.toml", fill(PERSONA_TOML)),
+        ("tests/fixtures/token.json", TOKEN_JSON.to_owned()),
+        ("tests/fixtures/user.json", USER_JSON.to_owned()),
+        ("tests/fixtures/error.json", ERROR_JSON.to_owned()),
     ];
 
-    fs::create_dir_all(crate_dir.join("src")).map_err(|e| format!("{base}/src: {e}"))?;
-    fs::create_dir_all(crate_dir.join("tests")).map_err(|e| format!("{base}/tests: {e}"))?;
+    for sub in ["src", "tests/fixtures"] {
+        fs::create_dir_all(crate_dir.join(sub)).map_err(|e| format!("{base}/{sub}: {e}"))?;
+    }
     let mut created = Vec::new();
     for (file, text) in files {
         let path = format!("{base}/{file}");
@@ -58,9 +71,7 @@ loginkit-core.workspace = true
 
 [dev-dependencies]
 loginkit-testkit.workspace = true
-serde_json.workspace = true
 tokio.workspace = true
-wiremock.workspace = true
 
 [lints]
 workspace = true
@@ -123,28 +134,166 @@ fn lib_rs(name: &str, constant: &str) -> String {
     )
 }
 
-fn contract_rs(dir: &str, constant: &str) -> String {
-    let krate = naming::crate_ident(dir);
-    format!(
-        "//! Contract tests for the {dir} provider: its descriptor matches `provider.toml`.\n\
-         \n\
-         // Kept for the mock-server tests this crate grows; declared now so the manifest is complete.\n\
-         use loginkit_testkit as _;\n\
-         use serde_json as _;\n\
-         use tokio as _;\n\
-         use wiremock as _;\n\
-         \n\
-         use loginkit_core::descriptor::ProviderDescriptor;\n\
-         use {krate}::{constant};\n\
-         \n\
-         #[test]\n\
-         fn descriptor_matches_the_manifest() {{\n\
-         \x20   let descriptor: &ProviderDescriptor = &{constant};\n\
-         \x20   assert_eq!(descriptor.id, {dir:?});\n\
-         \x20   assert!(descriptor.oauth2.authorize_url.starts_with(\"https://\"));\n\
-         }}\n"
-    )
+/// Contract tests against `loginkit_testkit::contract::ContractServer`, matching the templates of
+/// `provider.toml` and `tests/fixtures/`.
+const CONTRACT_RS: &str = r#"//! __NAME__ contract tests: the exact requests loginkit sends and what it reads from answers shaped
+//! like __NAME__'s documented ones (`tests/fixtures/`).
+
+use std::collections::BTreeMap;
+
+use loginkit_core::{
+    AuthorizeRequest, EmailTrust, ExchangeRequest, HttpClient, ProviderConfig, RefreshToken,
+};
+use __CRATE__::__CONST__;
+use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
+
+const DIR: &str = env!("CARGO_MANIFEST_DIR");
+const CLIENT_ID: &str = "client-id-example";
+const CLIENT_SECRET: &str = "client-secret-example";
+
+fn config() -> ProviderConfig {
+    ProviderConfig::new(CLIENT_ID, CLIENT_SECRET)
 }
+
+#[test]
+fn authorize_url() {
+    let http = HttpClient::with_defaults().unwrap();
+    let provider = __CONST__.instantiate(config(), http).unwrap();
+    let redirect = redirect_uri("__ID__");
+    let url = provider.authorize_url(&AuthorizeRequest::new(&redirect, "s")).unwrap();
+    assert_eq!(url.as_str().split('?').next(), Some("https://example.com/oauth/authorize"));
+    let sent: BTreeMap<String, String> = url.query_pairs().into_owned().collect();
+    let expected = pairs(&[
+        ("client_id", CLIENT_ID),
+        ("redirect_uri", redirect.as_str()),
+        ("response_type", "code"),
+        ("scope", "profile email"),
+        ("state", "s"),
+    ]);
+    assert_eq!(sent, expected);
+}
+
+#[tokio::test]
+async fn code_exchange() {
+    let server = ContractServer::start().await;
+    server.respond_json("POST", "/oauth/token", 200, fixture(DIR, "token.json")).await;
+    let (code, redirect) = (code("code-example"), redirect_uri("__ID__"));
+    let provider = server.provider(&__CONST__, config());
+    let tokens = provider.exchange_code(&ExchangeRequest::new(&code, &redirect)).await.unwrap();
+    assert_eq!(tokens.access_token.secret(), "access-token-example");
+    assert_eq!(tokens.refresh_token.unwrap().secret(), "refresh-token-example");
+    assert_eq!(tokens.expires_in.unwrap().as_secs(), 3600);
+
+    let sent = server.only_request().await;
+    assert_eq!(sent.basic_auth(), Some((CLIENT_ID.to_owned(), CLIENT_SECRET.to_owned())));
+    let expected = pairs(&[
+        ("grant_type", "authorization_code"),
+        ("code", "code-example"),
+        ("redirect_uri", redirect.as_str()),
+    ]);
+    assert_eq!(sent.form, expected);
+}
+
+#[tokio::test]
+async fn refresh() {
+    let server = ContractServer::start().await;
+    server.respond_json("POST", "/oauth/token", 200, fixture(DIR, "token.json")).await;
+    let refresh = RefreshToken::new("refresh-token-old".into());
+    let provider = server.provider(&__CONST__, config());
+    let tokens = provider.refresh(&refresh).await.unwrap();
+    assert_eq!(tokens.access_token.secret(), "access-token-example");
+    let form = server.only_request().await.form;
+    assert_eq!(form, pairs(&[("grant_type", "refresh_token"), ("refresh_token", "refresh-token-old")]));
+}
+
+#[tokio::test]
+async fn token_error_keeps_the_providers_code() {
+    let server = ContractServer::start().await;
+    server.respond_json("POST", "/oauth/token", 400, fixture(DIR, "error.json")).await;
+    let (code, redirect) = (code("stale"), redirect_uri("__ID__"));
+    let provider = server.provider(&__CONST__, config());
+    let err = provider.exchange_code(&ExchangeRequest::new(&code, &redirect)).await.unwrap_err();
+    assert_eq!((err.provider_code(), err.provider_status()), (Some("invalid_grant"), Some(400)));
+}
+
+#[tokio::test]
+async fn userinfo_profile() {
+    let server = ContractServer::start().await;
+    server.respond_json("GET", "/api/me", 200, fixture(DIR, "user.json")).await;
+    let provider = server.provider(&__CONST__, config());
+    let profile = provider.user_profile(&access("access-token-example")).await.unwrap();
+    assert_eq!(profile.id, "1001");
+    assert_eq!(profile.email.as_deref(), Some("user@example.com"));
+    assert_eq!(profile.email_trust, EmailTrust::Unknown);
+    assert_eq!(profile.name.as_deref(), Some("Example User"));
+    assert_eq!(profile.avatar_url.as_deref(), Some("https://example.com/avatars/1001.png"));
+    assert_eq!(server.only_request().await.header("authorization"), Some("Bearer access-token-example"));
+}
+"#;
+
+/// The persona the end-to-end suite logs in against, matching the `provider.toml` template.
+const PERSONA_TOML: &str = r#"# How the testkit's impersonating mock identity provider plays __NAME__ (docs/writing-a-provider.md,
+# "Persona"): the provider's paths, client authentication and answers. Keep it in step with
+# provider.toml and the fixtures; `cargo test -p loginkit-e2e --test every_provider` logs in with it.
+
+[[persona]]
+id = "__ID__"
+config = {}
+
+[persona.authorize]
+path = "/oauth/authorize"
+require = ["client_id", "redirect_uri", "response_type", "scope", "state"]
+values = { response_type = "code" }
+
+[persona.token]
+path = "/oauth/token"
+method = "POST"
+client_auth = "basic"
+response = "token.json"
+content_type = "application/json"
+error_status = 400
+error = "error.json"
+
+[persona.refresh]
+response = "token.json"
+
+[[persona.userinfo]]
+path = "/api/me"
+token = "bearer"
+response = "user.json"
+
+[persona.expect]
+id = "1001"
+email = "user@example.com"
+email_trust = "unknown"
+name = "Example User"
+"#;
+
+/// A token answer as RFC 6749 §5.1 shapes it; replace with the provider's documented one.
+const TOKEN_JSON: &str = r#"{
+  "access_token": "access-token-example",
+  "token_type": "Bearer",
+  "expires_in": 3600,
+  "refresh_token": "refresh-token-example",
+  "scope": "profile email"
+}
+"#;
+
+/// A user-info answer; replace with the provider's documented one.
+const USER_JSON: &str = r#"{
+  "id": "1001",
+  "email": "user@example.com",
+  "name": "Example User",
+  "avatar_url": "https://example.com/avatars/1001.png"
+}
+"#;
+
+/// A token-endpoint error as RFC 6749 §5.2 shapes it; replace with the provider's documented one.
+const ERROR_JSON: &str = r#"{
+  "error": "invalid_grant",
+  "error_description": "The authorization code is invalid or expired."
+}
+"#;
 
 #[cfg(test)]
 mod tests {
@@ -180,6 +329,10 @@ mod tests {
                 "providers/acme-id/provider.toml",
                 "providers/acme-id/src/lib.rs",
                 "providers/acme-id/tests/contract.rs",
+                "providers/acme-id/tests/persona.toml",
+                "providers/acme-id/tests/fixtures/token.json",
+                "providers/acme-id/tests/fixtures/user.json",
+                "providers/acme-id/tests/fixtures/error.json",
             ]
         );
         let manifest_text = fs::read_to_string(root.0.join("providers/acme-id/provider.toml")).unwrap();
@@ -190,11 +343,30 @@ mod tests {
         let lib = fs::read_to_string(root.0.join("providers/acme-id/src/lib.rs")).unwrap();
         assert!(lib.contains("pub use generated::ACME_ID;\n\nloginkit_core::register_provider!(ACME_ID);"));
         let test = fs::read_to_string(root.0.join("providers/acme-id/tests/contract.rs")).unwrap();
+        assert!(test.starts_with("//! Acme Id contract tests"), "{test}");
         assert!(test.contains("use loginkit_provider_acme_id::ACME_ID;"));
+        assert!(test.contains("use loginkit_testkit::contract::{"));
+        assert!(
+            test.contains("redirect_uri(\"acme-id\")") && !test.contains("__"),
+            "placeholders are filled"
+        );
 
         let cargo = fs::read_to_string(root.0.join("providers/acme-id/Cargo.toml")).unwrap();
         let table: toml::Table = toml::from_str(&cargo).unwrap();
         assert_eq!(table["package"]["name"].as_str(), Some("loginkit-provider-acme-id"));
+        let dev: Vec<&String> = table["dev-dependencies"].as_table().unwrap().keys().collect();
+        assert_eq!(dev, ["loginkit-testkit", "tokio"]);
+
+        let persona = fs::read_to_string(root.0.join("providers/acme-id/tests/persona.toml")).unwrap();
+        let persona: toml::Table = toml::from_str(&persona).unwrap();
+        let first = &persona["persona"].as_array().unwrap()[0];
+        assert_eq!(first["id"].as_str(), Some("acme-id"));
+        assert_eq!(first["token"]["client_auth"].as_str(), Some("basic"), "as provider.toml's client_auth");
+        for fixture in ["token.json", "user.json", "error.json"] {
+            let text =
+                fs::read_to_string(root.0.join("providers/acme-id/tests/fixtures").join(fixture)).unwrap();
+            assert!(text.starts_with('{') && text.ends_with("}\n"), "{fixture}");
+        }
 
         assert!(scaffold(&root.0, "acme-id").unwrap_err().contains("already exists"));
         assert!(scaffold(&root.0, "Acme").is_err());

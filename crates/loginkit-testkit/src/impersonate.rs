@@ -212,6 +212,12 @@ impl ImpersonatingIdp {
         self.engine.lock().hits.get(path).copied().unwrap_or(0)
     }
 
+    /// Whether `token` is a live access or refresh token: issued and neither revoked nor rotated out.
+    pub fn is_live(&self, token: &str) -> bool {
+        let state = self.engine.lock();
+        state.access.contains_key(token) || state.refresh.contains_key(token)
+    }
+
     /// Every request received, oldest first (unrouted ones included).
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.engine.lock().requests.clone()

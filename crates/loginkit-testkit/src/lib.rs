@@ -18,6 +18,11 @@
 //! | GET    | `user-unverified` | user info that always reports an unverified email  |
 //! | POST   | `revoke`          | token revocation                                   |
 //!
+//! Two more tools live here: [`contract`], a fixture-answering stand-in for contract tests of one
+//! provider, and [`persona`], an [`ImpersonatingIdp`] that plays a real provider (its paths, client
+//! authentication, parameter names and documented answers) from the provider crate's
+//! `tests/persona.toml`, for end-to-end logins.
+//!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
 //! use loginkit_testkit::{Endpoint, Fault, MockIdp};

@@ -461,12 +461,12 @@ impl TryFrom<String> for RoutePath {
                 }
                 continue;
             }
-            let bad =
-                |c: char| matches!(c, '{' | '}' | '?' | '#' | '%') || c.is_whitespace() || c.is_control();
+            // Requests arrive percent-encoded, so only visible ASCII can ever match a literal.
+            let bad = |c: char| matches!(c, '{' | '}' | '?' | '#' | '%') || !c.is_ascii_graphic();
             if segment.contains(bad) || segment.starts_with([':', '*']) {
                 return Err(format!(
-                    "path `{value}`: segment `{segment}` must be literal (no braces, `?`, `#`, `%`, spaces, \
-                     leading `:` or `*`) or a whole `{{name}}` parameter"
+                    "path `{value}`: segment `{segment}` must be literal visible ASCII (no braces, `?`, `#`, \
+                     `%`, leading `:` or `*`) or a whole `{{name}}` parameter"
                 ));
             }
         }
