@@ -2,8 +2,8 @@
 //! like Google's documented ones.
 
 use loginkit_core::{
-    AuthorizeRequest, EmailTrust, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge, ProviderConfig, RefreshToken,
-    TokenRef,
+    AuthorizeRequest, EmailTrust, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge, ProviderConfig,
+    RefreshToken, TokenRef,
 };
 use loginkit_provider_google::GOOGLE;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
@@ -23,7 +23,8 @@ fn authorize_url_asks_for_offline_access_and_consent() {
     let nonce = Nonce::new("n-1".into());
     let scopes = vec!["https://www.googleapis.com/auth/drive.file".to_owned()];
     let redirect = redirect_uri("google");
-    let request = AuthorizeRequest::new(&redirect, "s").scopes(&scopes).pkce_challenge(&challenge).nonce(&nonce);
+    let request =
+        AuthorizeRequest::new(&redirect, "s").scopes(&scopes).pkce_challenge(&challenge).nonce(&nonce);
     let url = provider.authorize_url(&request).unwrap();
     assert_eq!(url.as_str().split('?').next(), Some("https://accounts.google.com/o/oauth2/v2/auth"));
     let sent: std::collections::BTreeMap<String, String> = url.query_pairs().into_owned().collect();
@@ -41,7 +42,8 @@ fn authorize_url_asks_for_offline_access_and_consent() {
     ]);
     assert_eq!(sent, expected);
 
-    let chooser = GOOGLE.instantiate(config().param("prompt", "select_account"), HttpClient::with_defaults().unwrap());
+    let chooser =
+        GOOGLE.instantiate(config().param("prompt", "select_account"), HttpClient::with_defaults().unwrap());
     let url = chooser.unwrap().authorize_url(&AuthorizeRequest::new(&redirect, "s")).unwrap();
     assert!(url.query_pairs().any(|(k, v)| k == "prompt" && v == "select_account"));
 }
@@ -110,7 +112,11 @@ async fn userinfo_profile() {
 async fn revoke_uses_rfc7009() {
     let server = ContractServer::start().await;
     server.respond("POST", "/revoke", 200, "application/json", "").await;
-    server.provider(&GOOGLE, config()).revoke(TokenRef::Refresh(&RefreshToken::new("1//r".into()))).await.unwrap();
+    server
+        .provider(&GOOGLE, config())
+        .revoke(TokenRef::Refresh(&RefreshToken::new("1//r".into())))
+        .await
+        .unwrap();
     let form = server.only_request().await.form;
     assert_eq!((form["token"].as_str(), form["token_type_hint"].as_str()), ("1//r", "refresh_token"));
 }
