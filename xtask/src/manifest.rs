@@ -106,6 +106,10 @@ struct RawGuide {
     notes: Vec<String>,
     #[serde(default)]
     appwrite: Vec<String>,
+    /// Describes a client secret the provider needs although its token calls do not send it
+    /// (Etsy's `x-api-key`); the docs then list the secret as required.
+    #[serde(default)]
+    client_secret: Option<String>,
 }
 
 fn standard() -> String {
@@ -282,6 +286,7 @@ pub struct Guide {
     pub setup: Vec<String>,
     pub notes: Vec<String>,
     pub appwrite: Vec<String>,
+    pub client_secret: Option<String>,
 }
 
 impl Provider {
@@ -581,7 +586,12 @@ fn validate(raw: RawProvider) -> Result<Provider, Vec<String>> {
                 default: c.default,
             })
             .collect(),
-        guide: Guide { setup: raw.docs.setup, notes: raw.docs.notes, appwrite: raw.docs.appwrite },
+        guide: Guide {
+            setup: raw.docs.setup,
+            notes: raw.docs.notes,
+            appwrite: raw.docs.appwrite,
+            client_secret: raw.docs.client_secret,
+        },
     };
     for (field, url) in provider.endpoint_urls() {
         match placeholders(url) {

@@ -28,7 +28,7 @@ mod token;
 pub use descriptor::ProviderDescriptor;
 pub use error::{Error, Operation, TransportKind};
 pub use http::{HttpClient, HttpConfig, HttpResponse};
-pub use profile::{EmailTrust, UserProfile};
+pub use profile::{EmailTrust, UserProfile, choose_email};
 pub use provider::{AuthorizeRequest, Endpoint, ExchangeRequest, OAuthProvider, ProviderConfig, TokenRef};
 pub use registry::{Registration, Registry};
 pub use secret::{
@@ -36,7 +36,7 @@ pub use secret::{
     PkceCodeVerifier, RefreshToken, SecretValue,
 };
 pub use standard::StandardProvider;
-pub use token::{RawResponse, TokenSet, parse_token_response};
+pub use token::{RawResponse, TokenSet, parse_token_response, token_endpoint_jwt_claims};
 
 /// Re-exported so provider crates need no direct dependency on these.
 pub use {async_trait::async_trait, reqwest, serde_json, url};

@@ -80,3 +80,75 @@ impl UserProfile {
         self
     }
 }
+
+/// Picks the address to use from a provider's list of the user's emails: the primary address
+/// when it is verified, else the first verified one, else the primary one marked unverified.
+/// An address the provider has not verified is never reported as verified.
+///
+/// `list` is a JSON array of objects; `address`, `verified` and `primary` name their fields
+/// (GitHub: `email`, `verified`, `primary`; Bitbucket: `email`, `is_confirmed`, `is_primary`).
+pub fn choose_email(
+    list: &serde_json::Value,
+    address: &str,
+    verified: &str,
+    primary: &str,
+) -> (Option<String>, EmailTrust) {
+    let flag = |entry: &serde_json::Value, key: &str| {
+        entry.get(key).and_then(serde_json::Value::as_bool) == Some(true)
+    };
+    let entries: Vec<(&str, bool, bool)> = list
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|entry| {
+                    let text = entry.get(address)?.as_str().map(str::trim).filter(|a| !a.is_empty())?;
+                    Some((text, flag(entry, verified), flag(entry, primary)))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let pick = entries
+        .iter()
+        .find(|(_, verified, primary)| *verified && *primary)
+        .or_else(|| entries.iter().find(|(_, verified, _)| *verified))
+        .or_else(|| entries.iter().find(|(_, _, primary)| *primary));
+    match pick {
+        Some((text, true, _)) => (Some((*text).to_owned()), EmailTrust::Verified),
+        Some((text, false, _)) => (Some((*text).to_owned()), EmailTrust::Unverified),
+        None => (None, EmailTrust::Unknown),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn github(list: serde_json::Value) -> (Option<String>, EmailTrust) {
+        choose_email(&list, "email", "verified", "primary")
+    }
+
+    #[test]
+    fn prefers_the_verified_primary_then_any_verified() {
+        let list = json!([
+            {"email": "old@example.com", "verified": true, "primary": false},
+            {"email": "main@example.com", "verified": true, "primary": true},
+        ]);
+        assert_eq!(github(list), (Some("main@example.com".into()), EmailTrust::Verified));
+        let list = json!([
+            {"email": "main@example.com", "verified": false, "primary": true},
+            {"email": "work@example.com", "verified": true, "primary": false},
+        ]);
+        assert_eq!(github(list), (Some("work@example.com".into()), EmailTrust::Verified));
+    }
+
+    #[test]
+    fn an_unverified_address_is_never_verified() {
+        let list = json!([{"email": "main@example.com", "verified": "true", "primary": true}]);
+        assert_eq!(github(list), (Some("main@example.com".into()), EmailTrust::Unverified));
+        assert_eq!(github(json!([])), (None, EmailTrust::Unknown));
+        assert_eq!(github(json!({"message": "Bad credentials"})), (None, EmailTrust::Unknown));
+        assert_eq!(github(json!([{"email": "", "verified": true}])), (None, EmailTrust::Unknown));
+    }
+}

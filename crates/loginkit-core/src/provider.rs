@@ -117,12 +117,26 @@ pub struct ExchangeRequest<'a> {
     pub redirect_uri: &'a Url,
     /// The PKCE verifier matching the challenge sent.
     pub pkce_verifier: Option<&'a PkceCodeVerifier>,
+    /// Further parameters of the provider's callback, for providers that want some back at the
+    /// token endpoint (VK ID's `device_id`) or send profile data there (Apple's `user`).
+    pub callback_params: &'a [(String, String)],
 }
 
 impl<'a> ExchangeRequest<'a> {
     /// An exchange without PKCE.
     pub fn new(code: &'a AuthorizationCode, redirect_uri: &'a Url) -> Self {
-        Self { code, redirect_uri, pkce_verifier: None }
+        Self { code, redirect_uri, pkce_verifier: None, callback_params: &[] }
+    }
+
+    /// Sets the callback's further parameters.
+    pub fn callback_params(mut self, params: &'a [(String, String)]) -> Self {
+        self.callback_params = params;
+        self
+    }
+
+    /// A further callback parameter by name.
+    pub fn callback_param(&self, name: &str) -> Option<&'a str> {
+        self.callback_params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
     /// Sets the PKCE verifier.
@@ -224,9 +238,8 @@ impl ProviderConfig {
         self
     }
 
-    /// Moves every endpoint to another origin, keeping its path (self-hosted instances, tests).
-    ///
-    /// A path on `base` is put in front of each endpoint's path.
+    /// Moves every endpoint (overridden ones included) to another origin, keeping its path
+    /// (self-hosted instances, tests). A path on `base` is put in front of each endpoint's path.
     pub fn base_url(mut self, base: Url) -> Self {
         self.base_url = Some(base);
         self
@@ -256,7 +269,8 @@ impl ProviderConfig {
         self.base_url.as_ref()
     }
 
+    /// Fills in a default for a key that is absent or blank.
     pub(crate) fn set_default_param(&mut self, key: &str, value: &str) {
-        self.params.entry(key.to_owned()).or_insert_with(|| value.to_owned());
+        self.params.insert(key.to_owned(), value.to_owned());
     }
 }

@@ -450,10 +450,10 @@ fn resolve_endpoint(
     endpoint: Endpoint,
     template: &str,
 ) -> Result<Url, Error> {
-    if let Some(url) = config.endpoint_override(endpoint) {
-        return check_scheme(descriptor.id, url.clone());
-    }
-    let url = fill_placeholders(descriptor, config, template)?;
+    let url = match config.endpoint_override(endpoint) {
+        Some(url) => url.clone(),
+        None => fill_placeholders(descriptor, config, template)?,
+    };
     match config.base_override() {
         Some(base) => check_scheme(descriptor.id, rebase(&url, base)),
         None => check_scheme(descriptor.id, url),

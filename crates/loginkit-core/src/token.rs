@@ -140,6 +140,30 @@ pub fn parse_token_response(
     Ok(set)
 }
 
+/// The claims of a JWT that loginkit received directly from a provider's token endpoint, read
+/// without checking the signature.
+///
+/// # Security
+///
+/// Only for tokens loginkit itself received from the token endpoint over TLS, where server
+/// authentication stands in for the signature (OpenID Connect Core §3.1.3.7). Never for a token
+/// that travelled through a browser or was presented by a client: those need full validation.
+pub fn token_endpoint_jwt_claims(token: &str) -> Option<Map<String, Value>> {
+    use base64::Engine as _;
+    let mut parts = token.split('.');
+    let (Some(_header), Some(payload), Some(_signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let bytes =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    match serde_json::from_slice(&bytes).ok()? {
+        Value::Object(claims) => Some(claims),
+        _ => None,
+    }
+}
+
 /// Decodes a provider answer (JSON, or form-encoded) into a JSON object.
 pub(crate) fn decode_object(
     provider: &'static str,
@@ -181,19 +205,24 @@ pub(crate) fn decode_object(
     Err(fail("unexpected content type"))
 }
 
-/// The provider's error code and description, in any of the shapes providers use.
+/// The provider's error code and description, in any of the shapes providers use:
+/// RFC 6749 `{error, error_description}` (also with HTTP 200), `{error: {code|type|.tag, message}}`,
+/// `{errors: [{code, message}]}`, Slack's `{ok: false, error}`, Notion's `{object: "error", code}`,
+/// Autodesk's `{errorCode, developerMessage}`, Bitly's `{status_code, status_txt}` envelope and
+/// Figma's `{error: true, message}`.
 pub(crate) fn provider_error(object: &Map<String, Value>) -> Option<(String, Option<String>)> {
-    let description = || {
-        non_empty_str(object.get("error_description").or_else(|| object.get("message"))).map(str::to_owned)
-    };
+    let text = |key: &str| non_empty_str(object.get(key)).map(str::to_owned);
+    let description =
+        || text("error_description").or_else(|| text("message")).or_else(|| text("description"));
     match object.get("error") {
         Some(Value::String(code)) if !code.is_empty() => return Some((code.clone(), description())),
         Some(Value::Object(inner)) => {
-            let code = inner.get("code").or_else(|| inner.get("type")).or_else(|| inner.get("status"));
+            let code = ["code", "type", ".tag", "status"].iter().find_map(|k| inner.get(*k));
             let code = code.map(value_text).unwrap_or_else(|| "error".to_owned());
             let message = non_empty_str(inner.get("message")).map(str::to_owned);
-            return Some((code, message));
+            return Some((code, message.or_else(|| text("error_summary"))));
         }
+        Some(Value::Bool(true)) => return Some(("error".to_owned(), description())),
         _ => {}
     }
     if let Some(Value::Array(errors)) = object.get("errors")
@@ -202,7 +231,18 @@ pub(crate) fn provider_error(object: &Map<String, Value>) -> Option<(String, Opt
         let code = first.get("code").map(value_text).unwrap_or_else(|| "error".to_owned());
         return Some((code, non_empty_str(first.get("message")).map(str::to_owned)));
     }
-    // Slack-style `{"ok": false, ...}` without an `error` field.
+    if let Some(code) = text("errorCode") {
+        return Some((code, text("developerMessage").or_else(description)));
+    }
+    if object.get("object").and_then(Value::as_str) == Some("error")
+        && let Some(code) = text("code")
+    {
+        return Some((code, description()));
+    }
+    let envelope_failed = object.get("status_code").and_then(Value::as_u64).is_some_and(|code| code >= 400);
+    if envelope_failed && let Some(code) = text("status_txt") {
+        return Some((code, description()));
+    }
     if object.get("ok") == Some(&Value::Bool(false)) {
         return Some(("error".to_owned(), description()));
     }
@@ -311,6 +351,27 @@ mod tests {
         assert_eq!(list.unwrap_err().provider_code(), Some("E1"));
         let slack = parse(200, "application/json", r#"{"ok":false,"error":"invalid_code"}"#);
         assert_eq!(slack.unwrap_err().provider_code(), Some("invalid_code"));
+        let dropbox = r#"{"error_summary":"expired_access_token/","error":{".tag":"expired_access_token"}}"#;
+        assert_eq!(
+            parse(401, "application/json", dropbox).unwrap_err().provider_code(),
+            Some("expired_access_token")
+        );
+        let notion = r#"{"object":"error","status":400,"code":"invalid_grant","message":"Invalid code."}"#;
+        assert_eq!(
+            parse(400, "application/json", notion).unwrap_err().provider_code(),
+            Some("invalid_grant")
+        );
+        let autodesk = r#"{"developerMessage":"The authorization code is invalid","errorCode":"AUTH-004"}"#;
+        assert_eq!(parse(400, "application/json", autodesk).unwrap_err().provider_code(), Some("AUTH-004"));
+        let bitly = r#"{"status_code":500,"status_txt":"INVALID_CODE","data":null}"#;
+        assert_eq!(parse(200, "application/json", bitly).unwrap_err().provider_code(), Some("INVALID_CODE"));
+        let figma = r#"{"error":true,"status":400,"message":"Invalid code"}"#;
+        let err = parse(400, "application/json", figma).unwrap_err();
+        assert!(
+            matches!(&err, Error::OAuth { code, description: Some(d), .. } if code == "error" && d == "Invalid code")
+        );
+        let bitly_ok = r#"{"status_code":200,"status_txt":"OK","access_token":"at"}"#;
+        assert!(parse(200, "application/json", bitly_ok).is_ok());
     }
 
     #[test]
@@ -369,6 +430,17 @@ mod tests {
         .unwrap();
         let debug = format!("{set:?}");
         assert!(!debug.contains("secret-at-value") && !debug.contains("secret-rt"), "{debug}");
+    }
+
+    #[test]
+    fn token_endpoint_jwt_claims_reads_only_well_formed_jwts() {
+        // {"alg":"RS256"} . {"sub":"acct_1","scope":"emails:send"} . signature
+        let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhY2N0XzEiLCJzY29wZSI6ImVtYWlsczpzZW5kIn0.c2ln";
+        assert_eq!(token_endpoint_jwt_claims(jwt).unwrap()["sub"], "acct_1");
+        assert!(token_endpoint_jwt_claims("opaque-token").is_none());
+        assert!(token_endpoint_jwt_claims("a.b.c.d").is_none());
+        assert!(token_endpoint_jwt_claims("eyJhIjoxfQ.WzEsMl0.x").is_none(), "payload must be an object");
+        assert!(token_endpoint_jwt_claims("x.%%%.y").is_none());
     }
 
     proptest::proptest! {

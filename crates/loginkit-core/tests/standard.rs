@@ -204,7 +204,22 @@ fn base_url_and_endpoint_overrides() {
         provider.endpoint_url(Endpoint::Token).unwrap().as_str(),
         "http://127.0.0.1:9000/prefix/token"
     );
+    assert_eq!(
+        provider.endpoint_url(Endpoint::UserInfo).unwrap().as_str(),
+        "http://127.0.0.1:9000/prefix/me"
+    );
+
+    let only_override = ProviderConfig::new("c", "s")
+        .endpoint(Endpoint::UserInfo, "https://other.example/me".parse().unwrap());
+    let provider = StandardProvider::new(&BASIC, only_override, http()).unwrap();
     assert_eq!(provider.endpoint_url(Endpoint::UserInfo).unwrap().as_str(), "https://other.example/me");
+}
+
+#[test]
+fn blank_values_fall_back_to_the_default() {
+    let config = ProviderConfig::new("c", "s").param("prompt", " ");
+    let provider = StandardProvider::new(&PLAIN, config, http()).unwrap();
+    assert_eq!(provider.config().get_param("prompt"), Some("consent"));
 }
 
 #[test]

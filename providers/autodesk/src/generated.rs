@@ -23,5 +23,4 @@ pub const AUTODESK: ProviderDescriptor = ProviderDescriptor::new(
 .docs_url("https://aps.autodesk.com/en/docs/oauth/v2/developers_guide/overview/")
 .console_url("https://aps.autodesk.com/myapps/")
 .default_scopes(&["user-profile:read", "openid"])
-.capabilities(Capabilities::NONE.pkce(true).oidc(true).refresh(true).revoke(true))
-.builder(crate::provider::build);
+.capabilities(Capabilities::NONE.pkce(true).oidc(true).refresh(true).revoke(true));

@@ -1,8 +1,8 @@
-//! Autodesk (APS) provider for loginkit: the standard dialect on Authentication v2 plus one quirk,
-//! token errors in Autodesk's own `{developerMessage, errorCode}` shape.
+//! Autodesk (APS) provider for loginkit: the standard dialect on Authentication v2, described
+//! entirely by `provider.toml` (core's error parser reads Autodesk's `{developerMessage,
+//! errorCode}` errors).
 
 mod generated;
-mod provider;
 
 pub use generated::AUTODESK;
 

@@ -4,8 +4,8 @@
 use loginkit_core::descriptor::ProviderDescriptor;
 use loginkit_core::serde_json::Value;
 use loginkit_core::{
-    EmailTrust, Endpoint, Error, HttpClient, OAuthProvider, Operation, ProviderConfig, StandardProvider,
-    TokenSet, UserProfile, async_trait,
+    Endpoint, Error, HttpClient, OAuthProvider, Operation, ProviderConfig, StandardProvider, TokenSet,
+    UserProfile, async_trait, choose_email,
 };
 
 /// Bitbucket: standard token calls, profile from two calls.
@@ -50,66 +50,16 @@ impl OAuthProvider for Bitbucket {
             }
             Err(other) => return Err(other),
         };
-        Ok(match choose_email(&emails) {
-            (Some(address), trust) => profile.with_email(Some(address), trust),
-            (None, _) => profile,
-        })
-    }
-}
-
-/// The primary address when confirmed, else the first confirmed one, else the primary one marked
-/// unverified. Never an unconfirmed address marked verified.
-fn choose_email(page: &Value) -> (Option<String>, EmailTrust) {
-    let Some(list) = page.get("values").and_then(Value::as_array) else { return (None, EmailTrust::Unknown) };
-    let entries: Vec<(&str, bool, bool)> = list
-        .iter()
-        .filter_map(|e| {
-            let address = e.get("email")?.as_str().filter(|a| !a.trim().is_empty())?;
-            let confirmed = e.get("is_confirmed").and_then(Value::as_bool).unwrap_or(false);
-            let primary = e.get("is_primary").and_then(Value::as_bool).unwrap_or(false);
-            Some((address, confirmed, primary))
-        })
-        .collect();
-    let pick = entries
-        .iter()
-        .find(|(_, confirmed, primary)| *confirmed && *primary)
-        .or_else(|| entries.iter().find(|(_, confirmed, _)| *confirmed))
-        .or_else(|| entries.iter().find(|(_, _, primary)| *primary));
-    match pick {
-        Some((address, true, _)) => (Some((*address).to_owned()), EmailTrust::Verified),
-        Some((address, false, _)) => (Some((*address).to_owned()), EmailTrust::Unverified),
-        None => (None, EmailTrust::Unknown),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use loginkit_core::serde_json::json;
-
-    fn page(values: Value) -> Value {
-        json!({"pagelen": 10, "values": values, "page": 1, "size": 2})
-    }
-
-    #[test]
-    fn prefers_the_confirmed_primary_then_any_confirmed() {
-        let emails = page(json!([
-            {"is_primary": false, "is_confirmed": true, "type": "email", "email": "old@example.com"},
-            {"is_primary": true, "is_confirmed": true, "type": "email", "email": "main@example.com"},
-        ]));
-        assert_eq!(choose_email(&emails), (Some("main@example.com".into()), EmailTrust::Verified));
-        let emails = page(json!([
-            {"is_primary": true, "is_confirmed": false, "type": "email", "email": "main@example.com"},
-            {"is_primary": false, "is_confirmed": true, "type": "email", "email": "work@example.com"},
-        ]));
-        assert_eq!(choose_email(&emails), (Some("work@example.com".into()), EmailTrust::Verified));
-    }
-
-    #[test]
-    fn unconfirmed_is_never_verified() {
-        let emails = page(json!([{"is_primary": true, "is_confirmed": false, "email": "main@example.com"}]));
-        assert_eq!(choose_email(&emails), (Some("main@example.com".into()), EmailTrust::Unverified));
-        assert_eq!(choose_email(&page(json!([]))), (None, EmailTrust::Unknown));
-        assert_eq!(choose_email(&json!({"type": "error"})), (None, EmailTrust::Unknown));
+        Ok(
+            match choose_email(
+                emails.get("values").unwrap_or(&Value::Null),
+                "email",
+                "is_confirmed",
+                "is_primary",
+            ) {
+                (Some(address), trust) => profile.with_email(Some(address), trust),
+                (None, _) => profile,
+            },
+        )
     }
 }

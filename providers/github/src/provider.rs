@@ -3,11 +3,11 @@
 
 use loginkit_core::descriptor::ProviderDescriptor;
 use loginkit_core::reqwest::Method;
-use loginkit_core::serde_json::{Value, json};
+use loginkit_core::serde_json::json;
 use loginkit_core::url::Url;
 use loginkit_core::{
-    EmailTrust, Endpoint, Error, HttpClient, OAuthProvider, Operation, ProviderConfig, StandardProvider,
-    TokenRef, TokenSet, UserProfile, async_trait,
+    Endpoint, Error, HttpClient, OAuthProvider, Operation, ProviderConfig, StandardProvider, TokenRef,
+    TokenSet, UserProfile, async_trait, choose_email,
 };
 
 /// GitHub: standard token calls, custom profile and revocation.
@@ -49,7 +49,7 @@ impl OAuthProvider for GitHub {
             }
             Err(other) => return Err(other),
         };
-        Ok(match choose_email(&emails) {
+        Ok(match choose_email(&emails, "email", "verified", "primary") {
             (Some(address), trust) => profile.with_email(Some(address), trust),
             (None, _) => profile,
         })
@@ -89,56 +89,4 @@ fn api_url(user_url: &Url, segments: &[&str]) -> Url {
         path.pop_if_empty().pop().extend(segments);
     }
     url
-}
-
-/// The primary address when verified, else the first verified one, else the primary one marked
-/// unverified. Never an address GitHub has not verified marked as verified.
-fn choose_email(emails: &Value) -> (Option<String>, EmailTrust) {
-    let Some(list) = emails.as_array() else { return (None, EmailTrust::Unknown) };
-    let entries: Vec<(&str, bool, bool)> = list
-        .iter()
-        .filter_map(|e| {
-            let address = e.get("email")?.as_str().filter(|a| !a.is_empty())?;
-            let verified = e.get("verified").and_then(Value::as_bool).unwrap_or(false);
-            let primary = e.get("primary").and_then(Value::as_bool).unwrap_or(false);
-            Some((address, verified, primary))
-        })
-        .collect();
-    let pick = entries
-        .iter()
-        .find(|(_, verified, primary)| *verified && *primary)
-        .or_else(|| entries.iter().find(|(_, verified, _)| *verified))
-        .or_else(|| entries.iter().find(|(_, _, primary)| *primary));
-    match pick {
-        Some((address, true, _)) => (Some((*address).to_owned()), EmailTrust::Verified),
-        Some((address, false, _)) => (Some((*address).to_owned()), EmailTrust::Unverified),
-        None => (None, EmailTrust::Unknown),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prefers_verified_primary_then_any_verified() {
-        let list = json!([
-            {"email": "old@example.com", "verified": true, "primary": false},
-            {"email": "main@example.com", "verified": true, "primary": true},
-        ]);
-        assert_eq!(choose_email(&list), (Some("main@example.com".into()), EmailTrust::Verified));
-        let list = json!([
-            {"email": "main@example.com", "verified": false, "primary": true},
-            {"email": "work@example.com", "verified": true, "primary": false},
-        ]);
-        assert_eq!(choose_email(&list), (Some("work@example.com".into()), EmailTrust::Verified));
-    }
-
-    #[test]
-    fn unverified_only_is_never_verified() {
-        let list = json!([{"email": "main@example.com", "verified": false, "primary": true}]);
-        assert_eq!(choose_email(&list), (Some("main@example.com".into()), EmailTrust::Unverified));
-        assert_eq!(choose_email(&json!([])), (None, EmailTrust::Unknown));
-        assert_eq!(choose_email(&json!({"message": "Bad credentials"})), (None, EmailTrust::Unknown));
-    }
 }

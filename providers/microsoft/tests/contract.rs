@@ -139,8 +139,13 @@ async fn revocation_is_unsupported() {
 }
 
 #[test]
-fn empty_or_unsafe_tenant_is_a_clear_config_error() {
-    for tenant in ["", "common/../evil", "tenant?x=1"] {
+fn unsafe_tenant_is_a_clear_config_error_and_empty_means_common() {
+    let blank =
+        MICROSOFT.instantiate(config().param("tenant", ""), HttpClient::with_defaults().unwrap()).unwrap();
+    let redirect = redirect_uri("microsoft");
+    let url = blank.authorize_url(&AuthorizeRequest::new(&redirect, "s")).unwrap();
+    assert_eq!(url.path(), "/common/oauth2/v2.0/authorize");
+    for tenant in ["common/../evil", "tenant?x=1"] {
         match MICROSOFT.instantiate(config().param("tenant", tenant), HttpClient::with_defaults().unwrap()) {
             Err(Error::Config { provider, message }) => {
                 assert_eq!(provider, "microsoft");

@@ -2,7 +2,7 @@
 //! configuration, validated here and installed as endpoint overrides.
 
 use loginkit_core::descriptor::ProviderDescriptor;
-use loginkit_core::url::{Host, Position, Url};
+use loginkit_core::url::Url;
 use loginkit_core::{Endpoint, Error, HttpClient, OAuthProvider, ProviderConfig, StandardProvider};
 
 /// Configuration keys holding endpoint URLs, and the endpoints each one sets.
@@ -24,47 +24,23 @@ pub fn build(
     {
         return Err(config_error(format!("key `max_age` must be a number of seconds, not `{max_age}`")));
     }
-    let mut urls = Vec::with_capacity(ENDPOINT_KEYS.len());
+    let mut config = config;
     for (key, endpoints) in ENDPOINT_KEYS {
-        urls.push((endpoint_url(descriptor, &config, key)?, *endpoints));
-    }
-    let with_endpoints = |mut config: ProviderConfig, urls: &[(Url, &[Endpoint])]| {
-        for (url, endpoints) in urls {
-            for endpoint in *endpoints {
-                config = config.endpoint(*endpoint, url.clone());
-            }
+        let url = endpoint_url(descriptor, &config, key)?;
+        for endpoint in *endpoints {
+            config = config.endpoint(*endpoint, url.clone());
         }
-        config
-    };
-    // Overrides win over a base-URL override in core, so a base URL (a test server, a proxy) is
-    // applied here the way core applies it to template endpoints: new origin, same path.
-    let probe = StandardProvider::new(descriptor, with_endpoints(config.clone(), &urls), http.clone())?;
-    let mut moved = Vec::with_capacity(urls.len());
-    for (url, endpoints) in &urls {
-        let mut rebased = probe.resolve_url(&url[..Position::AfterPath])?;
-        rebased.set_query(url.query());
-        moved.push((rebased, *endpoints));
     }
-    Ok(Box::new(StandardProvider::new(descriptor, with_endpoints(config, &moved), http)?))
+    // Core checks the scheme (https, or http to loopback) and applies a base-URL override.
+    Ok(Box::new(StandardProvider::new(descriptor, config, http)?))
 }
 
-/// The URL configured under `key`: absolute, https (or http to loopback), no credentials or
-/// fragment.
 fn endpoint_url(descriptor: &ProviderDescriptor, config: &ProviderConfig, key: &str) -> Result<Url, Error> {
     let config_error = |message: String| Error::Config { provider: descriptor.id, message };
     let description = descriptor.config_key(key).map_or("", |k| k.description);
     let raw = config.get_param(key).map(str::trim).filter(|v| !v.is_empty());
     let raw = raw.ok_or_else(|| config_error(format!("missing required key `{key}` ({description})")))?;
     let url = Url::parse(raw).map_err(|_| config_error(format!("key `{key}` is not an absolute URL")))?;
-    let loopback = match url.host() {
-        Some(Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    if !(url.scheme() == "https" || (url.scheme() == "http" && loopback)) {
-        return Err(config_error(format!("key `{key}` must be an https URL (http only to a loopback host)")));
-    }
     if !url.username().is_empty() || url.password().is_some() || url.fragment().is_some() {
         return Err(config_error(format!("key `{key}` may not carry credentials or a fragment")));
     }

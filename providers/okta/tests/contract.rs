@@ -135,12 +135,10 @@ fn missing_domain_or_empty_server_id_is_a_clear_config_error() {
         }
         other => panic!("expected a configuration error, got {other:?}"),
     }
-    // An empty server id must not silently produce `/oauth2//v1/...`.
+    // An empty server id falls back to `default`; it never produces `/oauth2//v1/...`.
     let empty = config().param("authorization_server_id", "");
-    match OKTA.instantiate(empty, HttpClient::with_defaults().unwrap()) {
-        Err(Error::Config { message, .. }) => {
-            assert!(message.contains("`authorization_server_id`"), "{message}")
-        }
-        other => panic!("expected a configuration error, got {other:?}"),
-    }
+    let okta = OKTA.instantiate(empty, HttpClient::with_defaults().unwrap()).unwrap();
+    let redirect = redirect_uri("okta");
+    let url = okta.authorize_url(&AuthorizeRequest::new(&redirect, "s")).unwrap();
+    assert_eq!(url.path(), "/oauth2/default/v1/authorize");
 }

@@ -7,8 +7,8 @@ use loginkit_core::reqwest::Method;
 use loginkit_core::serde_json::{self, Value};
 use loginkit_core::url::Url;
 use loginkit_core::{
-    Endpoint, Error, HttpClient, HttpResponse, OAuthProvider, Operation, ProviderConfig, StandardProvider,
-    TokenRef, TokenSet, UserProfile, async_trait,
+    Endpoint, Error, ExchangeRequest, HttpClient, HttpResponse, OAuthProvider, Operation, ProviderConfig,
+    StandardProvider, TokenRef, TokenSet, UserProfile, async_trait,
 };
 
 /// VK ID: standard token calls, form-bodied user-info and revocation.
@@ -50,6 +50,25 @@ impl VkId {
 impl OAuthProvider for VkId {
     fn standard(&self) -> &StandardProvider {
         &self.standard
+    }
+
+    /// VK ID's callback carries a `device_id` that the code exchange must send back.
+    async fn exchange_code(&self, request: &ExchangeRequest<'_>) -> Result<TokenSet, Error> {
+        let Some(url) = self.standard.endpoint_url(Endpoint::Token) else {
+            return self.standard.exchange_code(request).await;
+        };
+        let mut params = vec![
+            ("grant_type", "authorization_code"),
+            ("code", request.code.secret().as_str()),
+            ("redirect_uri", request.redirect_uri.as_str()),
+        ];
+        if let Some(verifier) = request.pkce_verifier {
+            params.push(("code_verifier", verifier.secret().as_str()));
+        }
+        if let Some(device_id) = request.callback_param("device_id") {
+            params.push(("device_id", device_id));
+        }
+        self.standard.token_call(Operation::ExchangeCode, url, &params).await
     }
 
     async fn user_profile(&self, tokens: &TokenSet) -> Result<UserProfile, Error> {

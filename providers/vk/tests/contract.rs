@@ -70,6 +70,21 @@ async fn code_exchange_is_a_public_client_pkce_call() {
 }
 
 #[tokio::test]
+async fn code_exchange_sends_back_the_callbacks_device_id() {
+    let server = ContractServer::start().await;
+    server.respond_json("POST", "/oauth2/auth", 200, fixture(DIR, "token.json")).await;
+    let (_, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (code, redirect) = (code("vk2.a.code-example"), redirect_uri("vk"));
+    let callback =
+        vec![("device_id".to_owned(), "dev-7f3a".to_owned()), ("type".to_owned(), "code_v2".to_owned())];
+    let exchange = ExchangeRequest::new(&code, &redirect).pkce_verifier(&verifier).callback_params(&callback);
+    server.provider(&VK, config()).exchange_code(&exchange).await.unwrap();
+    let sent = server.only_request().await;
+    assert_eq!(sent.form.get("device_id").map(String::as_str), Some("dev-7f3a"));
+    assert!(!sent.form.contains_key("type"), "only device_id goes back");
+}
+
+#[tokio::test]
 async fn token_error_keeps_vks_code() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/oauth2/auth", 400, fixture(DIR, "error.json")).await;

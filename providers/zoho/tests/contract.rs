@@ -143,8 +143,14 @@ async fn revoke_posts_the_refresh_token() {
 }
 
 #[test]
-fn empty_or_unsafe_accounts_server_is_a_clear_config_error() {
-    for host in ["", "accounts.zoho.com/evil", "user@accounts.zoho.com"] {
+fn unsafe_accounts_server_is_a_clear_config_error_and_empty_means_the_default() {
+    let blank = ZOHO
+        .instantiate(config().param("accounts_server", ""), HttpClient::with_defaults().unwrap())
+        .unwrap();
+    let redirect = redirect_uri("zoho");
+    let url = blank.authorize_url(&AuthorizeRequest::new(&redirect, "s")).unwrap();
+    assert_eq!(url.host_str(), Some("accounts.zoho.com"));
+    for host in ["accounts.zoho.com/evil", "user@accounts.zoho.com"] {
         match ZOHO.instantiate(config().param("accounts_server", host), HttpClient::with_defaults().unwrap())
         {
             Err(Error::Config { provider, message }) => {

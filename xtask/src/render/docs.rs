@@ -120,6 +120,9 @@ fn configuration(s: &mut String, p: &Provider) {
     };
     row("client_id", true, false, None, "The application's client id.");
     match p.oauth2.client_auth {
+        _ if p.guide.client_secret.is_some() => {
+            row("client_secret", true, true, None, p.guide.client_secret.as_deref().unwrap_or_default())
+        }
         ClientAuth::None => row(
             "client_secret",
             false,
