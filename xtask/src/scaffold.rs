@@ -71,7 +71,7 @@ loginkit-core.workspace = true
 
 [dev-dependencies]
 loginkit-testkit.workspace = true
-tokio.workspace = true
+tokio = {{ workspace = true, features = ["macros", "rt-multi-thread"] }}
 
 [lints]
 workspace = true

@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use crate::openid::IdTokenError;
+
 /// The provider call an error happened in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -19,6 +21,10 @@ pub enum Operation {
     Refresh,
     /// Revoking a token.
     Revoke,
+    /// Fetching an OpenID Provider's discovery document.
+    Discovery,
+    /// Fetching a provider's signing keys (JWKS).
+    Jwks,
 }
 
 impl Operation {
@@ -30,6 +36,8 @@ impl Operation {
             Operation::UserInfo => "user_info",
             Operation::Refresh => "refresh",
             Operation::Revoke => "revoke",
+            Operation::Discovery => "discovery",
+            Operation::Jwks => "jwks",
         }
     }
 }
@@ -183,6 +191,16 @@ pub enum Error {
         provider: &'static str,
         /// The missing capability.
         capability: &'static str,
+    },
+
+    /// An OpenID Connect check failed: the ID token, the discovery document's issuer, or the
+    /// authorization response's `iss` (see [`IdTokenError`] for the reasons).
+    #[error("{provider}: {reason}")]
+    IdToken {
+        /// Provider id.
+        provider: &'static str,
+        /// Why the check failed; never quotes the token.
+        reason: IdTokenError,
     },
 
     /// The caller passed something unusable (an unparsable URL, a missing PKCE verifier, ...).

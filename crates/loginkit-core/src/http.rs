@@ -72,6 +72,8 @@ pub struct HttpResponse {
     pub status: u16,
     /// `Content-Type` header, if any.
     pub content_type: Option<String>,
+    /// `Cache-Control` header, if any (discovery and JWKS caches honour its `max-age`).
+    pub cache_control: Option<String>,
     /// The body.
     pub body: Bytes,
 }
@@ -82,6 +84,7 @@ impl std::fmt::Debug for HttpResponse {
         f.debug_struct("HttpResponse")
             .field("status", &self.status)
             .field("content_type", &self.content_type)
+            .field("cache_control", &self.cache_control)
             .field("body_len", &self.body.len())
             .finish()
     }
@@ -155,11 +158,9 @@ impl HttpClient {
             if response.content_length().is_some_and(|len| len > limit as u64) {
                 return Err(Error::ResponseTooLarge { provider, operation, limit });
             }
-            let content_type = response
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
+            let header = |name| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let content_type = header(reqwest::header::CONTENT_TYPE);
+            let cache_control = header(reqwest::header::CACHE_CONTROL);
             let mut body = BytesMut::new();
             while let Some(chunk) = response.chunk().await.map_err(|e| transport(classify(&e)))? {
                 if body.len() + chunk.len() > limit {
@@ -171,7 +172,7 @@ impl HttpClient {
             span.record("bytes", body.len());
             span.record("elapsed_ms", started.elapsed().as_millis() as u64);
             tracing::debug!("provider answered");
-            Ok(HttpResponse { status, content_type, body: body.freeze() })
+            Ok(HttpResponse { status, content_type, cache_control, body: body.freeze() })
         }
         .instrument(span)
         .await
@@ -247,6 +248,18 @@ mod tests {
         let client = HttpClient::with_defaults().unwrap();
         let err = get(&client, &format!("http://{addr}/")).await.unwrap_err();
         assert!(matches!(err, Error::Transport { kind: TransportKind::Connect, .. }), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn exposes_cache_control() {
+        let server = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(ResponseTemplate::new(200).insert_header("cache-control", "public, max-age=300"))
+            .mount(&server)
+            .await;
+        let client = HttpClient::with_defaults().unwrap();
+        let response = get(&client, &server.uri()).await.unwrap();
+        assert_eq!(response.cache_control.as_deref(), Some("public, max-age=300"));
     }
 
     #[tokio::test]

@@ -12,12 +12,15 @@
 //!   [`IdToken`]) print as `[redacted]` and have no `PartialEq`.
 //! - Errors keep the provider's error code and description, never a token or a response body.
 //! - Email trust is never guessed: see [`EmailTrust`].
+//! - ID tokens are verified completely (signature, issuer, audience, times, nonce) by
+//!   [`openid::IdTokenVerifier`]; `none` and HMAC algorithms are always refused.
 
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
 pub mod descriptor;
 mod error;
 mod http;
+pub mod openid;
 mod profile;
 mod provider;
 mod registry;
@@ -28,6 +31,9 @@ mod token;
 pub use descriptor::ProviderDescriptor;
 pub use error::{Error, Operation, TransportKind};
 pub use http::{HttpClient, HttpConfig, HttpResponse};
+pub use openid::{
+    DiscoveryCache, IdTokenClaims, IdTokenError, IdTokenVerifier, IssuerRule, JwksCache, ProviderMetadata,
+};
 pub use profile::{EmailTrust, UserProfile, choose_email};
 pub use provider::{AuthorizeRequest, Endpoint, ExchangeRequest, OAuthProvider, ProviderConfig, TokenRef};
 pub use registry::{Registration, Registry};

@@ -297,8 +297,19 @@ impl StandardProvider {
         if !response.is_success() {
             return Err(self.error_from(operation, &response));
         }
-        serde_json::from_slice(&response.body)
-            .map_err(|_| Error::malformed(self.descriptor.id, operation, "user info is not valid JSON"))
+        let value: Value = serde_json::from_slice(&response.body)
+            .map_err(|_| Error::malformed(self.descriptor.id, operation, "user info is not valid JSON"))?;
+        // Some APIs (Slack's `{"ok": false}`) report failures with HTTP 200.
+        if let Some((code, description)) = value.as_object().and_then(provider_error) {
+            return Err(Error::OAuth {
+                provider: self.descriptor.id,
+                operation,
+                status: response.status,
+                code,
+                description,
+            });
+        }
+        Ok(value)
     }
 
     /// Maps a user-info answer to a profile with the pointers of `spec`.

@@ -456,6 +456,13 @@ async fn userinfo_failures_are_typed() {
     assert_eq!(result.unwrap_err().provider_code(), Some("invalid_token"));
     let (result, _) = userinfo(&BASIC, "t", ResponseTemplate::new(200).set_body_string("<html>")).await;
     assert!(matches!(result, Err(Error::Malformed { .. })));
+    let refused =
+        ResponseTemplate::new(200).set_body_json(serde_json::json!({"ok": false, "error": "invalid_auth"}));
+    let (result, _) = userinfo(&BASIC, "t", refused).await;
+    assert!(
+        matches!(&result, Err(Error::OAuth { status: 200, code, .. }) if code == "invalid_auth"),
+        "{result:?}"
+    );
     let (result, _) = userinfo(&BASIC, "t", ResponseTemplate::new(503)).await;
     assert!(matches!(result, Err(Error::HttpStatus { status: 503, .. })));
 }

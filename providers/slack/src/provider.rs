@@ -1,15 +1,16 @@
-//! Slack's quirks: its Web API methods answer errors with HTTP 200 and `{"ok": false}`, and
-//! revocation is the `auth.revoke` method rather than RFC 7009.
+//! Slack's quirk: revocation is the `auth.revoke` Web API method rather than RFC 7009, and, like
+//! every Slack method, answers errors with HTTP 200 and `{"ok": false}` (core reads those on token
+//! and user-info calls).
 
 use loginkit_core::descriptor::ProviderDescriptor;
 use loginkit_core::reqwest::Method;
 use loginkit_core::serde_json::Value;
 use loginkit_core::{
     Endpoint, Error, HttpClient, OAuthProvider, Operation, ProviderConfig, StandardProvider, TokenRef,
-    TokenSet, UserProfile, async_trait,
+    async_trait,
 };
 
-/// Slack: standard OpenID Connect token calls, Slack-aware user info and revocation.
+/// Slack: standard OpenID Connect calls, Slack's own revocation.
 #[derive(Debug)]
 pub struct Slack {
     standard: StandardProvider,
@@ -28,17 +29,6 @@ pub fn build(
 impl OAuthProvider for Slack {
     fn standard(&self) -> &StandardProvider {
         &self.standard
-    }
-
-    async fn user_profile(&self, tokens: &TokenSet) -> Result<UserProfile, Error> {
-        let (Some(spec), Some(url)) =
-            (&self.descriptor().oauth2.userinfo, self.standard.endpoint_url(Endpoint::UserInfo))
-        else {
-            return self.standard.user_profile(tokens).await;
-        };
-        let value = self.standard.fetch_json(Operation::UserInfo, url.clone(), tokens, spec).await?;
-        slack_ok(self.descriptor().id, Operation::UserInfo, &value)?;
-        self.standard.map_profile(spec, value)
     }
 
     async fn revoke(&self, token: TokenRef<'_>) -> Result<(), Error> {
