@@ -48,6 +48,10 @@ struct RawOAuth2 {
     client_auth: String,
     #[serde(default = "post")]
     token_method: String,
+    #[serde(default = "form")]
+    token_body: String,
+    #[serde(default)]
+    token_headers: BTreeMap<String, String>,
     #[serde(default = "space")]
     scope_delimiter: String,
     #[serde(default = "scope")]
@@ -110,6 +114,10 @@ struct RawGuide {
     /// (Etsy's `x-api-key`); the docs then list the secret as required.
     #[serde(default)]
     client_secret: Option<String>,
+}
+
+fn form() -> String {
+    "form".into()
 }
 
 fn standard() -> String {
@@ -228,6 +236,9 @@ pub struct OAuth2 {
     pub revoke_url: Option<String>,
     pub client_auth: ClientAuth,
     pub token_method: HttpMethod,
+    /// `true` when token-endpoint bodies are JSON rather than a form.
+    pub token_body_json: bool,
+    pub token_headers: BTreeMap<String, String>,
     pub scope_delimiter: String,
     pub scope_param: String,
     pub response_type: bool,
@@ -441,6 +452,14 @@ fn validate(raw: RawProvider) -> Result<Provider, Vec<String>> {
     );
     let methods = [("get", HttpMethod::Get), ("post", HttpMethod::Post)];
     let token_method = one_of("token_method", &o.token_method, &methods);
+    let token_body_json = match o.token_body.as_str() {
+        "json" => true,
+        "form" => false,
+        other => {
+            ok(Err(format!("oauth2.token_body must be \"form\" or \"json\", not {other:?}")));
+            false
+        }
+    };
     for (field, url) in [("authorize_url", &o.authorize_url), ("token_url", &o.token_url)] {
         if url.trim().is_empty() {
             ok(Err(format!("oauth2.{field} is empty")));
@@ -566,6 +585,8 @@ fn validate(raw: RawProvider) -> Result<Provider, Vec<String>> {
             revoke_url: o.revoke_url,
             client_auth,
             token_method,
+            token_body_json,
+            token_headers: o.token_headers,
             scope_delimiter: o.scope_delimiter,
             scope_param: o.scope_param,
             response_type: o.response_type,

@@ -229,6 +229,16 @@ pub enum HttpMethod {
     Post,
 }
 
+/// How parameters travel in a `POST` body to the token, refresh and revocation endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BodyEncoding {
+    /// `application/x-www-form-urlencoded` (RFC 6749).
+    Form,
+    /// A JSON object of string values (Notion, Podio).
+    Json,
+}
+
 /// Endpoints and request shapes of a provider's OAuth 2.0 dialect.
 ///
 /// Endpoint URLs may contain `{key}` placeholders filled from configuration keys (`{tenant}`,
@@ -250,6 +260,10 @@ pub struct OAuth2Spec {
     pub client_auth: ClientAuth,
     /// Method of token calls.
     pub token_method: HttpMethod,
+    /// Encoding of `POST` bodies sent to the token, refresh and revocation endpoints.
+    pub token_body: BodyEncoding,
+    /// Extra headers sent to the token, refresh and revocation endpoints (API versions).
+    pub token_headers: &'static [(&'static str, &'static str)],
     /// Separator between scopes in the authorize URL.
     pub scope_delimiter: &'static str,
     /// Name of the authorize parameter carrying scopes (`scope`, Slack's `user_scope`).
@@ -277,6 +291,8 @@ impl OAuth2Spec {
             userinfo: None,
             client_auth: ClientAuth::Basic,
             token_method: HttpMethod::Post,
+            token_body: BodyEncoding::Form,
+            token_headers: &[],
             scope_delimiter: " ",
             scope_param: "scope",
             response_type: true,
@@ -314,6 +330,18 @@ impl OAuth2Spec {
     /// Sets the method of token calls.
     pub const fn token_method(mut self, method: HttpMethod) -> Self {
         self.token_method = method;
+        self
+    }
+
+    /// Sets the encoding of token-endpoint `POST` bodies.
+    pub const fn token_body(mut self, encoding: BodyEncoding) -> Self {
+        self.token_body = encoding;
+        self
+    }
+
+    /// Sets extra headers of token, refresh and revocation calls.
+    pub const fn token_headers(mut self, headers: &'static [(&'static str, &'static str)]) -> Self {
+        self.token_headers = headers;
         self
     }
 

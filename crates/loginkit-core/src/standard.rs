@@ -8,7 +8,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::descriptor::{
-    ClientAuth, EmailTrustRule, HttpMethod, ProviderDescriptor, TokenPlacement, UserInfoSpec,
+    BodyEncoding, ClientAuth, EmailTrustRule, HttpMethod, ProviderDescriptor, TokenPlacement, UserInfoSpec,
 };
 use crate::error::{Error, Operation};
 use crate::http::{HttpClient, HttpResponse};
@@ -386,14 +386,23 @@ impl StandardProvider {
             }
             _ => form.push(("client_id", id.to_owned())),
         }
-        let mut request = match method {
-            HttpMethod::Get => {
+        let spec = &self.descriptor.oauth2;
+        let mut request = match (method, spec.token_body) {
+            (HttpMethod::Get, _) => {
                 url.query_pairs_mut().extend_pairs(form.iter().map(|(k, v)| (*k, v.as_str())));
                 self.http.request(reqwest::Method::GET, url)
+            }
+            (_, BodyEncoding::Json) => {
+                let object: serde_json::Map<String, Value> =
+                    form.into_iter().map(|(k, v)| (k.to_owned(), Value::String(v))).collect();
+                self.http.request(reqwest::Method::POST, url).json(&object)
             }
             _ => self.http.request(reqwest::Method::POST, url).form(&form),
         };
         request = request.header(reqwest::header::ACCEPT, "application/json");
+        for (name, value) in spec.token_headers {
+            request = request.header(*name, *value);
+        }
         if let Some(value) = authorization {
             request = request.header(reqwest::header::AUTHORIZATION, value);
         }

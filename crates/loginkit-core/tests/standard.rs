@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use loginkit_core::descriptor::{
-    Capabilities, ClientAuth, ConfigKey, EmailTrustRule, HttpMethod, OAuth2Spec, ProviderDescriptor,
-    TokenPlacement, UserInfoSpec,
+    BodyEncoding, Capabilities, ClientAuth, ConfigKey, EmailTrustRule, HttpMethod, OAuth2Spec,
+    ProviderDescriptor, TokenPlacement, UserInfoSpec,
 };
 use loginkit_core::url::Url;
 use loginkit_core::{
@@ -35,6 +35,12 @@ static QUERY_GET: ProviderDescriptor = ProviderDescriptor::new(
     "query-get",
     "Query GET",
     SPEC.client_auth(ClientAuth::Query).token_method(HttpMethod::Get),
+)
+.capabilities(CAPS);
+static JSON: ProviderDescriptor = ProviderDescriptor::new(
+    "json",
+    "JSON",
+    SPEC.token_body(BodyEncoding::Json).token_headers(&[("Api-Version", "2025-09-03")]),
 )
 .capabilities(CAPS);
 static PUBLIC: ProviderDescriptor =
@@ -279,6 +285,23 @@ async fn exchange_with_body_auth() {
     assert_eq!(body["client_id"], "cid");
     assert_eq!(body["client_secret"], "csecret");
     assert!(!body.contains_key("code_verifier"), "no verifier was given");
+}
+
+#[tokio::test]
+async fn exchange_with_a_json_body_and_api_headers() {
+    let server = token_server(token_ok()).await;
+    let provider = provider_at(&JSON, &server, ProviderConfig::new("cid", "csecret"));
+    let code = AuthorizationCode::new("c".into());
+    provider.exchange_code(&ExchangeRequest::new(&code, &redirect())).await.unwrap();
+    let request = only_request(&server).await;
+    assert!(request.headers["content-type"].to_str().unwrap().starts_with("application/json"));
+    assert_eq!(request.headers["api-version"], "2025-09-03");
+    assert!(request.headers["authorization"].to_str().unwrap().starts_with("Basic "));
+    let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+    let expected = serde_json::json!({
+        "grant_type": "authorization_code", "code": "c", "redirect_uri": redirect().as_str()
+    });
+    assert_eq!(body, expected);
 }
 
 #[tokio::test]

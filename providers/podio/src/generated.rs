@@ -2,7 +2,8 @@
 
 use loginkit_core::EmailTrust;
 use loginkit_core::descriptor::{
-    Capabilities, ClientAuth, EmailTrustRule, OAuth2Spec, ProviderDescriptor, TokenPlacement, UserInfoSpec,
+    BodyEncoding, Capabilities, ClientAuth, EmailTrustRule, OAuth2Spec, ProviderDescriptor, TokenPlacement,
+    UserInfoSpec,
 };
 
 /// Podio: Podio users through Podio's server-side OAuth 2.0 flow.
@@ -11,6 +12,7 @@ pub const PODIO: ProviderDescriptor = ProviderDescriptor::new(
     "Podio",
     OAuth2Spec::new("https://podio.com/oauth/authorize", "https://api.podio.com/oauth/token/v2")
         .client_auth(ClientAuth::Body)
+        .token_body(BodyEncoding::Json)
         .without_response_type()
         .userinfo(
             UserInfoSpec::get("https://api.podio.com/user", "/user_id")

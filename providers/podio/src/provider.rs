@@ -1,16 +1,15 @@
-//! Podio's quirks: token calls take a JSON body, and the profile needs `GET /user` (id, email and
-//! its verification) and `GET /user/profile` (name, avatar).
+//! Podio's quirk: the profile needs `GET /user` (id, email and its verification) and
+//! `GET /user/profile` (name, avatar). Its JSON token calls are described by `provider.toml`.
 
 use loginkit_core::descriptor::ProviderDescriptor;
-use loginkit_core::reqwest::{Method, header};
-use loginkit_core::serde_json::{Map, Value};
+use loginkit_core::serde_json::Value;
 use loginkit_core::url::Url;
 use loginkit_core::{
-    EmailTrust, Endpoint, Error, ExchangeRequest, HttpClient, OAuthProvider, Operation, ProviderConfig,
-    RefreshToken, StandardProvider, TokenSet, UserProfile, async_trait, parse_token_response,
+    EmailTrust, Endpoint, Error, HttpClient, OAuthProvider, Operation, ProviderConfig, StandardProvider,
+    TokenSet, UserProfile, async_trait,
 };
 
-/// Podio: JSON token calls, a two-call profile.
+/// Podio: standard calls, a two-call profile.
 #[derive(Debug)]
 pub struct Podio {
     standard: StandardProvider,
@@ -25,63 +24,10 @@ pub fn build(
     Ok(Box::new(Podio { standard: StandardProvider::new(descriptor, config, http)? }))
 }
 
-impl Podio {
-    /// Posts `params` plus the client credentials as the JSON object `/oauth/token/v2` expects.
-    async fn json_token_call(
-        &self,
-        operation: Operation,
-        endpoint: Endpoint,
-        params: &[(&str, &str)],
-    ) -> Result<TokenSet, Error> {
-        let id = self.descriptor().id;
-        let config = self.standard.config();
-        let Some(url) = self.standard.endpoint_url(endpoint) else {
-            return Err(Error::Unsupported { provider: id, capability: "token endpoint" });
-        };
-        let secret = config.client_secret.as_ref().map(|s| s.secret().as_str()).unwrap_or_default();
-        let mut body: Map<String, Value> = params.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
-        body.insert("client_id".into(), config.client_id.as_str().into());
-        body.insert("client_secret".into(), secret.into());
-        let request = self
-            .standard
-            .http()
-            .request(Method::POST, url.clone())
-            .header(header::ACCEPT, "application/json")
-            .json(&body);
-        let response = self.standard.http().send(request, id, operation).await?;
-        parse_token_response(
-            id,
-            operation,
-            response.status,
-            response.content_type.as_deref(),
-            &response.body,
-            None,
-        )
-    }
-}
-
 #[async_trait]
 impl OAuthProvider for Podio {
     fn standard(&self) -> &StandardProvider {
         &self.standard
-    }
-
-    async fn exchange_code(&self, request: &ExchangeRequest<'_>) -> Result<TokenSet, Error> {
-        let params = [
-            ("grant_type", "authorization_code"),
-            ("code", request.code.secret().as_str()),
-            ("redirect_uri", request.redirect_uri.as_str()),
-        ];
-        self.json_token_call(Operation::ExchangeCode, Endpoint::Token, &params).await
-    }
-
-    async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenSet, Error> {
-        let params = [("grant_type", "refresh_token"), ("refresh_token", refresh_token.secret().as_str())];
-        let mut tokens = self.json_token_call(Operation::Refresh, Endpoint::Refresh, &params).await?;
-        if tokens.refresh_token.is_none() {
-            tokens.refresh_token = Some(refresh_token.clone());
-        }
-        Ok(tokens)
     }
 
     async fn user_profile(&self, tokens: &TokenSet) -> Result<UserProfile, Error> {

@@ -130,6 +130,13 @@ fn oauth2(p: &Provider, imports: &mut BTreeSet<&'static str>, email_trust: &mut 
         imports.insert("HttpMethod");
         e = e.method("token_method", vec![method(o.token_method)]);
     }
+    if o.token_body_json {
+        imports.insert("BodyEncoding");
+        e = e.method("token_body", vec![Expr::atom("BodyEncoding::Json")]);
+    }
+    if !o.token_headers.is_empty() {
+        e = e.method("token_headers", vec![pairs(&o.token_headers)]);
+    }
     if o.scope_delimiter != " " {
         e = e.method("scope_delimiter", vec![string(&o.scope_delimiter)]);
     }
@@ -324,5 +331,19 @@ headers = { B = "2", A = "1" }
              .token(TokenPlacement::Query(\"access_token\")).email(&[\"/email\"])\
              .email_trust(EmailTrustRule::Fixed(EmailTrust::Unknown)))"
         ));
+    }
+
+    #[test]
+    fn json_token_bodies_and_headers() {
+        let text = MINIMAL.replace(
+            "[provider.oauth2]\n",
+            "[provider.oauth2]\ntoken_body = \"json\"\ntoken_headers = { Notion-Version = \"2025-09-03\" }\n",
+        );
+        let out = render(&krate(&text));
+        assert!(out.contains(".token_body(BodyEncoding::Json)"), "{out}");
+        assert!(out.contains(".token_headers(&[(\"Notion-Version\", \"2025-09-03\")])"), "{out}");
+        assert!(out.contains("BodyEncoding,"), "imported: {out}");
+        let form = render(&krate(MINIMAL));
+        assert!(!form.contains("token_body") && !form.contains("BodyEncoding"));
     }
 }

@@ -193,6 +193,16 @@ fn endpoints(s: &mut String, p: &Provider) {
     if !o.token_params.is_empty() {
         let _ = writeln!(s, "Every token request also carries {}.", pairs(&o.token_params, "="));
     }
+    if o.token_body_json {
+        s.push_str("Token, refresh and revocation requests send their parameters as a JSON object.\n");
+    }
+    if !o.token_headers.is_empty() {
+        let _ = writeln!(
+            s,
+            "Token, refresh and revocation requests also send {}.",
+            pairs(&o.token_headers, ": ")
+        );
+    }
     if let Some(pointer) = &o.token_pointer {
         let _ = writeln!(s, "Tokens are read from `{pointer}` in the token response.");
     }
