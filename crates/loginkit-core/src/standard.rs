@@ -565,3 +565,45 @@ fn email_trust(value: &Value, rule: EmailTrustRule) -> EmailTrust {
         },
     }
 }
+
+/// Declares a provider type that wraps a [`StandardProvider`], plus the descriptor's `build`
+/// constructor for it, so a provider crate writes only its overrides:
+///
+/// ```
+/// use loginkit_core::{OAuthProvider, StandardProvider, async_trait};
+///
+/// loginkit_core::quirks_provider! {
+///     /// Acme: standard calls, with one override below.
+///     pub struct Acme;
+/// }
+///
+/// #[async_trait]
+/// impl OAuthProvider for Acme {
+///     fn standard(&self) -> &StandardProvider {
+///         &self.standard
+///     }
+/// }
+/// ```
+///
+/// The descriptor then names the constructor: `ProviderDescriptor::new(..).builder(build)`
+/// (generated as `.builder(crate::provider::build)` for `implementation = "custom"`).
+#[macro_export]
+macro_rules! quirks_provider {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident;) => {
+        $(#[$meta])*
+        #[derive(Debug)]
+        $vis struct $name {
+            standard: $crate::StandardProvider,
+        }
+
+        /// The descriptor's constructor: the standard provider with this crate's overrides.
+        pub fn build(
+            descriptor: &'static $crate::ProviderDescriptor,
+            config: $crate::ProviderConfig,
+            http: $crate::HttpClient,
+        ) -> ::core::result::Result<::std::boxed::Box<dyn $crate::OAuthProvider>, $crate::Error> {
+            let standard = $crate::StandardProvider::new(descriptor, config, http)?;
+            ::core::result::Result::Ok(::std::boxed::Box::new($name { standard }))
+        }
+    };
+}

@@ -1,26 +1,15 @@
 //! Bitbucket's quirk: `/2.0/user` has no email, so a second call to `/2.0/user/emails` picks the
 //! primary confirmed address.
 
-use loginkit_core::descriptor::ProviderDescriptor;
 use loginkit_core::serde_json::Value;
 use loginkit_core::{
-    Endpoint, Error, HttpClient, OAuthProvider, Operation, ProviderConfig, StandardProvider, TokenSet,
-    UserProfile, async_trait, choose_email,
+    Endpoint, Error, OAuthProvider, Operation, StandardProvider, TokenSet, UserProfile, async_trait,
+    choose_email,
 };
 
-/// Bitbucket: standard token calls, profile from two calls.
-#[derive(Debug)]
-pub struct Bitbucket {
-    standard: StandardProvider,
-}
-
-/// The descriptor's constructor.
-pub fn build(
-    descriptor: &'static ProviderDescriptor,
-    config: ProviderConfig,
-    http: HttpClient,
-) -> Result<Box<dyn OAuthProvider>, Error> {
-    Ok(Box::new(Bitbucket { standard: StandardProvider::new(descriptor, config, http)? }))
+loginkit_core::quirks_provider! {
+    /// Bitbucket: standard token calls, profile from two calls.
+    pub struct Bitbucket;
 }
 
 #[async_trait]

@@ -1,26 +1,14 @@
 //! Bitly's quirk: the profile's email must be picked from `emails[]` (its `{status_code,
 //! status_txt}` error envelope is read by core's shared error parser).
 
-use loginkit_core::descriptor::ProviderDescriptor;
 use loginkit_core::serde_json::Value;
 use loginkit_core::{
-    Error, HttpClient, OAuthProvider, ProviderConfig, StandardProvider, TokenSet, UserProfile, async_trait,
-    choose_email,
+    Error, OAuthProvider, StandardProvider, TokenSet, UserProfile, async_trait, choose_email,
 };
 
-/// Bitly: standard calls; the email is chosen from the profile's `emails` list.
-#[derive(Debug)]
-pub struct Bitly {
-    standard: StandardProvider,
-}
-
-/// The descriptor's constructor.
-pub fn build(
-    descriptor: &'static ProviderDescriptor,
-    config: ProviderConfig,
-    http: HttpClient,
-) -> Result<Box<dyn OAuthProvider>, Error> {
-    Ok(Box::new(Bitly { standard: StandardProvider::new(descriptor, config, http)? }))
+loginkit_core::quirks_provider! {
+    /// Bitly: standard calls; the email is chosen from the profile's `emails` list.
+    pub struct Bitly;
 }
 
 #[async_trait]

@@ -1,25 +1,12 @@
 //! Discord's quirk: the user object carries an avatar hash, not a URL, so the URL is built on
 //! Discord's CDN.
 
-use loginkit_core::descriptor::ProviderDescriptor;
 use loginkit_core::serde_json::Value;
-use loginkit_core::{
-    Error, HttpClient, OAuthProvider, ProviderConfig, StandardProvider, TokenSet, UserProfile, async_trait,
-};
+use loginkit_core::{Error, OAuthProvider, StandardProvider, TokenSet, UserProfile, async_trait};
 
-/// Discord: standard calls, profile with a CDN avatar URL.
-#[derive(Debug)]
-pub struct Discord {
-    standard: StandardProvider,
-}
-
-/// The descriptor's constructor.
-pub fn build(
-    descriptor: &'static ProviderDescriptor,
-    config: ProviderConfig,
-    http: HttpClient,
-) -> Result<Box<dyn OAuthProvider>, Error> {
-    Ok(Box::new(Discord { standard: StandardProvider::new(descriptor, config, http)? }))
+loginkit_core::quirks_provider! {
+    /// Discord: standard calls, profile with a CDN avatar URL.
+    pub struct Discord;
 }
 
 #[async_trait]

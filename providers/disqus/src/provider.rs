@@ -1,25 +1,13 @@
 //! Disqus's quirk: `users/details.json` wants the application's `api_key` and `api_secret` in the
 //! query beside the user's `access_token`, values the static descriptor cannot hold.
 
-use loginkit_core::descriptor::ProviderDescriptor;
 use loginkit_core::{
-    Endpoint, Error, HttpClient, OAuthProvider, Operation, ProviderConfig, StandardProvider, TokenSet,
-    UserProfile, async_trait,
+    Endpoint, Error, OAuthProvider, Operation, StandardProvider, TokenSet, UserProfile, async_trait,
 };
 
-/// Disqus: standard token calls, profile call with the application's API credentials.
-#[derive(Debug)]
-pub struct Disqus {
-    standard: StandardProvider,
-}
-
-/// The descriptor's constructor.
-pub fn build(
-    descriptor: &'static ProviderDescriptor,
-    config: ProviderConfig,
-    http: HttpClient,
-) -> Result<Box<dyn OAuthProvider>, Error> {
-    Ok(Box::new(Disqus { standard: StandardProvider::new(descriptor, config, http)? }))
+loginkit_core::quirks_provider! {
+    /// Disqus: standard token calls, profile call with the application's API credentials.
+    pub struct Disqus;
 }
 
 #[async_trait]

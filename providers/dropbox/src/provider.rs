@@ -1,26 +1,12 @@
 //! Dropbox's one quirk: revocation authenticates with the access token itself, not with an
 //! RFC 7009 form.
 
-use loginkit_core::descriptor::ProviderDescriptor;
 use loginkit_core::reqwest::Method;
-use loginkit_core::{
-    Endpoint, Error, HttpClient, OAuthProvider, Operation, ProviderConfig, StandardProvider, TokenRef,
-    async_trait,
-};
+use loginkit_core::{Endpoint, Error, OAuthProvider, Operation, StandardProvider, TokenRef, async_trait};
 
-/// Dropbox: standard token and profile calls, custom revocation.
-#[derive(Debug)]
-pub struct Dropbox {
-    standard: StandardProvider,
-}
-
-/// The descriptor's constructor.
-pub fn build(
-    descriptor: &'static ProviderDescriptor,
-    config: ProviderConfig,
-    http: HttpClient,
-) -> Result<Box<dyn OAuthProvider>, Error> {
-    Ok(Box::new(Dropbox { standard: StandardProvider::new(descriptor, config, http)? }))
+loginkit_core::quirks_provider! {
+    /// Dropbox: standard token and profile calls, custom revocation.
+    pub struct Dropbox;
 }
 
 #[async_trait]

@@ -1,28 +1,17 @@
 //! GitHub's quirks: the email comes from `GET /user/emails`, and revocation is
 //! `DELETE /applications/{client_id}/token` authenticated with the client credentials.
 
-use loginkit_core::descriptor::ProviderDescriptor;
 use loginkit_core::reqwest::Method;
 use loginkit_core::serde_json::json;
 use loginkit_core::url::Url;
 use loginkit_core::{
-    Endpoint, Error, HttpClient, OAuthProvider, Operation, ProviderConfig, StandardProvider, TokenRef,
-    TokenSet, UserProfile, async_trait, choose_email,
+    Endpoint, Error, OAuthProvider, Operation, StandardProvider, TokenRef, TokenSet, UserProfile,
+    async_trait, choose_email,
 };
 
-/// GitHub: standard token calls, custom profile and revocation.
-#[derive(Debug)]
-pub struct GitHub {
-    standard: StandardProvider,
-}
-
-/// The descriptor's constructor.
-pub fn build(
-    descriptor: &'static ProviderDescriptor,
-    config: ProviderConfig,
-    http: HttpClient,
-) -> Result<Box<dyn OAuthProvider>, Error> {
-    Ok(Box::new(GitHub { standard: StandardProvider::new(descriptor, config, http)? }))
+loginkit_core::quirks_provider! {
+    /// GitHub: standard token calls, custom profile and revocation.
+    pub struct GitHub;
 }
 
 #[async_trait]

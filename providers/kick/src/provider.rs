@@ -1,26 +1,12 @@
 //! Kick's one quirk: `POST /oauth/revoke` takes the token and its `token_hint_type` in the query
 //! string, without client credentials.
 
-use loginkit_core::descriptor::ProviderDescriptor;
 use loginkit_core::reqwest::Method;
-use loginkit_core::{
-    Endpoint, Error, HttpClient, OAuthProvider, Operation, ProviderConfig, StandardProvider, TokenRef,
-    async_trait,
-};
+use loginkit_core::{Endpoint, Error, OAuthProvider, Operation, StandardProvider, TokenRef, async_trait};
 
-/// Kick: standard token and profile calls, custom revocation.
-#[derive(Debug)]
-pub struct Kick {
-    standard: StandardProvider,
-}
-
-/// The descriptor's constructor.
-pub fn build(
-    descriptor: &'static ProviderDescriptor,
-    config: ProviderConfig,
-    http: HttpClient,
-) -> Result<Box<dyn OAuthProvider>, Error> {
-    Ok(Box::new(Kick { standard: StandardProvider::new(descriptor, config, http)? }))
+loginkit_core::quirks_provider! {
+    /// Kick: standard token and profile calls, custom revocation.
+    pub struct Kick;
 }
 
 #[async_trait]

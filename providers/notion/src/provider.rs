@@ -2,25 +2,12 @@
 //! `token_type_hint`. JSON token bodies, the `Notion-Version` header and Notion's
 //! `{"object": "error", "code": ...}` errors are handled by core from `provider.toml`.
 
-use loginkit_core::descriptor::{HttpMethod, ProviderDescriptor};
-use loginkit_core::{
-    Endpoint, Error, HttpClient, OAuthProvider, Operation, ProviderConfig, StandardProvider, TokenRef,
-    async_trait,
-};
+use loginkit_core::descriptor::HttpMethod;
+use loginkit_core::{Endpoint, Error, OAuthProvider, Operation, StandardProvider, TokenRef, async_trait};
 
-/// Notion: standard calls, Notion's revocation body.
-#[derive(Debug)]
-pub struct Notion {
-    standard: StandardProvider,
-}
-
-/// The descriptor's constructor.
-pub fn build(
-    descriptor: &'static ProviderDescriptor,
-    config: ProviderConfig,
-    http: HttpClient,
-) -> Result<Box<dyn OAuthProvider>, Error> {
-    Ok(Box::new(Notion { standard: StandardProvider::new(descriptor, config, http)? }))
+loginkit_core::quirks_provider! {
+    /// Notion: standard calls, Notion's revocation body.
+    pub struct Notion;
 }
 
 #[async_trait]

@@ -1,27 +1,16 @@
 //! Podio's quirk: the profile needs `GET /user` (id, email and its verification) and
 //! `GET /user/profile` (name, avatar). Its JSON token calls are described by `provider.toml`.
 
-use loginkit_core::descriptor::ProviderDescriptor;
 use loginkit_core::serde_json::Value;
 use loginkit_core::url::Url;
 use loginkit_core::{
-    EmailTrust, Endpoint, Error, HttpClient, OAuthProvider, Operation, ProviderConfig, StandardProvider,
-    TokenSet, UserProfile, async_trait,
+    EmailTrust, Endpoint, Error, OAuthProvider, Operation, StandardProvider, TokenSet, UserProfile,
+    async_trait,
 };
 
-/// Podio: standard calls, a two-call profile.
-#[derive(Debug)]
-pub struct Podio {
-    standard: StandardProvider,
-}
-
-/// The descriptor's constructor.
-pub fn build(
-    descriptor: &'static ProviderDescriptor,
-    config: ProviderConfig,
-    http: HttpClient,
-) -> Result<Box<dyn OAuthProvider>, Error> {
-    Ok(Box::new(Podio { standard: StandardProvider::new(descriptor, config, http)? }))
+loginkit_core::quirks_provider! {
+    /// Podio: standard calls, a two-call profile.
+    pub struct Podio;
 }
 
 #[async_trait]

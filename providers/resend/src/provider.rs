@@ -5,26 +5,15 @@
 //! token endpoint over TLS and authorizes nothing on our side, the same trust OpenID Connect gives
 //! an ID token received that way (Core §3.1.3.7).
 
-use loginkit_core::descriptor::ProviderDescriptor;
 use loginkit_core::serde_json::Value;
 use loginkit_core::{
-    EmailTrust, Error, HttpClient, OAuthProvider, Operation, ProviderConfig, StandardProvider, TokenSet,
-    UserProfile, async_trait, token_endpoint_jwt_claims,
+    EmailTrust, Error, OAuthProvider, Operation, StandardProvider, TokenSet, UserProfile, async_trait,
+    token_endpoint_jwt_claims,
 };
 
-/// Resend: standard token calls, profile from the access token's claims.
-#[derive(Debug)]
-pub struct Resend {
-    standard: StandardProvider,
-}
-
-/// The descriptor's constructor.
-pub fn build(
-    descriptor: &'static ProviderDescriptor,
-    config: ProviderConfig,
-    http: HttpClient,
-) -> Result<Box<dyn OAuthProvider>, Error> {
-    Ok(Box::new(Resend { standard: StandardProvider::new(descriptor, config, http)? }))
+loginkit_core::quirks_provider! {
+    /// Resend: standard token calls, profile from the access token's claims.
+    pub struct Resend;
 }
 
 #[async_trait]

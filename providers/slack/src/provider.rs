@@ -2,27 +2,13 @@
 //! every Slack method, answers errors with HTTP 200 and `{"ok": false}` (core reads those on token
 //! and user-info calls).
 
-use loginkit_core::descriptor::ProviderDescriptor;
 use loginkit_core::reqwest::Method;
 use loginkit_core::serde_json::Value;
-use loginkit_core::{
-    Endpoint, Error, HttpClient, OAuthProvider, Operation, ProviderConfig, StandardProvider, TokenRef,
-    async_trait,
-};
+use loginkit_core::{Endpoint, Error, OAuthProvider, Operation, StandardProvider, TokenRef, async_trait};
 
-/// Slack: standard OpenID Connect calls, Slack's own revocation.
-#[derive(Debug)]
-pub struct Slack {
-    standard: StandardProvider,
-}
-
-/// The descriptor's constructor.
-pub fn build(
-    descriptor: &'static ProviderDescriptor,
-    config: ProviderConfig,
-    http: HttpClient,
-) -> Result<Box<dyn OAuthProvider>, Error> {
-    Ok(Box::new(Slack { standard: StandardProvider::new(descriptor, config, http)? }))
+loginkit_core::quirks_provider! {
+    /// Slack: standard OpenID Connect calls, Slack's own revocation.
+    pub struct Slack;
 }
 
 #[async_trait]

@@ -1,25 +1,13 @@
 //! Stripe's quirk: the profile is the connected account, whose id (`stripe_user_id`) arrives in the
 //! token answer rather than being implied by the access token.
 
-use loginkit_core::descriptor::ProviderDescriptor;
 use loginkit_core::{
-    Endpoint, Error, HttpClient, OAuthProvider, Operation, ProviderConfig, StandardProvider, TokenSet,
-    UserProfile, async_trait,
+    Endpoint, Error, OAuthProvider, Operation, StandardProvider, TokenSet, UserProfile, async_trait,
 };
 
-/// Stripe: standard token calls, the profile read from `GET /v1/accounts/{stripe_user_id}`.
-#[derive(Debug)]
-pub struct Stripe {
-    standard: StandardProvider,
-}
-
-/// The descriptor's constructor.
-pub fn build(
-    descriptor: &'static ProviderDescriptor,
-    config: ProviderConfig,
-    http: HttpClient,
-) -> Result<Box<dyn OAuthProvider>, Error> {
-    Ok(Box::new(Stripe { standard: StandardProvider::new(descriptor, config, http)? }))
+loginkit_core::quirks_provider! {
+    /// Stripe: standard token calls, the profile read from `GET /v1/accounts/{stripe_user_id}`.
+    pub struct Stripe;
 }
 
 #[async_trait]

@@ -2,28 +2,17 @@
 //! `access_token` as form fields instead of an `Authorization` header, and user-info answers
 //! errors with HTTP 200.
 
-use loginkit_core::descriptor::ProviderDescriptor;
 use loginkit_core::reqwest::Method;
 use loginkit_core::serde_json::{self, Value};
 use loginkit_core::url::Url;
 use loginkit_core::{
-    Endpoint, Error, ExchangeRequest, HttpClient, HttpResponse, OAuthProvider, Operation, ProviderConfig,
-    StandardProvider, TokenRef, TokenSet, UserProfile, async_trait,
+    Endpoint, Error, ExchangeRequest, HttpResponse, OAuthProvider, Operation, StandardProvider, TokenRef,
+    TokenSet, UserProfile, async_trait,
 };
 
-/// VK ID: standard token calls, form-bodied user-info and revocation.
-#[derive(Debug)]
-pub struct VkId {
-    standard: StandardProvider,
-}
-
-/// The descriptor's constructor.
-pub fn build(
-    descriptor: &'static ProviderDescriptor,
-    config: ProviderConfig,
-    http: HttpClient,
-) -> Result<Box<dyn OAuthProvider>, Error> {
-    Ok(Box::new(VkId { standard: StandardProvider::new(descriptor, config, http)? }))
+loginkit_core::quirks_provider! {
+    /// VK ID: standard token calls, form-bodied user-info and revocation.
+    pub struct VkId;
 }
 
 impl VkId {

@@ -1,25 +1,14 @@
 //! X's one quirk: its token endpoint examples send `client_id` in the body even when a
 //! confidential client authenticates with HTTP Basic, so code exchanges and refreshes add it.
 
-use loginkit_core::descriptor::ProviderDescriptor;
 use loginkit_core::{
-    Endpoint, Error, ExchangeRequest, HttpClient, OAuthProvider, Operation, ProviderConfig, RefreshToken,
-    StandardProvider, TokenSet, async_trait,
+    Endpoint, Error, ExchangeRequest, OAuthProvider, Operation, RefreshToken, StandardProvider, TokenSet,
+    async_trait,
 };
 
-/// X: the standard provider with `client_id` added to token-call bodies.
-#[derive(Debug)]
-pub struct X {
-    standard: StandardProvider,
-}
-
-/// The descriptor's constructor.
-pub fn build(
-    descriptor: &'static ProviderDescriptor,
-    config: ProviderConfig,
-    http: HttpClient,
-) -> Result<Box<dyn OAuthProvider>, Error> {
-    Ok(Box::new(X { standard: StandardProvider::new(descriptor, config, http)? }))
+loginkit_core::quirks_provider! {
+    /// X: the standard provider with `client_id` added to token-call bodies.
+    pub struct X;
 }
 
 impl X {

@@ -1,26 +1,15 @@
 //! Yammer's quirk: its token answer is `{"access_token": {"token": "..."}, "user": ..., ...}`,
 //! which the shared parser cannot read, so the exchange flattens the token before parsing.
 
-use loginkit_core::descriptor::ProviderDescriptor;
 use loginkit_core::serde_json::{self, Value};
 use loginkit_core::{
-    Error, ExchangeRequest, HttpClient, OAuthProvider, Operation, ProviderConfig, StandardProvider, TokenSet,
-    async_trait, parse_token_response,
+    Error, ExchangeRequest, OAuthProvider, Operation, StandardProvider, TokenSet, async_trait,
+    parse_token_response,
 };
 
-/// Yammer: the standard provider with its own code exchange.
-#[derive(Debug)]
-pub struct Yammer {
-    standard: StandardProvider,
-}
-
-/// The descriptor's constructor.
-pub fn build(
-    descriptor: &'static ProviderDescriptor,
-    config: ProviderConfig,
-    http: HttpClient,
-) -> Result<Box<dyn OAuthProvider>, Error> {
-    Ok(Box::new(Yammer { standard: StandardProvider::new(descriptor, config, http)? }))
+loginkit_core::quirks_provider! {
+    /// Yammer: the standard provider with its own code exchange.
+    pub struct Yammer;
 }
 
 #[async_trait]
