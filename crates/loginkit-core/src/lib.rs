@@ -41,11 +41,11 @@ pub use secret::{
     AccessToken, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IdToken, Nonce, PkceCodeChallenge,
     PkceCodeVerifier, RefreshToken, SecretValue,
 };
-pub use standard::StandardProvider;
+pub use standard::{ClientSecretSource, StandardProvider};
 pub use token::{RawResponse, TokenSet, parse_token_response, token_endpoint_jwt_claims};
 
 /// Re-exported so provider crates need no direct dependency on these.
-pub use {async_trait::async_trait, reqwest, serde_json, url};
+pub use {async_trait::async_trait, jsonwebtoken, reqwest, serde_json, url};
 
 #[doc(hidden)]
 pub mod __private {

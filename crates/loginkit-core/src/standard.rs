@@ -1,6 +1,7 @@
 //! The data-driven provider: serves any provider whose dialect its descriptor's `OAuth2Spec`
 //! describes, and offers its building blocks to providers that override a quirk.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -14,7 +15,7 @@ use crate::error::{Error, Operation};
 use crate::http::{HttpClient, HttpResponse};
 use crate::profile::{EmailTrust, UserProfile};
 use crate::provider::{AuthorizeRequest, Endpoint, ExchangeRequest, OAuthProvider, ProviderConfig, TokenRef};
-use crate::secret::{CsrfToken, RefreshToken};
+use crate::secret::{ClientSecret, CsrfToken, RefreshToken};
 use crate::token::{TokenSet, decode_object, non_empty_str, parse_token_response, provider_error};
 
 /// Authorize parameters the standard implementation owns; extra parameters may not override them.
@@ -32,12 +33,32 @@ const RESERVED_AUTHORIZE_PARAMS: &[&str] = &[
 /// Configuration keys implied by `ClientAuth::PrivateKeyJwt`.
 const PRIVATE_KEY_PARAMS: &[&str] = &["private_key", "private_key_id", "private_key_alg"];
 
+/// Produces the client secret at each token-endpoint call, for providers whose secret is a
+/// short-lived signed JWT (Apple). Must be cheap: it is called on every exchange, refresh and
+/// revocation, so implementations cache.
+#[derive(Clone)]
+pub struct ClientSecretSource(Arc<dyn Fn() -> Result<ClientSecret, Error> + Send + Sync>);
+
+impl ClientSecretSource {
+    /// Wraps a secret-producing function.
+    pub fn new(produce: impl Fn() -> Result<ClientSecret, Error> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(produce))
+    }
+}
+
+impl std::fmt::Debug for ClientSecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClientSecretSource")
+    }
+}
+
 /// A provider instance driven entirely by its descriptor.
 #[derive(Debug)]
 pub struct StandardProvider {
     descriptor: &'static ProviderDescriptor,
     config: ProviderConfig,
     http: HttpClient,
+    secret_source: Option<ClientSecretSource>,
     authorize: Url,
     token: Url,
     refresh: Url,
@@ -105,7 +126,24 @@ impl StandardProvider {
         let refresh = resolve(Endpoint::Refresh, spec.refresh_url.unwrap_or(spec.token_url))?;
         let revoke = spec.revoke_url.map(|u| resolve(Endpoint::Revoke, u)).transpose()?;
         let userinfo = spec.userinfo.as_ref().map(|u| resolve(Endpoint::UserInfo, u.url)).transpose()?;
-        Ok(Self { descriptor, config, http, authorize, token, refresh, revoke, userinfo })
+        Ok(Self {
+            descriptor,
+            config,
+            http,
+            secret_source: None,
+            authorize,
+            token,
+            refresh,
+            revoke,
+            userinfo,
+        })
+    }
+
+    /// Takes the client secret from `source` at each token-endpoint call instead of from the
+    /// configuration.
+    pub fn with_client_secret_source(mut self, source: ClientSecretSource) -> Self {
+        self.secret_source = Some(source);
+        self
     }
 
     /// [`StandardProvider::new`], boxed; the default [`crate::descriptor::BuildFn`].
@@ -363,7 +401,12 @@ impl StandardProvider {
         params: &[(&str, &str)],
     ) -> Result<HttpResponse, Error> {
         let id = self.config.client_id.as_str();
-        let secret = self.config.client_secret.as_ref().map(|s| s.secret().as_str()).unwrap_or("");
+        let produced = self.secret_source.as_ref().map(|source| (source.0)()).transpose()?;
+        let secret = produced
+            .as_ref()
+            .or(self.config.client_secret.as_ref())
+            .map(|s| s.secret().as_str())
+            .unwrap_or("");
         let mut url = url.clone();
         let mut form: Vec<(&str, String)> = params.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
         let mut authorization = None;

@@ -305,6 +305,28 @@ async fn exchange_with_a_json_body_and_api_headers() {
 }
 
 #[tokio::test]
+async fn a_client_secret_source_is_asked_at_every_call() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let server = token_server(token_ok()).await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let source = loginkit_core::ClientSecretSource::new(move || {
+        let n = counter.fetch_add(1, Ordering::SeqCst);
+        Ok(loginkit_core::ClientSecret::new(format!("signed-{n}")))
+    });
+    let config = ProviderConfig::new("cid", "static").base_url(server.uri().parse().unwrap());
+    let provider = StandardProvider::new(&BODY, config, http()).unwrap().with_client_secret_source(source);
+    let code = AuthorizationCode::new("c".into());
+    provider.exchange_code(&ExchangeRequest::new(&code, &redirect())).await.unwrap();
+    provider.refresh(&RefreshToken::new("r".into())).await.unwrap();
+    let secrets: Vec<String> =
+        server.received_requests().await.unwrap().iter().map(|r| form(r)["client_secret"].clone()).collect();
+    assert_eq!(secrets, ["signed-0", "signed-1"]);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
 async fn exchange_with_query_auth_over_get() {
     let server = token_server(token_ok()).await;
     let provider = provider_at(&QUERY_GET, &server, ProviderConfig::new("cid", "csecret"));

@@ -19,15 +19,12 @@ pub const APPLE: ProviderDescriptor = ProviderDescriptor::new(
 .config_keys(&[
     ConfigKey::optional(
         "team_id",
-        "Apple Developer Team ID (the client-secret JWT's `iss`). Not used yet: see the notes.",
+        "Apple Developer Team ID (the client-secret JWT's `iss`). With `key_id` and `private_key`, loginkit signs the client secret itself.",
     ),
-    ConfigKey::optional(
-        "key_id",
-        "Id of the Sign in with Apple private key (the client-secret JWT's `kid`). Not used yet: see the notes.",
-    ),
+    ConfigKey::optional("key_id", "Id of the Sign in with Apple private key (the client-secret JWT's `kid`)."),
     ConfigKey::optional(
         "private_key",
-        "The Sign in with Apple private key (`.p8`, PEM) that signs the client-secret JWT. Not used yet: see the notes.",
+        "The Sign in with Apple private key (the `.p8` file, PEM) that signs the client-secret JWT.",
     )
     .secret(),
 ])

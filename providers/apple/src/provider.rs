@@ -1,33 +1,61 @@
-//! Apple's quirks: the profile lives only in the ID token, which loginkit does not read before it
-//! can verify it, and the client secret is a JWT configured pre-generated for now.
+//! Apple's quirks: the client secret is a short-lived ES256 JWT signed with the Sign in with Apple
+//! key (the `.p8` file), and the profile lives only in the ID token, which loginkit does not read
+//! before it can verify it.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use loginkit_core::descriptor::ProviderDescriptor;
+use loginkit_core::jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use loginkit_core::serde_json::json;
 use loginkit_core::{
-    Error, HttpClient, OAuthProvider, ProviderConfig, StandardProvider, TokenSet, UserProfile, async_trait,
+    ClientSecret, ClientSecretSource, Error, HttpClient, OAuthProvider, ProviderConfig, StandardProvider,
+    TokenSet, UserProfile, async_trait,
 };
 
-/// Sign in with Apple: standard token calls; no profile until ID tokens are verified.
+/// Apple accepts client secrets valid for up to six months; a day keeps a leaked one short-lived.
+const SECRET_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// A cached secret is replaced this long before it expires, so none expires in flight.
+const RENEW_BEFORE: Duration = Duration::from_secs(3600);
+/// The `aud` Apple requires in client secrets.
+const AUDIENCE: &str = "https://appleid.apple.com";
+
+/// Sign in with Apple: standard token calls with a signed client secret; no profile until ID tokens
+/// are verified.
 #[derive(Debug)]
 pub struct Apple {
     standard: StandardProvider,
 }
 
-/// The descriptor's constructor.
+/// The descriptor's constructor: signs client secrets when `team_id`, `key_id` and `private_key`
+/// are configured, else uses the configured (pre-generated) client secret.
 pub fn build(
     descriptor: &'static ProviderDescriptor,
     config: ProviderConfig,
     http: HttpClient,
 ) -> Result<Box<dyn OAuthProvider>, Error> {
-    let has_secret = config.client_secret.as_ref().is_some_and(|s| !s.secret().is_empty());
-    if !has_secret && config.param_names().any(|k| ["team_id", "key_id", "private_key"].contains(&k)) {
-        return Err(Error::Config {
-            provider: descriptor.id,
-            message: "the client secret must be a pre-generated ES256 JWT for now; signing it from \
-                      `team_id`, `key_id` and `private_key` is not implemented yet"
-                .to_owned(),
-        });
-    }
-    Ok(Box::new(Apple { standard: StandardProvider::new(descriptor, config, http)? }))
+    let provider = descriptor.id;
+    let value = |key| config.get_param(key).map(str::trim).filter(|v| !v.is_empty());
+    let standard = match (value("team_id"), value("key_id"), value("private_key")) {
+        (Some(team_id), Some(key_id), Some(pem)) => {
+            let signer =
+                Arc::new(SecretSigner::new(provider, team_id, key_id, config.client_id.as_str(), pem)?);
+            let first = signer.secret_at(SystemTime::now())?;
+            let source = ClientSecretSource::new(move || signer.secret_at(SystemTime::now()));
+            StandardProvider::new(descriptor, config.client_secret(first.secret().clone()), http)?
+                .with_client_secret_source(source)
+        }
+        (None, None, None) => StandardProvider::new(descriptor, config, http)?,
+        _ => {
+            return Err(Error::Config {
+                provider,
+                message: "`team_id`, `key_id` and `private_key` go together: set all three to have the \
+                          client secret signed, or none to use a pre-generated one"
+                    .to_owned(),
+            });
+        }
+    };
+    Ok(Box::new(Apple { standard }))
 }
 
 #[async_trait]
@@ -38,5 +66,95 @@ impl OAuthProvider for Apple {
 
     async fn user_profile(&self, _tokens: &TokenSet) -> Result<UserProfile, Error> {
         Err(Error::Unsupported { provider: "apple", capability: "profile from a verified ID token" })
+    }
+}
+
+/// Signs Apple's client-secret JWT and keeps it until shortly before it expires.
+struct SecretSigner {
+    provider: &'static str,
+    team_id: String,
+    key_id: String,
+    client_id: String,
+    key: EncodingKey,
+    cached: Mutex<Option<(ClientSecret, u64)>>,
+}
+
+impl SecretSigner {
+    fn new(
+        provider: &'static str,
+        team_id: &str,
+        key_id: &str,
+        client_id: &str,
+        pem: &str,
+    ) -> Result<Self, Error> {
+        let key = EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|_| Error::Config {
+            provider,
+            message: "`private_key` is not a PEM-encoded P-256 private key (the `.p8` file Apple issues)"
+                .to_owned(),
+        })?;
+        Ok(Self {
+            provider,
+            team_id: team_id.to_owned(),
+            key_id: key_id.to_owned(),
+            client_id: client_id.to_owned(),
+            key,
+            cached: Mutex::new(None),
+        })
+    }
+
+    /// The secret to send at `now`: the cached one while it has more than [`RENEW_BEFORE`] left.
+    fn secret_at(&self, now: SystemTime) -> Result<ClientSecret, Error> {
+        let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let mut cached = self.cached.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((secret, expires)) = cached.as_ref()
+            && expires.saturating_sub(now) > RENEW_BEFORE.as_secs()
+        {
+            return Ok(secret.clone());
+        }
+        let expires = now + SECRET_LIFETIME.as_secs();
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.key_id.clone());
+        let claims = json!({
+            "iss": self.team_id, "iat": now, "exp": expires, "aud": AUDIENCE, "sub": self.client_id,
+        });
+        let jwt = encode(&header, &claims, &self.key).map_err(|_| Error::Config {
+            provider: self.provider,
+            message: "could not sign the client secret with `private_key`".to_owned(),
+        })?;
+        let secret = ClientSecret::new(jwt);
+        *cached = Some((secret.clone(), expires));
+        Ok(secret)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PEM: &str = include_str!("../tests/fixtures/test-only-AuthKey.p8");
+
+    fn signer() -> SecretSigner {
+        SecretSigner::new("apple", "TEAM123456", "KEY1234567", "com.example.web", PEM).unwrap()
+    }
+
+    #[test]
+    fn secrets_are_cached_and_renewed_before_they_expire() {
+        let signer = signer();
+        let start = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let first = signer.secret_at(start).unwrap();
+        let later = signer.secret_at(start + Duration::from_secs(22 * 3600)).unwrap();
+        assert_eq!(first.secret(), later.secret(), "still more than an hour left: reused");
+        let renewed = signer.secret_at(start + Duration::from_secs(23 * 3600 + 1)).unwrap();
+        assert_ne!(first.secret(), renewed.secret(), "under an hour left: renewed");
+    }
+
+    #[test]
+    fn a_bad_key_is_a_configuration_error_that_does_not_quote_it() {
+        let Err(err) = SecretSigner::new("apple", "T", "K", "c", "-----BEGIN PRIVATE KEY-----\nnot-a-key\n")
+        else {
+            panic!("a bad key was accepted");
+        };
+        assert!(matches!(err, Error::Config { .. }));
+        assert!(!err.to_string().contains("not-a-key"));
     }
 }

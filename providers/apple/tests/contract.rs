@@ -1,5 +1,5 @@
-//! Sign in with Apple contract tests: the authorize URL, the token calls with a pre-generated
-//! client-secret JWT, and the profile that waits for ID-token verification.
+//! Sign in with Apple contract tests: the authorize URL, the token calls with a pre-generated or a
+//! signed client-secret JWT, and the profile that waits for ID-token verification.
 
 use std::collections::BTreeMap;
 
@@ -128,17 +128,22 @@ async fn revoke_posts_to_apples_endpoint() {
 }
 
 #[test]
-fn signing_keys_without_a_secret_are_a_clear_config_error() {
-    let keys_only = ProviderConfig::public(SERVICES_ID)
+fn signing_key_errors_are_clear_and_never_quote_the_key() {
+    let bad_key = ProviderConfig::public(SERVICES_ID)
         .param("team_id", "DEF123GHIJ")
         .param("key_id", "ABC123DEFG")
-        .param("private_key", "-----BEGIN PRIVATE KEY-----\nMIGT...\n-----END PRIVATE KEY-----");
-    match APPLE.instantiate(keys_only, HttpClient::with_defaults().unwrap()) {
+        .param("private_key", "-----BEGIN PRIVATE KEY-----\nMIGT-not-a-key\n-----END PRIVATE KEY-----");
+    match APPLE.instantiate(bad_key, HttpClient::with_defaults().unwrap()) {
         Err(Error::Config { provider, message }) => {
             assert_eq!(provider, "apple");
-            assert!(message.contains("pre-generated ES256 JWT"), "{message}");
-            assert!(!message.contains("BEGIN PRIVATE KEY"), "the key never appears in errors");
+            assert!(message.contains("`private_key` is not a PEM-encoded P-256 private key"), "{message}");
+            assert!(!message.contains("MIGT"), "the key never appears in errors");
         }
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
+    let partial = ProviderConfig::public(SERVICES_ID).param("team_id", "DEF123GHIJ");
+    match APPLE.instantiate(partial, HttpClient::with_defaults().unwrap()) {
+        Err(Error::Config { message, .. }) => assert!(message.contains("go together"), "{message}"),
         other => panic!("expected a configuration error, got {other:?}"),
     }
     match APPLE.instantiate(ProviderConfig::public(SERVICES_ID), HttpClient::with_defaults().unwrap()) {
@@ -147,4 +152,43 @@ fn signing_keys_without_a_secret_are_a_clear_config_error() {
         }
         other => panic!("expected a configuration error, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn the_client_secret_is_an_es256_jwt_signed_with_the_p8_key() {
+    use loginkit_core::jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
+
+    let server = ContractServer::start().await;
+    server.respond_json("POST", "/auth/token", 200, fixture(DIR, "token.json")).await;
+    let signing = ProviderConfig::public(SERVICES_ID)
+        .param("team_id", "DEF123GHIJ")
+        .param("key_id", "ABC123DEFG")
+        .param("private_key", fixture(DIR, "test-only-AuthKey.p8"));
+    let apple = server.provider(&APPLE, signing);
+    let (code, redirect) = (code("c_apple"), redirect_uri("apple"));
+    apple.exchange_code(&ExchangeRequest::new(&code, &redirect)).await.unwrap();
+    apple.refresh(&RefreshToken::new("r_apple".into())).await.unwrap();
+
+    let sent = server.requests().await;
+    assert_eq!(sent.len(), 2);
+    let secret = &sent[0].form["client_secret"];
+    assert_eq!(&sent[1].form["client_secret"], secret, "the signed secret is cached between calls");
+    assert_eq!(sent[0].form["client_id"], SERVICES_ID);
+
+    let public = fixture(DIR, "test-only-AuthKey.pub.pem");
+    let mut validation = Validation::new(Algorithm::ES256);
+    validation.set_audience(&["https://appleid.apple.com"]);
+    validation.set_issuer(&["DEF123GHIJ"]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    let token = decode::<loginkit_core::serde_json::Value>(
+        secret,
+        &DecodingKey::from_ec_pem(public.as_bytes()).unwrap(),
+        &validation,
+    );
+    let token = token.expect("the secret verifies with the key's public half");
+    assert_eq!(token.header.kid.as_deref(), Some("ABC123DEFG"));
+    assert_eq!(token.claims["sub"], SERVICES_ID);
+    let lifetime = token.claims["exp"].as_u64().unwrap() - token.claims["iat"].as_u64().unwrap();
+    assert!(lifetime <= 15_777_000, "Apple refuses secrets valid for more than six months");
+    assert_eq!(lifetime, 24 * 3600);
 }
