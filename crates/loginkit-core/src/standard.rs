@@ -568,6 +568,13 @@ fn rebase(url: &Url, base: &Url) -> Url {
 
 /// Only HTTPS, except plain HTTP to loopback hosts (local development and tests).
 fn check_scheme(provider: &'static str, url: Url) -> Result<Url, Error> {
+    check_transport(provider, &url, "endpoint")?;
+    Ok(url)
+}
+
+/// The transport rule of every URL loginkit calls: HTTPS, or plain HTTP to a loopback host;
+/// `what` names the URL in the error.
+pub(crate) fn check_transport(provider: &'static str, url: &Url, what: &str) -> Result<(), Error> {
     let loopback = match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -575,11 +582,9 @@ fn check_scheme(provider: &'static str, url: Url) -> Result<Url, Error> {
         None => false,
     };
     match url.scheme() {
-        "https" => Ok(url),
-        "http" if loopback => Ok(url),
-        _ => {
-            Err(Error::config(provider, format!("endpoint `{url}` must use https (http only for loopback)")))
-        }
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err(Error::config(provider, format!("{what} `{url}` must use https (http only for loopback)"))),
     }
 }
 

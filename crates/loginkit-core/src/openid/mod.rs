@@ -184,20 +184,9 @@ pub(crate) fn cache_ttl(cache_control: Option<&str>) -> Duration {
     max_age.map_or(DEFAULT_CACHE_TTL, |age| age.clamp(MIN_CACHE_TTL, MAX_CACHE_TTL))
 }
 
-/// Only HTTPS, except plain HTTP to loopback hosts (local development and tests), like every
-/// other provider endpoint.
+/// Only HTTPS, except plain HTTP to loopback hosts, like every other provider endpoint.
 pub(crate) fn check_fetch_url(provider: &'static str, url: &Url, what: &str) -> Result<(), Error> {
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if loopback => Ok(()),
-        _ => Err(Error::config(provider, format!("{what} `{url}` must use https (http only for loopback)"))),
-    }
+    crate::standard::check_transport(provider, url, what)
 }
 
 /// Equality whose time does not depend on where the inputs differ (only on their lengths, which
