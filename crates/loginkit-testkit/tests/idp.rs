@@ -728,22 +728,23 @@ async fn login_form_lists_users_and_escapes_parameters() {
     assert!(html.contains("value=\"approve\"") && html.contains("value=\"deny\""));
 }
 
+/// Posts the login form as a browser would after the user picked `user` and pressed `action`.
+async fn submit_login_form(idp: &MockIdp, user: &str, action: &str) -> reqwest::Response {
+    let form = [
+        ("client_id", CLIENT_ID),
+        ("redirect_uri", REDIRECT),
+        ("response_type", "code"),
+        ("state", "xyz"),
+        ("user", user),
+        ("action", action),
+    ];
+    http().post(idp.url("authorize")).form(&form).send().await.unwrap()
+}
+
 #[tokio::test]
 async fn login_form_approve_signs_in_the_chosen_user() {
     let idp = MockIdp::start_with(manual_config()).await.unwrap();
-    let response = http()
-        .post(idp.url("authorize"))
-        .form(&[
-            ("client_id", CLIENT_ID),
-            ("redirect_uri", REDIRECT),
-            ("response_type", "code"),
-            ("state", "xyz"),
-            ("user", "2"),
-            ("action", "approve"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let response = submit_login_form(&idp, "2", "approve").await;
     let location = redirect_target(&response);
     assert_eq!(query_value(&location, "state").as_deref(), Some("xyz"));
     let code = query_value(&location, "code").unwrap();
@@ -755,19 +756,7 @@ async fn login_form_approve_signs_in_the_chosen_user() {
 #[tokio::test]
 async fn login_form_deny_is_access_denied() {
     let idp = MockIdp::start_with(manual_config()).await.unwrap();
-    let response = http()
-        .post(idp.url("authorize"))
-        .form(&[
-            ("client_id", CLIENT_ID),
-            ("redirect_uri", REDIRECT),
-            ("response_type", "code"),
-            ("state", "xyz"),
-            ("user", "1"),
-            ("action", "deny"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let response = submit_login_form(&idp, "1", "deny").await;
     let location = redirect_target(&response);
     assert_eq!(query_value(&location, "error").as_deref(), Some("access_denied"));
     assert_eq!(query_value(&location, "state").as_deref(), Some("xyz"));
