@@ -1,0 +1,862 @@
+//! The login flow: start, callback, token exchange, refresh, and the account operations around
+//! sessions and identities, with Appwrite's semantics and stricter defaults.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use loginkit_core::{
+    AuthorizationCode, AuthorizeRequest, Error as ProviderError, ExchangeRequest, Nonce, OAuthProvider,
+    PkceCodeChallenge, PkceCodeVerifier, RefreshToken, TokenSet, UserProfile,
+};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::crypto::{self, Keys, Purpose};
+use crate::error::{ErrorType, FlowError};
+use crate::model::{Identity, NewUser, OneTimeToken, Sealed, Session, StoredTokens, Timestamp, User};
+use crate::redirect::AllowList;
+use crate::state::{LoginState, STATE_LIFETIME};
+use crate::store::{Store, Tx};
+
+/// Most custom scopes a login may ask for.
+pub const MAX_SCOPES: usize = 100;
+/// Longest custom scope.
+pub const MAX_SCOPE_LEN: usize = 4096;
+
+/// A project: its allow-list, its enabled providers and its session rules.
+#[derive(Clone)]
+pub struct Project {
+    /// Project id (`default`, ...).
+    pub id: String,
+    /// Where success and failure URLs may point.
+    pub allow: AllowList,
+    /// Enabled providers by id.
+    pub providers: BTreeMap<String, Arc<dyn OAuthProvider>>,
+    /// Provider ids this build knows (enabled or not); others are "unsupported".
+    pub known_providers: Vec<String>,
+    /// Most sessions per user; the oldest go first. 0 means no limit.
+    pub session_limit: u32,
+    /// How long a session lasts.
+    pub session_duration: Duration,
+    /// How long a token-flow secret may be exchanged.
+    pub token_lifetime: Duration,
+    /// Success URL when a login names none.
+    pub default_success: Option<Url>,
+    /// Failure URL when a login names none.
+    pub default_failure: Option<Url>,
+}
+
+impl Project {
+    /// A project with Appwrite's defaults: 10 sessions per user, one-year sessions, 60-second
+    /// token-flow secrets, no provider enabled.
+    pub fn new(id: impl Into<String>, allow: AllowList) -> Self {
+        Self {
+            id: id.into(),
+            allow,
+            providers: BTreeMap::new(),
+            known_providers: Vec::new(),
+            session_limit: 10,
+            session_duration: Duration::from_secs(365 * 24 * 3600),
+            token_lifetime: Duration::from_secs(60),
+            default_success: None,
+            default_failure: None,
+        }
+    }
+
+    /// Enables a provider under its descriptor's id.
+    pub fn enable(mut self, provider: Box<dyn OAuthProvider>) -> Self {
+        let id = provider.descriptor().id.to_owned();
+        self.providers.insert(id, Arc::from(provider));
+        self
+    }
+}
+
+impl fmt::Debug for Project {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Project")
+            .field("id", &self.id)
+            .field("allow", &self.allow)
+            .field("providers", &self.providers.keys().collect::<Vec<_>>())
+            .field("session_limit", &self.session_limit)
+            .field("session_duration", &self.session_duration)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who is making a request, kept with the sessions it creates.
+#[derive(Debug, Clone, Default)]
+pub struct Client {
+    /// IP address.
+    pub ip: String,
+    /// `User-Agent`.
+    pub user_agent: String,
+}
+
+/// Input of [`Flow::start`].
+#[derive(Debug, Clone)]
+pub struct StartRequest<'a> {
+    /// Provider id.
+    pub provider: &'a str,
+    /// Where to send the browser after a successful login.
+    pub success: Option<&'a str>,
+    /// Where to send it after a failed one.
+    pub failure: Option<&'a str>,
+    /// Scopes in addition to the provider's defaults.
+    pub scopes: &'a [String],
+    /// Token flow (a one-time secret on the success URL) instead of a session.
+    pub token: bool,
+    /// The callback URL registered with the provider.
+    pub redirect_uri: &'a Url,
+}
+
+/// The answer to a start: where to send the browser and the cookie that binds the login to it.
+#[derive(Debug, Clone)]
+pub struct Started {
+    /// The provider's authorize URL.
+    pub location: Url,
+    /// The browser-binding cookie to set (HttpOnly, SameSite=Lax, for [`STATE_LIFETIME`]).
+    pub cookie: BindingCookie,
+}
+
+/// The cookie that ties a login's `state` to the browser that started it.
+#[derive(Clone)]
+pub struct BindingCookie {
+    /// Name.
+    pub name: String,
+    /// Value (random).
+    pub value: String,
+    /// Lifetime.
+    pub max_age: Duration,
+}
+
+impl fmt::Debug for BindingCookie {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BindingCookie").field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+/// Input of [`Flow::callback`].
+#[derive(Debug, Clone)]
+pub struct CallbackRequest<'a> {
+    /// Provider id from the callback path.
+    pub provider: &'a str,
+    /// The callback's parameters (query string, or form fields of a `form_post` callback).
+    pub params: &'a [(String, String)],
+    /// The request's cookies.
+    pub cookies: &'a [(String, String)],
+    /// The session the browser is signed in with, if any: the new identity is linked to its user.
+    pub current_session: Option<&'a Session>,
+    /// The client.
+    pub client: &'a Client,
+}
+
+/// Where a callback ends: a redirect to the success or the failure URL.
+#[derive(Debug)]
+pub struct Completed {
+    /// The URL to redirect to.
+    pub location: Url,
+    /// The binding cookie to delete.
+    pub clear_cookie: String,
+    /// The session created (session flow only), with its secret for the cookie.
+    pub session: Option<NewSession>,
+    /// The error when `location` is the failure URL.
+    pub error: Option<FlowError>,
+}
+
+/// A session just created, with the secret only its holder will ever see.
+pub struct NewSession {
+    /// The session.
+    pub session: Session,
+    /// The cookie value: base64 of `{"id": userId, "secret": secret}`, as Appwrite encodes it.
+    pub cookie_value: String,
+}
+
+impl fmt::Debug for NewSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewSession").field("session", &self.session.id).finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct CookiePayload {
+    id: String,
+    secret: String,
+}
+
+/// The login flow of one project over one store.
+#[derive(Clone)]
+pub struct Flow {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    project: Project,
+    store: Arc<dyn Store>,
+    keys: Keys,
+}
+
+impl fmt::Debug for Flow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Flow").field("project", &self.inner.project).finish_non_exhaustive()
+    }
+}
+
+impl Flow {
+    /// A flow for `project`, keeping its data in `store`, sealing with `keys`.
+    pub fn new(project: Project, store: impl Store, keys: Keys) -> Self {
+        Self::with_shared_store(project, Arc::new(store), keys)
+    }
+
+    /// Like [`Flow::new`] with a store shared with other code.
+    pub fn with_shared_store(project: Project, store: Arc<dyn Store>, keys: Keys) -> Self {
+        Self { inner: Arc::new(Inner { project, store, keys }) }
+    }
+
+    /// The project.
+    pub fn project(&self) -> &Project {
+        &self.inner.project
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    fn provider(&self, id: &str) -> Result<&Arc<dyn OAuthProvider>, FlowError> {
+        let project = &self.inner.project;
+        match project.providers.get(id) {
+            Some(provider) => Ok(provider),
+            None if project.known_providers.iter().any(|known| known == id) => Err(FlowError::new(
+                ErrorType::ProjectProviderDisabled,
+                format!(
+                    "This provider is disabled. Please enable the provider from your {} console to continue.",
+                    project.id
+                ),
+            )),
+            None => Err(FlowError::new(
+                ErrorType::ProjectProviderUnsupported,
+                format!("The provider `{}` is not supported.", truncate(id, 64)),
+            )),
+        }
+    }
+
+    /// Starts a login: checks the provider, URLs and scopes, and returns the provider's authorize
+    /// URL carrying a sealed `state`, plus the cookie binding it to this browser.
+    pub fn start(&self, request: &StartRequest<'_>) -> Result<Started, FlowError> {
+        let provider = self.provider(request.provider)?;
+        let project = &self.inner.project;
+        let success = self.target(request.success, project.default_success.as_ref(), "success")?;
+        let failure = self.target(request.failure, project.default_failure.as_ref(), "failure")?;
+        if request.scopes.len() > MAX_SCOPES {
+            return Err(FlowError::argument(format!(
+                "Invalid `scopes` param: Value must be an array of no more than {MAX_SCOPES} items."
+            )));
+        }
+        if request.scopes.iter().any(|s| s.len() > MAX_SCOPE_LEN) {
+            return Err(FlowError::argument(format!(
+                "Invalid `scopes` param: each scope must be at most {MAX_SCOPE_LEN} characters long."
+            )));
+        }
+        let capabilities = provider.descriptor().capabilities;
+        let pkce = capabilities.pkce.then(PkceCodeChallenge::new_random_sha256);
+        let nonce = capabilities.oidc.then(Nonce::new_random);
+        let state = LoginState {
+            id: crypto::random_secret(),
+            project: project.id.clone(),
+            provider: request.provider.to_owned(),
+            success: success.to_string(),
+            failure: failure.to_string(),
+            token: request.token,
+            redirect_uri: request.redirect_uri.to_string(),
+            binding: crypto::random_secret(),
+            pkce_verifier: pkce.as_ref().map(|(_, verifier)| verifier.secret().to_owned()),
+            nonce: nonce.as_ref().map(|n| n.secret().to_owned()),
+            expires: Timestamp::now().plus(STATE_LIFETIME).millis(),
+        };
+        let sealed = state.seal(&self.inner.keys);
+        let mut authorize = AuthorizeRequest::new(request.redirect_uri, &sealed).scopes(request.scopes);
+        if let Some((challenge, _)) = &pkce {
+            authorize = authorize.pkce_challenge(challenge);
+        }
+        if let Some(nonce) = &nonce {
+            authorize = authorize.nonce(nonce);
+        }
+        let location = provider.authorize_url(&authorize).map_err(|error| {
+            FlowError::new(ErrorType::GeneralArgumentInvalid, format!("Cannot start the login: {error}"))
+                .with_source(error)
+        })?;
+        Ok(Started {
+            location,
+            cookie: BindingCookie {
+                name: state.cookie_name(),
+                value: state.binding,
+                max_age: STATE_LIFETIME,
+            },
+        })
+    }
+
+    fn target(&self, given: Option<&str>, default: Option<&Url>, name: &str) -> Result<Url, FlowError> {
+        match (given.filter(|s| !s.is_empty()), default) {
+            (Some(url), _) => self.inner.project.allow.check(url).map_err(|error| {
+                FlowError::argument(format!(
+                    "Invalid `{name}` param: URL host must be one of: {}. ({error})",
+                    { self.inner.project.allow.hostnames().join(", ") }
+                ))
+            }),
+            (None, Some(default)) => Ok(default.clone()),
+            (None, None) => Err(FlowError::argument(format!("The `{name}` URL is required."))),
+        }
+    }
+
+    /// Finishes a login at the callback.
+    ///
+    /// An `Err` means the request cannot be trusted to name a failure URL (bad, expired, replayed
+    /// or foreign state, no binding cookie) or the store failed; nothing was written. Otherwise
+    /// the answer redirects to the success URL, or to the failure URL with Appwrite's `error`
+    /// parameter, in which case nothing was written either.
+    pub async fn callback(&self, request: &CallbackRequest<'_>) -> Result<Completed, FlowError> {
+        let param = |name: &str| request.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let sealed =
+            param("state").filter(|s| !s.is_empty()).ok_or_else(|| FlowError::bad_state("missing"))?;
+        let state =
+            LoginState::open(&self.inner.keys, sealed).ok_or_else(|| FlowError::bad_state("not ours"))?;
+        let project = &self.inner.project;
+        if state.project != project.id || state.provider != request.provider {
+            return Err(FlowError::bad_state("issued for another project or provider"));
+        }
+        if state.expired(Timestamp::now()) {
+            return Err(FlowError::bad_state("expired; start the login again"));
+        }
+        let cookie_name = state.cookie_name();
+        let bound = request
+            .cookies
+            .iter()
+            .any(|(name, value)| *name == cookie_name && crypto::secrets_equal(value, &state.binding));
+        if !bound {
+            return Err(FlowError::bad_state("this browser did not start the login"));
+        }
+        let success = project.allow.check(&state.success).map_err(|_| {
+            FlowError::new(ErrorType::ProjectInvalidSuccessUrl, "Invalid redirect URL for OAuth success.")
+        })?;
+        let failure = project.allow.check(&state.failure).map_err(|_| {
+            FlowError::new(ErrorType::ProjectInvalidFailureUrl, "Invalid redirect URL for OAuth failure.")
+        })?;
+        if !self.inner.store.consume_state(&state.id, Timestamp::from_millis(state.expires)).await? {
+            return Err(FlowError::bad_state("already used"));
+        }
+        let fail = |error: FlowError| -> Result<Completed, FlowError> {
+            tracing::info!(provider = request.provider, kind = %error.kind(), "login failed");
+            Ok(Completed {
+                location: failure_url(&failure, &error),
+                clear_cookie: cookie_name.clone(),
+                session: None,
+                error: Some(error),
+            })
+        };
+        let provider = match self.provider(request.provider) {
+            Ok(provider) => provider,
+            Err(error) => return fail(error),
+        };
+        let name = provider.descriptor().display_name;
+        if let Some(error) = param("error") {
+            let description =
+                param("error_description").map(|d| format!(": {}", truncate(d, 512))).unwrap_or_default();
+            return fail(FlowError::new(
+                ErrorType::UserOauth2ProviderError,
+                format!(
+                    "The {name} OAuth2 provider returned an error: {}{description}",
+                    truncate(error, 256)
+                ),
+            ));
+        }
+        let Some(code) = param("code").filter(|c| !c.is_empty()) else {
+            return fail(FlowError::new(
+                ErrorType::UserOauth2ProviderError,
+                "Missing OAuth2 code. Please contact the team for additional support.",
+            ));
+        };
+        let redirect_uri = match Url::parse(&state.redirect_uri) {
+            Ok(url) => url,
+            Err(_) => return Err(FlowError::bad_state("unusable redirect URI")),
+        };
+        let code = AuthorizationCode::new(code.to_owned());
+        let verifier = state.pkce_verifier.clone().map(PkceCodeVerifier::new);
+        let mut exchange = ExchangeRequest::new(&code, &redirect_uri).callback_params(request.params);
+        if let Some(verifier) = &verifier {
+            exchange = exchange.pkce_verifier(verifier);
+        }
+        let tokens = match provider.exchange_code(&exchange).await {
+            Ok(tokens) => tokens,
+            Err(error) => {
+                let reason = error.provider_code().map(str::to_owned).unwrap_or_else(|| error.to_string());
+                return fail(
+                    FlowError::new(
+                        ErrorType::UserOauth2ProviderFailure,
+                        format!(
+                            "{name} couldn't complete sign-in ({}). Please try again.",
+                            truncate(&reason, 256)
+                        ),
+                    )
+                    .with_source(error),
+                );
+            }
+        };
+        let profile = match provider.user_profile(&tokens).await {
+            Ok(profile) => profile,
+            Err(error) => {
+                return fail(
+                    FlowError::new(
+                        ErrorType::UserOauth2ProviderError,
+                        format!("{name} did not return the user's profile: {error}"),
+                    )
+                    .with_source(error),
+                );
+            }
+        };
+        if profile.id.is_empty() {
+            return fail(FlowError::new(ErrorType::UserMissingId, "Missing ID from OAuth2 provider"));
+        }
+        let display_name =
+            profile.name.clone().filter(|n| !n.is_empty()).or_else(|| apple_user_name(param("user")));
+        let login = Login { provider: request.provider, profile: &profile, display_name, tokens: &tokens };
+        match self.complete(&login, &state, request.current_session, request.client).await {
+            Ok((user_id, outcome)) => {
+                let mut location = success;
+                let session = match outcome {
+                    Outcome::Session(session) => Some(session),
+                    Outcome::Token(secret) => {
+                        location
+                            .query_pairs_mut()
+                            .append_pair("userId", &user_id)
+                            .append_pair("secret", &secret);
+                        None
+                    }
+                };
+                tracing::info!(provider = request.provider, user = %user_id, token_flow = state.token, "login completed");
+                Ok(Completed { location, clear_cookie: cookie_name, session, error: None })
+            }
+            Err(error) if error.kind() == ErrorType::GeneralServerError => Err(error),
+            Err(error) => fail(error),
+        }
+    }
+
+    /// Account matching and all writes of a login, in one transaction.
+    async fn complete(
+        &self,
+        login: &Login<'_>,
+        state: &LoginState,
+        current: Option<&Session>,
+        client: &Client,
+    ) -> Result<(String, Outcome), FlowError> {
+        let now = Timestamp::now();
+        let stored = self.seal_tokens(login.tokens);
+        let profile = login.profile;
+        let email = profile.email.as_deref().filter(|e| !e.is_empty());
+        let verified = profile.email_trust.is_verified();
+        let mut tx = self.inner.store.begin().await?;
+        let identity = tx.identity_by_uid(login.provider, &profile.id).await?;
+        let user: User = if let Some(current) = current {
+            if identity.as_ref().is_some_and(|i| i.user_id != current.user_id) {
+                return Err(already_exists("This account is already linked to another user."));
+            }
+            if let Some(email) = email
+                && let Some(other) = tx.user_by_email(email).await?
+                && other.id != current.user_id
+            {
+                return Err(already_exists("A user with the same email already exists."));
+            }
+            tx.user(&current.user_id).await?.ok_or_else(|| {
+                FlowError::new(ErrorType::UserUnauthorized, "The current session's user no longer exists.")
+            })?
+        } else if let Some(identity) = &identity {
+            tx.user(&identity.user_id).await?.ok_or_else(|| {
+                FlowError::new(ErrorType::UserUnauthorized, "The identity's user no longer exists.")
+            })?
+        } else {
+            let by_email = match email {
+                None => None,
+                Some(email) => match tx.user_by_email(email).await? {
+                    Some(user) => Some(user),
+                    None => match tx.identity_by_email(email).await? {
+                        Some(identity) => tx.user(&identity.user_id).await?,
+                        None => None,
+                    },
+                },
+            };
+            match by_email {
+                // Linking by email is safe only when both sides vouch for the address.
+                Some(user) if verified && user.email_verified => user,
+                Some(_) => {
+                    return Err(FlowError::new(
+                        ErrorType::GeneralBadRequest,
+                        "An account with this email already exists. Sign in with it and link this provider from there.",
+                    ));
+                }
+                None => tx
+                    .create_user(NewUser {
+                        id: crypto::random_id(),
+                        email: email.map(str::to_owned),
+                        email_verified: email.is_some() && verified,
+                        name: login.display_name.clone().unwrap_or_default(),
+                        created_at: now,
+                    })
+                    .await
+                    .map_err(|e| match e {
+                        crate::StoreError::Conflict(_) => {
+                            already_exists("A user with the same email already exists.")
+                        }
+                        other => other.into(),
+                    })?,
+            }
+        };
+        let provider_email = email.unwrap_or_default().to_owned();
+        match &identity {
+            Some(identity) => tx.update_identity_tokens(&identity.id, &stored, email, now).await?,
+            None => {
+                tx.create_identity(Identity {
+                    id: crypto::random_id(),
+                    user_id: user.id.clone(),
+                    provider: login.provider.to_owned(),
+                    provider_uid: profile.id.clone(),
+                    provider_email,
+                    tokens: stored.clone(),
+                    created_at: now,
+                    updated_at: now,
+                })
+                .await?
+            }
+        }
+        if user.name.is_empty()
+            && let Some(name) = &login.display_name
+        {
+            tx.set_user_name(&user.id, name, now).await?;
+        }
+        let outcome = if state.token {
+            let secret = crypto::random_secret();
+            tx.create_token(OneTimeToken {
+                id: crypto::random_id(),
+                user_id: user.id.clone(),
+                secret_digest: crypto::digest_secret(&secret),
+                provider: login.provider.to_owned(),
+                expire: now.plus(self.inner.project.token_lifetime),
+                created_at: now,
+            })
+            .await?;
+            Outcome::Token(secret)
+        } else {
+            if let Some(current) = current {
+                // Like Appwrite: the new OAuth2 session replaces the one the browser had.
+                tx.delete_session(&current.id).await?;
+            }
+            let new = self
+                .new_session(&mut *tx, &user.id, login.provider, &profile.id, stored, client, now)
+                .await?;
+            Outcome::Session(new)
+        };
+        tx.commit().await?;
+        Ok((user.id, outcome))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn new_session(
+        &self,
+        tx: &mut dyn Tx,
+        user_id: &str,
+        provider: &str,
+        provider_uid: &str,
+        tokens: StoredTokens,
+        client: &Client,
+        now: Timestamp,
+    ) -> Result<NewSession, FlowError> {
+        let secret = crypto::random_secret();
+        let session = Session {
+            id: crypto::random_id(),
+            user_id: user_id.to_owned(),
+            secret_digest: crypto::digest_secret(&secret),
+            provider: provider.to_owned(),
+            provider_uid: provider_uid.to_owned(),
+            tokens,
+            expire: now.plus(self.inner.project.session_duration),
+            ip: truncate(&client.ip, 64).to_owned(),
+            user_agent: truncate(&client.user_agent, 512).to_owned(),
+            created_at: now,
+            updated_at: now,
+        };
+        tx.create_session(session.clone()).await?;
+        let limit = self.inner.project.session_limit as usize;
+        if limit > 0 {
+            let sessions = tx.sessions(user_id).await?;
+            let excess = sessions.len().saturating_sub(limit);
+            for old in sessions.iter().filter(|s| s.id != session.id).take(excess) {
+                tx.delete_session(&old.id).await?;
+            }
+        }
+        let payload = serde_json::to_vec(&CookiePayload { id: user_id.to_owned(), secret })
+            .expect("cookie payload serialises");
+        Ok(NewSession { session, cookie_value: STANDARD.encode(payload) })
+    }
+
+    fn seal_tokens(&self, tokens: &TokenSet) -> StoredTokens {
+        let keys = &self.inner.keys;
+        StoredTokens {
+            access_token: Sealed(keys.seal(Purpose::Data, tokens.access_token.secret().as_bytes())),
+            refresh_token: tokens
+                .refresh_token
+                .as_ref()
+                .map(|t| Sealed(keys.seal(Purpose::Data, t.secret().as_bytes()))),
+            access_token_expiry: tokens.expires_at.map(Timestamp::from),
+        }
+    }
+
+    /// Decrypts a stored provider token; `None` when it was sealed with other keys.
+    pub fn reveal(&self, sealed: &Sealed) -> Option<String> {
+        self.inner.keys.open(Purpose::Data, &sealed.0).and_then(|bytes| String::from_utf8(bytes).ok())
+    }
+
+    /// Exchanges a token-flow secret for a session (`POST /v1/account/sessions/token`). The
+    /// secret works once, within the token lifetime.
+    pub async fn create_session_from_token(
+        &self,
+        user_id: &str,
+        secret: &str,
+        client: &Client,
+    ) -> Result<NewSession, FlowError> {
+        let invalid = || FlowError::new(ErrorType::UserInvalidToken, "Invalid token passed in the request.");
+        if user_id.is_empty() || secret.is_empty() || secret.len() > 256 || user_id.len() > 64 {
+            return Err(invalid());
+        }
+        let now = Timestamp::now();
+        let mut tx = self.inner.store.begin().await?;
+        let token = tx.take_token(user_id, &crypto::digest_secret(secret)).await?.ok_or_else(invalid)?;
+        if token.expire < now {
+            // The expired token is gone either way.
+            tx.commit().await?;
+            return Err(invalid());
+        }
+        let identity = tx
+            .identities(user_id)
+            .await?
+            .into_iter()
+            .filter(|i| i.provider == token.provider)
+            .max_by_key(|i| i.updated_at)
+            .ok_or_else(invalid)?;
+        let session = self
+            .new_session(
+                &mut *tx,
+                user_id,
+                &token.provider,
+                &identity.provider_uid,
+                identity.tokens,
+                client,
+                now,
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(session)
+    }
+
+    /// The session a cookie, `X-Appwrite-Session` or fallback value stands for, if it is valid.
+    pub async fn authenticate(&self, cookie_value: &str) -> Result<Option<Session>, FlowError> {
+        let Some(payload) = STANDARD
+            .decode(cookie_value.trim())
+            .ok()
+            .and_then(|bytes| serde_json::from_slice::<CookiePayload>(&bytes).ok())
+        else {
+            return Ok(None);
+        };
+        let mut tx = self.inner.store.begin().await?;
+        let session = tx.session_by_secret(&crypto::digest_secret(&payload.secret)).await?;
+        Ok(session.filter(|s| s.user_id == payload.id && s.expire > Timestamp::now()))
+    }
+
+    /// Refreshes a session's provider tokens (and those of its identity) and extends it.
+    pub async fn refresh_session(&self, session: &Session) -> Result<Session, FlowError> {
+        let provider = self.provider(&session.provider)?;
+        let descriptor = provider.descriptor();
+        let refresh_token = session.tokens.refresh_token.as_ref().and_then(|t| self.reveal(t));
+        let Some(refresh_token) = refresh_token.filter(|_| descriptor.capabilities.refresh) else {
+            return Err(FlowError::new(
+                ErrorType::UserOauth2BadRequest,
+                format!(
+                    "{} does not issue refresh tokens for this session; sign in again instead.",
+                    descriptor.display_name
+                ),
+            ));
+        };
+        let tokens = provider.refresh(&RefreshToken::new(refresh_token)).await.map_err(refresh_error)?;
+        let now = Timestamp::now();
+        let mut stored = self.seal_tokens(&tokens);
+        if stored.refresh_token.is_none() {
+            stored.refresh_token = session.tokens.refresh_token.clone();
+        }
+        let expire = now.plus(self.inner.project.session_duration);
+        let mut tx = self.inner.store.begin().await?;
+        tx.update_session(&session.id, &stored, expire, now).await?;
+        if let Some(identity) = tx.identity_by_uid(&session.provider, &session.provider_uid).await?
+            && identity.user_id == session.user_id
+        {
+            tx.update_identity_tokens(&identity.id, &stored, None, now).await?;
+        }
+        let updated = tx.session(&session.id).await?.ok_or_else(session_not_found)?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    /// A user by id.
+    pub async fn user(&self, id: &str) -> Result<Option<User>, FlowError> {
+        Ok(self.inner.store.begin().await?.user(id).await?)
+    }
+
+    /// A user's sessions, oldest first.
+    pub async fn sessions(&self, user_id: &str) -> Result<Vec<Session>, FlowError> {
+        let now = Timestamp::now();
+        let sessions = self.inner.store.begin().await?.sessions(user_id).await?;
+        Ok(sessions.into_iter().filter(|s| s.expire > now).collect())
+    }
+
+    /// One of the user's sessions.
+    pub async fn session(&self, user_id: &str, id: &str) -> Result<Session, FlowError> {
+        let session = self.inner.store.begin().await?.session(id).await?;
+        session.filter(|s| s.user_id == user_id).ok_or_else(session_not_found)
+    }
+
+    /// Deletes one of the user's sessions.
+    pub async fn delete_session(&self, user_id: &str, id: &str) -> Result<(), FlowError> {
+        let mut tx = self.inner.store.begin().await?;
+        match tx.session(id).await? {
+            Some(session) if session.user_id == user_id => {
+                tx.delete_session(id).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+            _ => Err(session_not_found()),
+        }
+    }
+
+    /// Deletes all of the user's sessions.
+    pub async fn delete_sessions(&self, user_id: &str) -> Result<(), FlowError> {
+        let mut tx = self.inner.store.begin().await?;
+        for session in tx.sessions(user_id).await? {
+            tx.delete_session(&session.id).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A user's identities.
+    pub async fn identities(&self, user_id: &str) -> Result<Vec<Identity>, FlowError> {
+        Ok(self.inner.store.begin().await?.identities(user_id).await?)
+    }
+
+    /// Deletes one of the user's identities.
+    pub async fn delete_identity(&self, user_id: &str, id: &str) -> Result<(), FlowError> {
+        let mut tx = self.inner.store.begin().await?;
+        match tx.identity(id).await? {
+            Some(identity) if identity.user_id == user_id => {
+                tx.delete_identity(id).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+            _ => Err(FlowError::new(
+                ErrorType::UserIdentityNotFound,
+                "Identity with the requested ID could not be found.",
+            )),
+        }
+    }
+}
+
+enum Outcome {
+    Session(NewSession),
+    Token(String),
+}
+
+struct Login<'a> {
+    provider: &'a str,
+    profile: &'a UserProfile,
+    display_name: Option<String>,
+    tokens: &'a TokenSet,
+}
+
+fn already_exists(message: &str) -> FlowError {
+    FlowError::new(ErrorType::UserAlreadyExists, message)
+}
+
+fn session_not_found() -> FlowError {
+    FlowError::new(ErrorType::UserSessionNotFound, "The current user session could not be found.")
+}
+
+fn refresh_error(error: ProviderError) -> FlowError {
+    let kind = match error.provider_status() {
+        Some(400) => ErrorType::UserOauth2BadRequest,
+        Some(401) => ErrorType::UserOauth2Unauthorized,
+        _ => ErrorType::UserOauth2ProviderError,
+    };
+    FlowError::new(kind, format!("The provider refused to refresh the tokens: {error}")).with_source(error)
+}
+
+/// The failure URL with Appwrite's `error` parameter: JSON `{message, type, code}`.
+fn failure_url(failure: &Url, error: &FlowError) -> Url {
+    let mut url = failure.clone();
+    let payload = serde_json::json!({
+        "message": error.message(),
+        "type": error.kind().as_str(),
+        "code": error.status(),
+    });
+    url.query_pairs_mut().append_pair("error", &payload.to_string());
+    url
+}
+
+/// The name from Apple's one-time `user` form field: `{"name":{"firstName":..,"lastName":..}}`.
+fn apple_user_name(user: Option<&str>) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(user?).ok()?;
+    let name = value.get("name")?;
+    let part = |key: &str| name.get(key).and_then(|v| v.as_str()).unwrap_or_default().trim().to_owned();
+    let full = format!("{} {}", part("firstName"), part("lastName")).trim().to_owned();
+    (!full.is_empty()).then_some(full)
+}
+
+fn truncate(s: &str, max: usize) -> &str {
+    match s.char_indices().nth(max) {
+        Some((index, _)) => &s[..index],
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apple_user_field() {
+        assert_eq!(
+            apple_user_name(Some(r#"{"name":{"firstName":"Ada","lastName":"Lovelace"},"email":"a@b"}"#)),
+            Some("Ada Lovelace".into())
+        );
+        assert_eq!(apple_user_name(Some("not json")), None);
+        assert_eq!(apple_user_name(Some(r#"{"name":{}}"#)), None);
+        assert_eq!(apple_user_name(None), None);
+    }
+
+    #[test]
+    fn failure_url_keeps_query_and_adds_error() {
+        let url = failure_url(
+            &Url::parse("http://localhost/fail?x=1").unwrap(),
+            &FlowError::new(ErrorType::UserOauth2ProviderError, "denied"),
+        );
+        let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+        assert_eq!(pairs[0], ("x".into(), "1".into()));
+        let error: serde_json::Value = serde_json::from_str(&pairs[1].1).unwrap();
+        assert_eq!(error["type"], "user_oauth2_provider_error");
+        assert_eq!(error["code"], 424);
+    }
+
+    #[test]
+    fn truncation_respects_characters() {
+        assert_eq!(truncate("héllo", 2), "hé");
+        assert_eq!(truncate("hi", 5), "hi");
+    }
+}

@@ -1,0 +1,187 @@
+//! What a store keeps: users, identities, sessions and one-time tokens.
+//!
+//! Provider tokens are held as [`Sealed`] text: the flow encrypts them before a store sees them,
+//! so every store keeps them encrypted at rest. Session and token secrets are held only as
+//! SHA-256 digests.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+/// A point in time with millisecond precision, stored as milliseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// Now.
+    pub fn now() -> Self {
+        Self::from(SystemTime::now())
+    }
+
+    /// From milliseconds since the epoch.
+    pub const fn from_millis(millis: i64) -> Self {
+        Self(millis)
+    }
+
+    /// Milliseconds since the epoch.
+    pub const fn millis(self) -> i64 {
+        self.0
+    }
+
+    /// This time plus `duration` (saturating).
+    pub fn plus(self, duration: Duration) -> Self {
+        Self(self.0.saturating_add(i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)))
+    }
+
+    /// Appwrite's datetime format: `2026-11-22T10:00:00.000+00:00`.
+    pub fn to_appwrite(self) -> String {
+        let format =
+            format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]+00:00");
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
+            .ok()
+            .and_then(|t| t.format(&format).ok())
+            .unwrap_or_default()
+    }
+}
+
+impl From<SystemTime> for Timestamp {
+    fn from(time: SystemTime) -> Self {
+        let millis = match time.duration_since(UNIX_EPOCH) {
+            Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+            Err(e) => -i64::try_from(e.duration().as_millis()).unwrap_or(i64::MAX),
+        };
+        Self(millis)
+    }
+}
+
+/// Encrypted text (a provider token sealed with the server's data key). `Debug` shows nothing.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Sealed(pub String);
+
+impl fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Sealed(..)")
+    }
+}
+
+/// Provider tokens as stored with an identity or a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredTokens {
+    /// The access token, sealed.
+    pub access_token: Sealed,
+    /// The refresh token, sealed; `None` when the provider issued none.
+    pub refresh_token: Option<Sealed>,
+    /// When the access token expires, when the provider said.
+    pub access_token_expiry: Option<Timestamp>,
+}
+
+/// A user account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Id.
+    pub id: String,
+    /// Email address, if known.
+    pub email: Option<String>,
+    /// Whether a provider vouched for the email.
+    pub email_verified: bool,
+    /// Display name ("" when unknown).
+    pub name: String,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+}
+
+/// A new user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    /// Id chosen by the flow.
+    pub id: String,
+    /// Email address, if the provider gave one.
+    pub email: Option<String>,
+    /// Whether the provider vouched for it.
+    pub email_verified: bool,
+    /// Display name.
+    pub name: String,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+/// A user's account at a provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// Id.
+    pub id: String,
+    /// Owner.
+    pub user_id: String,
+    /// Provider id (`github`, `mock`, ...).
+    pub provider: String,
+    /// The provider's user id.
+    pub provider_uid: String,
+    /// The email the provider reported ("" when none).
+    pub provider_email: String,
+    /// The latest provider tokens.
+    pub tokens: StoredTokens,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+}
+
+/// A signed-in session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// Id.
+    pub id: String,
+    /// Owner.
+    pub user_id: String,
+    /// SHA-256 of the session secret.
+    pub secret_digest: String,
+    /// Provider the session was created with.
+    pub provider: String,
+    /// The provider's user id.
+    pub provider_uid: String,
+    /// The provider tokens carried by the session.
+    pub tokens: StoredTokens,
+    /// When the session ends.
+    pub expire: Timestamp,
+    /// Client IP at creation ("" when unknown).
+    pub ip: String,
+    /// Client `User-Agent` at creation ("" when unknown).
+    pub user_agent: String,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+}
+
+/// A one-time secret of the token flow, exchanged for a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OneTimeToken {
+    /// Id.
+    pub id: String,
+    /// Owner.
+    pub user_id: String,
+    /// SHA-256 of the secret.
+    pub secret_digest: String,
+    /// Provider of the login that produced it.
+    pub provider: String,
+    /// Until when it may be exchanged.
+    pub expire: Timestamp,
+    /// Creation time.
+    pub created_at: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appwrite_datetime_format() {
+        assert_eq!(Timestamp::from_millis(1_700_000_000_123).to_appwrite(), "2023-11-14T22:13:20.123+00:00");
+        assert_eq!(Timestamp::from_millis(0).plus(Duration::from_secs(60)).millis(), 60_000);
+        assert_eq!(format!("{:?}", Sealed("secret".into())), "Sealed(..)");
+    }
+}

@@ -1,0 +1,243 @@
+//! The success/failure URL allow-list: hostnames for web schemes, whole schemes for app deep links.
+//!
+//! The URL is parsed once, by the WHATWG-conformant `url` crate, so the host checked here is the
+//! host a browser would go to. Inputs a browser might read differently (backslashes, control
+//! characters, whitespace, userinfo) are refused before parsing rather than normalised.
+
+use url::{Host, Url};
+
+/// Longest success/failure URL accepted.
+pub const MAX_URL_LEN: usize = 2048;
+
+/// Schemes whose URLs are checked by hostname (Appwrite's list: web and browser extensions).
+const HOSTNAME_SCHEMES: [&str; 7] = [
+    "http",
+    "https",
+    "chrome-extension",
+    "moz-extension",
+    "safari-web-extension",
+    "ms-browser-extension",
+    "tauri",
+];
+
+/// Schemes that run or embed content instead of navigating to an app: never allowed.
+const FORBIDDEN_SCHEMES: [&str; 5] = ["javascript", "data", "file", "vbscript", "blob"];
+
+/// Hostnames and schemes a project accepts as success and failure URLs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllowList {
+    hostnames: Vec<String>,
+    schemes: Vec<String>,
+}
+
+/// Why a URL was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RedirectError {
+    /// Longer than [`MAX_URL_LEN`].
+    #[error("the URL is longer than {MAX_URL_LEN} characters")]
+    TooLong,
+    /// Contains whitespace, a control character or a backslash.
+    #[error("the URL contains whitespace, a control character or a backslash")]
+    BadCharacter,
+    /// Not an absolute URL.
+    #[error("the URL is not a valid absolute URL")]
+    Unparsable,
+    /// Carries a user name or password.
+    #[error("the URL carries credentials")]
+    Credentials,
+    /// A scheme that is never a redirect target, or one not on the allow-list.
+    #[error("the URL scheme `{0}` is not allowed")]
+    Scheme(String),
+    /// A web URL whose host is not on the allow-list.
+    #[error("the host `{0}` is not on the project's allow-list")]
+    Host(String),
+}
+
+impl AllowList {
+    /// An allow-list of hostname patterns (`example.com`, `*.example.com`, `localhost`, `*`) and
+    /// custom schemes (`myapp`, `appwrite-callback-<project>`). Patterns are compared in lower
+    /// case; `*.suffix` matches subdomains only, not `suffix` itself.
+    pub fn new<H, S>(hostnames: H, schemes: S) -> Self
+    where
+        H: IntoIterator,
+        H::Item: Into<String>,
+        S: IntoIterator,
+        S::Item: Into<String>,
+    {
+        let lower = |s: String| s.trim().to_ascii_lowercase();
+        Self {
+            hostnames: hostnames.into_iter().map(Into::into).map(lower).filter(|h| !h.is_empty()).collect(),
+            schemes: schemes.into_iter().map(Into::into).map(lower).filter(|s| !s.is_empty()).collect(),
+        }
+    }
+
+    /// The hostname patterns.
+    pub fn hostnames(&self) -> &[String] {
+        &self.hostnames
+    }
+
+    /// Checks `input`, returning the parsed URL when it may be redirected to.
+    pub fn check(&self, input: &str) -> Result<Url, RedirectError> {
+        if input.len() > MAX_URL_LEN {
+            return Err(RedirectError::TooLong);
+        }
+        if input.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\\') {
+            return Err(RedirectError::BadCharacter);
+        }
+        let url = Url::parse(input).map_err(|_| RedirectError::Unparsable)?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(RedirectError::Credentials);
+        }
+        let scheme = url.scheme();
+        if FORBIDDEN_SCHEMES.contains(&scheme) {
+            return Err(RedirectError::Scheme(scheme.to_owned()));
+        }
+        if HOSTNAME_SCHEMES.contains(&scheme) {
+            return match url.host() {
+                Some(host) if self.host_allowed(&host) => Ok(url),
+                Some(host) => Err(RedirectError::Host(host.to_string())),
+                None => Err(RedirectError::Unparsable),
+            };
+        }
+        if self.schemes.iter().any(|s| s == scheme) {
+            Ok(url)
+        } else {
+            Err(RedirectError::Scheme(scheme.to_owned()))
+        }
+    }
+
+    /// Whether a request `Origin` (scheme, host and port) belongs to an allowed web host.
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        match Url::parse(origin) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.path() == "/" => {
+                url.host().is_some_and(|host| self.host_allowed(&host))
+            }
+            _ => false,
+        }
+    }
+
+    fn host_allowed(&self, host: &Host<&str>) -> bool {
+        let name = match host {
+            Host::Domain(domain) => domain.to_ascii_lowercase(),
+            Host::Ipv4(ip) => ip.to_string(),
+            Host::Ipv6(ip) => format!("[{ip}]"),
+        };
+        let loopback = matches!(name.as_str(), "127.0.0.1" | "[::1]");
+        self.hostnames.iter().any(|pattern| match pattern.strip_prefix("*.") {
+            _ if pattern == "*" => true,
+            Some(suffix) => {
+                name.len() > suffix.len() + 1
+                    && name.ends_with(suffix)
+                    && name.as_bytes()[name.len() - suffix.len() - 1] == b'.'
+            }
+            None => *pattern == name || (loopback && pattern == "localhost"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn list() -> AllowList {
+        AllowList::new(["localhost", "example.com", "*.apps.example.org"], ["myapp"])
+    }
+
+    #[test]
+    fn appwrite_loopback_cases() {
+        let list = AllowList::new(["localhost"], Vec::<String>::new());
+        for ok in [
+            "http://localhost/",
+            "http://localhost:3000/x",
+            "http://127.0.0.1/",
+            "http://127.0.0.1:5173/",
+            "http://[::1]/",
+            "http://[::1]:3000/",
+        ] {
+            assert!(list.check(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://127.0.0.1.example.com/",
+            "http://localhost.example.com/",
+            "http://128.0.0.1/",
+            "http://[2001:db8::1]/",
+            "http://127.0.0.2/",
+        ] {
+            assert!(matches!(list.check(bad), Err(RedirectError::Host(_))), "{bad}");
+        }
+        // `[0:0:0:0:0:0:0:1]` is `[::1]` once parsed: it is the loopback address, as a browser sees it.
+        assert!(list.check("http://[0:0:0:0:0:0:0:1]/").is_ok());
+    }
+
+    #[test]
+    fn suffix_patterns_match_subdomains_only() {
+        let list = list();
+        assert!(list.check("https://a.apps.example.org/cb").is_ok());
+        assert!(list.check("https://x.y.apps.example.org/").is_ok());
+        assert!(list.check("https://apps.example.org/").is_err());
+        assert!(list.check("https://evilapps.example.org/").is_err());
+        assert!(list.check("https://EXAMPLE.com/").is_ok(), "hosts compare in lower case");
+    }
+
+    #[test]
+    fn tricks_are_refused() {
+        let list = list();
+        for bad in [
+            "https://example.com@evil.test/",
+            "https://user:pw@example.com/",
+            "https://example.com\\@evil.test/",
+            "//evil.test/",
+            "/relative",
+            "javascript:alert(1)",
+            "data:text/html,<script>",
+            "file:///etc/passwd",
+            "https://example.com./",
+            "https://evil.test#https://example.com/",
+            "https://example.com.evil.test/",
+            "https://exa\tmple.com/",
+            " https://example.com/",
+            "https://xn--exmple-cua.com/",
+            "https://exämple.com/",
+            "otherapp://x",
+        ] {
+            assert!(list.check(bad).is_err(), "{bad}");
+        }
+        assert!(list.check(&format!("https://example.com/{}", "a".repeat(MAX_URL_LEN))).is_err());
+        assert!(list.check("myapp://callback").is_ok());
+        assert!(list.check("https://example.com:8443/ok?x=1").is_ok(), "ports are ignored");
+    }
+
+    #[test]
+    fn origins() {
+        let list = list();
+        assert!(list.origin_allowed("http://127.0.0.1:9020"));
+        assert!(list.origin_allowed("https://a.apps.example.org"));
+        assert!(!list.origin_allowed("https://evil.test"));
+        assert!(!list.origin_allowed("null"));
+    }
+
+    proptest! {
+        #[test]
+        fn accepted_web_urls_have_an_allowed_host(input in "[a-zA-Z:/@.\\\\%#?0-9\\[\\]-]{0,40}") {
+            let list = list();
+            if let Ok(url) = list.check(&input) {
+                if matches!(url.scheme(), "http" | "https") {
+                    let host = url.host_str().unwrap().to_ascii_lowercase();
+                    prop_assert!(
+                        host == "localhost" || host == "example.com" || host == "127.0.0.1" || host == "[::1]"
+                            || host.ends_with(".apps.example.org"),
+                        "accepted {input:?} with host {host}"
+                    );
+                }
+            }
+        }
+
+        #[test]
+        fn any_prefix_before_an_allowed_host_is_refused(prefix in "[a-z0-9.@:%-]{1,20}") {
+            let input = format!("https://evil.test{prefix}example.com/");
+            prop_assert!(list().check(&input).is_err(), "accepted {}", input);
+        }
+    }
+}

@@ -1,0 +1,493 @@
+//! The bundled [`Store`]: SQLite through sqlx, with embedded migrations, WAL and
+//! `BEGIN IMMEDIATE` transactions so concurrent logins serialise instead of failing.
+
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, SqlSafeStr, Sqlite, Transaction};
+
+use crate::error::StoreError;
+use crate::model::{Identity, NewUser, OneTimeToken, Sealed, Session, StoredTokens, Timestamp, User};
+use crate::store::{Store, Tx};
+
+/// Where users live: [`BuiltinUsers`] (loginkit's own table) or an application's table.
+///
+/// The methods get the transaction's connection, so user rows are written atomically with the
+/// identity and session of the same login.
+#[async_trait]
+pub trait UserTable: Send + Sync + 'static {
+    /// A user by id.
+    async fn user(&self, conn: &mut SqliteConnection, id: &str) -> sqlx::Result<Option<User>>;
+    /// The user with this email (case-insensitive), if any.
+    async fn user_by_email(&self, conn: &mut SqliteConnection, email: &str) -> sqlx::Result<Option<User>>;
+    /// Inserts a user; a unique violation on the email is reported as a conflict.
+    async fn create_user(&self, conn: &mut SqliteConnection, user: &NewUser) -> sqlx::Result<User>;
+    /// Sets the display name (called when the user had none). The default does nothing.
+    async fn set_user_name(
+        &self,
+        _conn: &mut SqliteConnection,
+        _id: &str,
+        _name: &str,
+        _now: Timestamp,
+    ) -> sqlx::Result<()> {
+        Ok(())
+    }
+}
+
+/// Users in loginkit's own `loginkit_users` table.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BuiltinUsers;
+
+fn user_row(row: &SqliteRow) -> sqlx::Result<User> {
+    Ok(User {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        email_verified: row.try_get("email_verified")?,
+        name: row.try_get("name")?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+    })
+}
+
+#[async_trait]
+impl UserTable for BuiltinUsers {
+    async fn user(&self, conn: &mut SqliteConnection, id: &str) -> sqlx::Result<Option<User>> {
+        let row =
+            sqlx::query("SELECT * FROM loginkit_users WHERE id = ?").bind(id).fetch_optional(conn).await?;
+        row.as_ref().map(user_row).transpose()
+    }
+
+    async fn user_by_email(&self, conn: &mut SqliteConnection, email: &str) -> sqlx::Result<Option<User>> {
+        let row = sqlx::query("SELECT * FROM loginkit_users WHERE email = ?")
+            .bind(email)
+            .fetch_optional(conn)
+            .await?;
+        row.as_ref().map(user_row).transpose()
+    }
+
+    async fn create_user(&self, conn: &mut SqliteConnection, user: &NewUser) -> sqlx::Result<User> {
+        sqlx::query(
+            "INSERT INTO loginkit_users (id, email, email_verified, name, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&user.id)
+        .bind(&user.email)
+        .bind(user.email_verified)
+        .bind(&user.name)
+        .bind(user.created_at.millis())
+        .bind(user.created_at.millis())
+        .execute(conn)
+        .await?;
+        Ok(User {
+            id: user.id.clone(),
+            email: user.email.clone(),
+            email_verified: user.email_verified,
+            name: user.name.clone(),
+            created_at: user.created_at,
+            updated_at: user.created_at,
+        })
+    }
+
+    async fn set_user_name(
+        &self,
+        conn: &mut SqliteConnection,
+        id: &str,
+        name: &str,
+        now: Timestamp,
+    ) -> sqlx::Result<()> {
+        sqlx::query("UPDATE loginkit_users SET name = ?, updated_at = ? WHERE id = ?")
+            .bind(name)
+            .bind(now.millis())
+            .bind(id)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+}
+
+/// A [`Store`] on SQLite.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    users: Arc<dyn UserTable>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+fn migrator() -> Migrator {
+    let mut migrator = Migrator::with_migrations(vec![Migration::new(
+        1,
+        Cow::Borrowed("init"),
+        MigrationType::Simple,
+        include_str!("../migrations/sqlite/0001_init.sql").into_sql_str(),
+        false,
+    )]);
+    // Its own bookkeeping table, so an application's sqlx migrations in the same file stay apart.
+    migrator.dangerous_set_table_name("loginkit_migrations");
+    migrator
+}
+
+impl SqliteStore {
+    /// Opens (creating when missing) the database at `url` (`sqlite://path.db`, `sqlite::memory:`)
+    /// and applies loginkit's migrations.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(StoreError::database)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10));
+        // Every connection to `:memory:` is its own database: keep a single one.
+        let connections = if url.contains(":memory:") || url.contains("mode=memory") { 1 } else { 8 };
+        let pool = SqlitePoolOptions::new()
+            .max_connections(connections)
+            .connect_with(options)
+            .await
+            .map_err(StoreError::database)?;
+        Self::with_pool(pool, BuiltinUsers).await
+    }
+
+    /// A store over an existing pool, with users kept by `users`; applies loginkit's migrations.
+    pub async fn with_pool(pool: SqlitePool, users: impl UserTable) -> Result<Self, StoreError> {
+        migrator().run(&pool).await.map_err(StoreError::database)?;
+        Ok(Self { pool, users: Arc::new(users) })
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn begin(&self) -> Result<Box<dyn Tx>, StoreError> {
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(StoreError::database)?;
+        Ok(Box::new(SqliteTx { tx, users: self.users.clone() }))
+    }
+
+    async fn consume_state(&self, state_id: &str, expires: Timestamp) -> Result<bool, StoreError> {
+        let now = Timestamp::now().millis();
+        sqlx::query("DELETE FROM loginkit_used_states WHERE expire < ?")
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::database)?;
+        let inserted =
+            sqlx::query("INSERT INTO loginkit_used_states (id, expire) VALUES (?, ?) ON CONFLICT DO NOTHING")
+                .bind(state_id)
+                .bind(expires.millis())
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::database)?;
+        Ok(inserted.rows_affected() == 1)
+    }
+}
+
+struct SqliteTx {
+    tx: Transaction<'static, Sqlite>,
+    users: Arc<dyn UserTable>,
+}
+
+fn db(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(e) if e.is_unique_violation() => StoreError::Conflict("unique constraint"),
+        _ => StoreError::database(error),
+    }
+}
+
+fn tokens_row(row: &SqliteRow) -> sqlx::Result<StoredTokens> {
+    Ok(StoredTokens {
+        access_token: Sealed(row.try_get("access_token")?),
+        refresh_token: row.try_get::<Option<String>, _>("refresh_token")?.map(Sealed),
+        access_token_expiry: row
+            .try_get::<Option<i64>, _>("access_token_expiry")?
+            .map(Timestamp::from_millis),
+    })
+}
+
+fn identity_row(row: &SqliteRow) -> sqlx::Result<Identity> {
+    Ok(Identity {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        provider: row.try_get("provider")?,
+        provider_uid: row.try_get("provider_uid")?,
+        provider_email: row.try_get("provider_email")?,
+        tokens: tokens_row(row)?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+    })
+}
+
+fn session_row(row: &SqliteRow) -> sqlx::Result<Session> {
+    Ok(Session {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        secret_digest: row.try_get("secret_digest")?,
+        provider: row.try_get("provider")?,
+        provider_uid: row.try_get("provider_uid")?,
+        tokens: tokens_row(row)?,
+        expire: Timestamp::from_millis(row.try_get("expire")?),
+        ip: row.try_get("ip")?,
+        user_agent: row.try_get("user_agent")?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+    })
+}
+
+fn token_row(row: &SqliteRow) -> sqlx::Result<OneTimeToken> {
+    Ok(OneTimeToken {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        secret_digest: row.try_get("secret_digest")?,
+        provider: row.try_get("provider")?,
+        expire: Timestamp::from_millis(row.try_get("expire")?),
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+    })
+}
+
+#[async_trait]
+impl Tx for SqliteTx {
+    async fn user(&mut self, id: &str) -> Result<Option<User>, StoreError> {
+        self.users.user(&mut self.tx, id).await.map_err(db)
+    }
+
+    async fn user_by_email(&mut self, email: &str) -> Result<Option<User>, StoreError> {
+        self.users.user_by_email(&mut self.tx, email).await.map_err(db)
+    }
+
+    async fn create_user(&mut self, user: NewUser) -> Result<User, StoreError> {
+        self.users.create_user(&mut self.tx, &user).await.map_err(db)
+    }
+
+    async fn set_user_name(&mut self, id: &str, name: &str, now: Timestamp) -> Result<(), StoreError> {
+        self.users.set_user_name(&mut self.tx, id, name, now).await.map_err(db)
+    }
+
+    async fn identity_by_uid(&mut self, provider: &str, uid: &str) -> Result<Option<Identity>, StoreError> {
+        let row = sqlx::query("SELECT * FROM loginkit_identities WHERE provider = ? AND provider_uid = ?")
+            .bind(provider)
+            .bind(uid)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(identity_row).transpose().map_err(db)
+    }
+
+    async fn identity_by_email(&mut self, email: &str) -> Result<Option<Identity>, StoreError> {
+        let row = sqlx::query(
+            "SELECT * FROM loginkit_identities WHERE provider_email = ? COLLATE NOCASE AND provider_email != ''
+             ORDER BY created_at LIMIT 1",
+        )
+        .bind(email)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        row.as_ref().map(identity_row).transpose().map_err(db)
+    }
+
+    async fn identity(&mut self, id: &str) -> Result<Option<Identity>, StoreError> {
+        let row = sqlx::query("SELECT * FROM loginkit_identities WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(identity_row).transpose().map_err(db)
+    }
+
+    async fn identities(&mut self, user_id: &str) -> Result<Vec<Identity>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM loginkit_identities WHERE user_id = ? ORDER BY created_at, id")
+            .bind(user_id)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        rows.iter().map(identity_row).collect::<Result<_, _>>().map_err(db)
+    }
+
+    async fn create_identity(&mut self, i: Identity) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO loginkit_identities (id, user_id, provider, provider_uid, provider_email, access_token,
+               refresh_token, access_token_expiry, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&i.id)
+        .bind(&i.user_id)
+        .bind(&i.provider)
+        .bind(&i.provider_uid)
+        .bind(&i.provider_email)
+        .bind(&i.tokens.access_token.0)
+        .bind(i.tokens.refresh_token.as_ref().map(|t| &t.0))
+        .bind(i.tokens.access_token_expiry.map(Timestamp::millis))
+        .bind(i.created_at.millis())
+        .bind(i.updated_at.millis())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn update_identity_tokens(
+        &mut self,
+        id: &str,
+        tokens: &StoredTokens,
+        email: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE loginkit_identities SET access_token = ?, refresh_token = ?, access_token_expiry = ?,
+               provider_email = COALESCE(?, provider_email), updated_at = ? WHERE id = ?",
+        )
+        .bind(&tokens.access_token.0)
+        .bind(tokens.refresh_token.as_ref().map(|t| &t.0))
+        .bind(tokens.access_token_expiry.map(Timestamp::millis))
+        .bind(email)
+        .bind(now.millis())
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn delete_identity(&mut self, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM loginkit_identities WHERE id = ?")
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn create_session(&mut self, s: Session) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO loginkit_sessions (id, user_id, secret_digest, provider, provider_uid, access_token,
+               refresh_token, access_token_expiry, expire, ip, user_agent, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&s.id)
+        .bind(&s.user_id)
+        .bind(&s.secret_digest)
+        .bind(&s.provider)
+        .bind(&s.provider_uid)
+        .bind(&s.tokens.access_token.0)
+        .bind(s.tokens.refresh_token.as_ref().map(|t| &t.0))
+        .bind(s.tokens.access_token_expiry.map(Timestamp::millis))
+        .bind(s.expire.millis())
+        .bind(&s.ip)
+        .bind(&s.user_agent)
+        .bind(s.created_at.millis())
+        .bind(s.updated_at.millis())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn session_by_secret(&mut self, secret_digest: &str) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query("SELECT * FROM loginkit_sessions WHERE secret_digest = ?")
+            .bind(secret_digest)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(session_row).transpose().map_err(db)
+    }
+
+    async fn session(&mut self, id: &str) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query("SELECT * FROM loginkit_sessions WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(session_row).transpose().map_err(db)
+    }
+
+    async fn sessions(&mut self, user_id: &str) -> Result<Vec<Session>, StoreError> {
+        let rows =
+            sqlx::query("SELECT * FROM loginkit_sessions WHERE user_id = ? ORDER BY created_at, rowid")
+                .bind(user_id)
+                .fetch_all(&mut *self.tx)
+                .await
+                .map_err(db)?;
+        rows.iter().map(session_row).collect::<Result<_, _>>().map_err(db)
+    }
+
+    async fn update_session(
+        &mut self,
+        id: &str,
+        tokens: &StoredTokens,
+        expire: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE loginkit_sessions SET access_token = ?, refresh_token = ?, access_token_expiry = ?, expire = ?,
+               updated_at = ? WHERE id = ?",
+        )
+        .bind(&tokens.access_token.0)
+        .bind(tokens.refresh_token.as_ref().map(|t| &t.0))
+        .bind(tokens.access_token_expiry.map(Timestamp::millis))
+        .bind(expire.millis())
+        .bind(now.millis())
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn delete_session(&mut self, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM loginkit_sessions WHERE id = ?")
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn create_token(&mut self, t: OneTimeToken) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO loginkit_tokens (id, user_id, secret_digest, provider, expire, created_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&t.id)
+        .bind(&t.user_id)
+        .bind(&t.secret_digest)
+        .bind(&t.provider)
+        .bind(t.expire.millis())
+        .bind(t.created_at.millis())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn take_token(
+        &mut self,
+        user_id: &str,
+        secret_digest: &str,
+    ) -> Result<Option<OneTimeToken>, StoreError> {
+        let row =
+            sqlx::query("DELETE FROM loginkit_tokens WHERE user_id = ? AND secret_digest = ? RETURNING *")
+                .bind(user_id)
+                .bind(secret_digest)
+                .fetch_optional(&mut *self.tx)
+                .await
+                .map_err(db)?;
+        row.as_ref().map(token_row).transpose().map_err(db)
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        self.tx.commit().await.map_err(db)
+    }
+}

@@ -1,0 +1,89 @@
+//! The storage contract: what an embedder implements to keep users, identities and sessions in
+//! its own database. [`SqliteStore`](crate::SqliteStore) is the bundled implementation.
+//!
+//! Every operation runs inside a [`Tx`]. The flow opens one per request; a login's account
+//! matching, identity, user and session writes all happen in a single transaction, so a failure
+//! anywhere leaves nothing behind. Dropping a `Tx` without [`Tx::commit`] must roll it back.
+
+use async_trait::async_trait;
+
+use crate::error::StoreError;
+use crate::model::{Identity, NewUser, OneTimeToken, Session, StoredTokens, Timestamp, User};
+
+/// A database the flow can use.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Starts a transaction that may write. Implementations serialise conflicting writers (e.g.
+    /// `BEGIN IMMEDIATE` in SQLite, a serialisable or locking transaction elsewhere).
+    async fn begin(&self) -> Result<Box<dyn Tx>, StoreError>;
+
+    /// Records that a login `state` was used; `false` when it already was. This is what makes
+    /// state single-use, across restarts and across server instances sharing the store.
+    /// Records older than `expires` may be forgotten after that time.
+    async fn consume_state(&self, state_id: &str, expires: Timestamp) -> Result<bool, StoreError>;
+}
+
+/// One transaction.
+#[async_trait]
+pub trait Tx: Send {
+    /// A user by id.
+    async fn user(&mut self, id: &str) -> Result<Option<User>, StoreError>;
+    /// The user owning `email` (compared case-insensitively), if any.
+    async fn user_by_email(&mut self, email: &str) -> Result<Option<User>, StoreError>;
+    /// Creates a user. [`StoreError::Conflict`] when the email is taken.
+    async fn create_user(&mut self, user: NewUser) -> Result<User, StoreError>;
+    /// Sets a user's name.
+    async fn set_user_name(&mut self, id: &str, name: &str, now: Timestamp) -> Result<(), StoreError>;
+
+    /// The identity of a provider account.
+    async fn identity_by_uid(&mut self, provider: &str, uid: &str) -> Result<Option<Identity>, StoreError>;
+    /// Any identity (of any provider) that reported `email`.
+    async fn identity_by_email(&mut self, email: &str) -> Result<Option<Identity>, StoreError>;
+    /// An identity by id.
+    async fn identity(&mut self, id: &str) -> Result<Option<Identity>, StoreError>;
+    /// A user's identities, oldest first.
+    async fn identities(&mut self, user_id: &str) -> Result<Vec<Identity>, StoreError>;
+    /// Creates an identity. [`StoreError::Conflict`] when the provider account already has one.
+    async fn create_identity(&mut self, identity: Identity) -> Result<(), StoreError>;
+    /// Replaces an identity's provider tokens (and its email when `email` is given).
+    async fn update_identity_tokens(
+        &mut self,
+        id: &str,
+        tokens: &StoredTokens,
+        email: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// Deletes an identity; `false` when there was none.
+    async fn delete_identity(&mut self, id: &str) -> Result<bool, StoreError>;
+
+    /// Creates a session.
+    async fn create_session(&mut self, session: Session) -> Result<(), StoreError>;
+    /// The session whose secret has this digest.
+    async fn session_by_secret(&mut self, secret_digest: &str) -> Result<Option<Session>, StoreError>;
+    /// A session by id.
+    async fn session(&mut self, id: &str) -> Result<Option<Session>, StoreError>;
+    /// A user's sessions, oldest first.
+    async fn sessions(&mut self, user_id: &str) -> Result<Vec<Session>, StoreError>;
+    /// Replaces a session's provider tokens and expiry.
+    async fn update_session(
+        &mut self,
+        id: &str,
+        tokens: &StoredTokens,
+        expire: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+    /// Deletes a session; `false` when there was none.
+    async fn delete_session(&mut self, id: &str) -> Result<bool, StoreError>;
+
+    /// Stores a one-time token.
+    async fn create_token(&mut self, token: OneTimeToken) -> Result<(), StoreError>;
+    /// Removes and returns the user's token with this secret digest, if any.
+    async fn take_token(
+        &mut self,
+        user_id: &str,
+        secret_digest: &str,
+    ) -> Result<Option<OneTimeToken>, StoreError>;
+
+    /// Makes the transaction's writes durable.
+    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+}
