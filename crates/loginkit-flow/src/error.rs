@@ -24,6 +24,8 @@ pub enum ErrorType {
     GeneralBadState,
     /// The storage failed. 500.
     GeneralServerError,
+    /// No such route. 404.
+    GeneralRouteNotFound,
     /// Too many requests. 429.
     GeneralRateLimitExceeded,
     /// The provider answered the callback with an error, or the profile could not be read. 424.
@@ -40,6 +42,8 @@ pub enum ErrorType {
     UserAlreadyExists,
     /// No valid session. 401.
     UserUnauthorized,
+    /// A guest called a route that needs a session. 401.
+    GeneralUnauthorizedScope,
     /// The token-flow secret is wrong, expired or used. 401.
     UserInvalidToken,
     /// No such session. 404.
@@ -61,6 +65,7 @@ impl ErrorType {
             ErrorType::GeneralBadRequest => "general_bad_request",
             ErrorType::GeneralBadState => "general_bad_request",
             ErrorType::GeneralServerError => "general_server_error",
+            ErrorType::GeneralRouteNotFound => "general_route_not_found",
             ErrorType::GeneralRateLimitExceeded => "general_rate_limit_exceeded",
             ErrorType::UserOauth2ProviderError => "user_oauth2_provider_error",
             ErrorType::UserOauth2ProviderFailure => "user_oauth2_provider_failure",
@@ -69,6 +74,7 @@ impl ErrorType {
             ErrorType::UserMissingId => "user_missing_id",
             ErrorType::UserAlreadyExists => "user_already_exists",
             ErrorType::UserUnauthorized => "user_unauthorized",
+            ErrorType::GeneralUnauthorizedScope => "general_unauthorized_scope",
             ErrorType::UserInvalidToken => "user_invalid_token",
             ErrorType::UserSessionNotFound => "user_session_not_found",
             ErrorType::UserIdentityNotFound => "user_identity_not_found",
@@ -79,14 +85,16 @@ impl ErrorType {
     pub const fn status(self) -> u16 {
         match self {
             ErrorType::ProjectProviderDisabled => 412,
-            ErrorType::ProjectNotFound | ErrorType::UserSessionNotFound | ErrorType::UserIdentityNotFound => {
-                404
-            }
+            ErrorType::ProjectNotFound
+            | ErrorType::GeneralRouteNotFound
+            | ErrorType::UserSessionNotFound
+            | ErrorType::UserIdentityNotFound => 404,
             ErrorType::UserOauth2ProviderError | ErrorType::UserOauth2ProviderFailure => 424,
             ErrorType::UserAlreadyExists => 409,
-            ErrorType::UserOauth2Unauthorized | ErrorType::UserUnauthorized | ErrorType::UserInvalidToken => {
-                401
-            }
+            ErrorType::UserOauth2Unauthorized
+            | ErrorType::UserUnauthorized
+            | ErrorType::GeneralUnauthorizedScope
+            | ErrorType::UserInvalidToken => 401,
             ErrorType::GeneralServerError => 500,
             ErrorType::GeneralRateLimitExceeded => 429,
             ErrorType::ProjectProviderUnsupported

@@ -1,0 +1,284 @@
+//! Server configuration: a TOML file, environment overrides, and the zero-config defaults.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use url::Url;
+
+/// Default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The project used when no configuration names one.
+pub const DEFAULT_PROJECT: &str = "default";
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on (`127.0.0.1:8080`; port 0 picks a free port).
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// The server's public base URL (`https://auth.example.com`): callback URLs, default success
+    /// and failure pages, `Secure` cookies. Defaults to `http://<listen address>`.
+    pub public_url: Option<String>,
+    /// Directory for the SQLite databases and the generated key file.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// The master key (64 hex digits or 43 base64url characters). When absent, a key is read
+    /// from `<data_dir>/master.key`, and generated there on first start.
+    pub key: Option<String>,
+    /// Like `key`, read from this environment variable.
+    pub key_env: Option<String>,
+    /// Mounts the built-in mock identity provider at `/mock/oauth2` and enables providers `mock`
+    /// and `mock-unverified` in every project. On without a configuration file, off with one.
+    #[serde(default)]
+    pub mock_idp: bool,
+    /// Projects by id.
+    #[serde(default)]
+    pub projects: BTreeMap<String, ProjectConfig>,
+}
+
+/// One project.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectConfig {
+    /// Hostname patterns success/failure URLs and CORS origins may use (`example.com`,
+    /// `*.example.com`, `localhost`, which also allows `127.0.0.1` and `[::1]`).
+    #[serde(default)]
+    pub hostnames: Vec<String>,
+    /// Custom URL schemes allowed for app deep links; `appwrite-callback-<project>` is always
+    /// allowed.
+    #[serde(default)]
+    pub schemes: Vec<String>,
+    /// Most sessions per user (oldest removed first); 0 means no limit. Default 10.
+    #[serde(default = "default_session_limit")]
+    pub session_limit: u32,
+    /// Session lifetime in seconds. Default one year.
+    #[serde(default = "default_session_duration")]
+    pub session_duration_secs: u64,
+    /// SQLite URL of the project's database. Default `sqlite://<data_dir>/<project>.db`.
+    pub database_url: Option<String>,
+    /// Success URL when a login names none. Default: the demo page.
+    pub success_url: Option<String>,
+    /// Failure URL when a login names none. Default: the demo page.
+    pub failure_url: Option<String>,
+    /// Enabled providers by id.
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderSettings>,
+}
+
+/// One provider of a project.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSettings {
+    /// The OAuth client id.
+    pub client_id: String,
+    /// The client secret (prefer `client_secret_env`).
+    pub client_secret: Option<String>,
+    /// The environment variable holding the client secret.
+    pub client_secret_env: Option<String>,
+    /// Provider-specific keys (`tenant`, `domain`, `realm`, `team_id`, ...).
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    /// Replaces the origin of the provider's endpoints (self-hosted or test servers).
+    pub base_url: Option<String>,
+    /// `false` keeps the settings but disables the provider.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn default_listen() -> String {
+    DEFAULT_LISTEN.to_owned()
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from(".loginkit")
+}
+fn default_session_limit() -> u32 {
+    10
+}
+fn default_session_duration() -> u64 {
+    365 * 24 * 3600
+}
+fn yes() -> bool {
+    true
+}
+
+/// A configuration that cannot be used; the message names the setting.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// The zero-config setup: project `default`, localhost allowed, the mock provider on.
+    pub fn zero() -> Self {
+        let mut projects = BTreeMap::new();
+        projects.insert(DEFAULT_PROJECT.to_owned(), ProjectConfig::localhost());
+        Self {
+            listen: default_listen(),
+            public_url: None,
+            data_dir: default_data_dir(),
+            key: None,
+            key_env: None,
+            mock_idp: true,
+            projects,
+        }
+    }
+
+    /// Reads a configuration file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?;
+        Self::from_toml(&text)
+            .map_err(|ConfigError(message)| ConfigError(format!("{}: {message}", path.display())))
+    }
+
+    /// Parses a configuration.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
+        if config.projects.is_empty() {
+            config.projects.insert(DEFAULT_PROJECT.to_owned(), ProjectConfig::localhost());
+        }
+        Ok(config)
+    }
+
+    /// Applies `LOGINKIT_LISTEN`, `LOGINKIT_PUBLIC_URL`, `LOGINKIT_DATA_DIR`, `LOGINKIT_KEY` and
+    /// `LOGINKIT_MOCK_IDP` (`true`/`false`) from `env`.
+    pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        if let Some(listen) = env("LOGINKIT_LISTEN") {
+            self.listen = listen;
+        }
+        if let Some(url) = env("LOGINKIT_PUBLIC_URL") {
+            self.public_url = Some(url);
+        }
+        if let Some(dir) = env("LOGINKIT_DATA_DIR") {
+            self.data_dir = PathBuf::from(dir);
+        }
+        if let Some(key) = env("LOGINKIT_KEY") {
+            self.key = Some(key);
+        }
+        if let Some(mock) = env("LOGINKIT_MOCK_IDP") {
+            self.mock_idp = match mock.as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                other => {
+                    return Err(ConfigError(format!(
+                        "LOGINKIT_MOCK_IDP: expected true or false, got `{other}`"
+                    )));
+                }
+            };
+        }
+        Ok(())
+    }
+
+    /// The listen address, checked.
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen.parse().map_err(|_| {
+            ConfigError(format!("listen: `{}` is not an address like 127.0.0.1:8080", self.listen))
+        })
+    }
+
+    /// The public URL, checked.
+    pub fn public_url(&self) -> Result<Option<Url>, ConfigError> {
+        self.public_url.as_deref().map(|s| parse_base_url("public_url", s)).transpose()
+    }
+}
+
+impl ProjectConfig {
+    fn localhost() -> Self {
+        Self {
+            hostnames: vec!["localhost".into()],
+            schemes: Vec::new(),
+            session_limit: default_session_limit(),
+            session_duration_secs: default_session_duration(),
+            database_url: None,
+            success_url: None,
+            failure_url: None,
+            providers: BTreeMap::new(),
+        }
+    }
+}
+
+impl ProviderSettings {
+    /// The client secret from the file or the environment; `None` when neither is set.
+    pub fn secret(&self, env: impl Fn(&str) -> Option<String>) -> Result<Option<String>, String> {
+        match (&self.client_secret, &self.client_secret_env) {
+            (Some(_), Some(_)) => Err("set client_secret or client_secret_env, not both".into()),
+            (Some(secret), None) => Ok(Some(secret.clone())),
+            (None, Some(var)) => match env(var) {
+                Some(secret) if !secret.is_empty() => Ok(Some(secret)),
+                _ => Err(format!("client_secret_env names `{var}`, which is not set")),
+            },
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// An absolute `http`/`https` URL used as a base.
+pub fn parse_base_url(setting: &str, value: &str) -> Result<Url, ConfigError> {
+    let url =
+        Url::parse(value).map_err(|e| ConfigError(format!("{setting}: `{value}` is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(ConfigError(format!("{setting}: `{value}` must be an http or https URL")));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_file_parses() {
+        let config = Config::from_toml(
+            r#"
+            listen = "0.0.0.0:9000"
+            public_url = "https://auth.example.com"
+            [projects.app]
+            hostnames = ["example.com", "*.example.com"]
+            session_limit = 3
+            [projects.app.providers.github]
+            client_id = "id"
+            client_secret_env = "GH_SECRET"
+            [projects.app.providers.microsoft]
+            client_id = "id"
+            client_secret = "s"
+            params = { tenant = "organizations" }
+            "#,
+        )
+        .unwrap();
+        let app = &config.projects["app"];
+        assert_eq!(app.session_limit, 3);
+        assert_eq!(app.providers["microsoft"].params["tenant"], "organizations");
+        assert!(!config.mock_idp, "a configuration file turns the mock provider off unless asked");
+        let github = &app.providers["github"];
+        assert_eq!(github.secret(|_| Some("x".into())).unwrap().as_deref(), Some("x"));
+        assert!(github.secret(|_| None).unwrap_err().contains("GH_SECRET"));
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let error = Config::from_toml("listn = \"x\"").unwrap_err().to_string();
+        assert!(error.contains("listn"), "{error}");
+        let mut config = Config::zero();
+        config.listen = "nonsense".into();
+        assert!(config.listen_addr().unwrap_err().to_string().contains("nonsense"));
+        config.public_url = Some("ftp://x".into());
+        assert!(config.public_url().is_err());
+        assert!(config.apply_env(|k| (k == "LOGINKIT_MOCK_IDP").then(|| "maybe".into())).is_err());
+    }
+
+    #[test]
+    fn env_overrides() {
+        let mut config = Config::zero();
+        config
+            .apply_env(|k| match k {
+                "LOGINKIT_LISTEN" => Some("127.0.0.1:0".into()),
+                "LOGINKIT_MOCK_IDP" => Some("false".into()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(config.listen, "127.0.0.1:0");
+        assert!(!config.mock_idp);
+    }
+}

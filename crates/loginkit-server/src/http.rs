@@ -1,0 +1,260 @@
+//! HTTP plumbing shared by the routes: query and cookie parsing, Appwrite's JSON models and
+//! error body, cookie building.
+
+use axum::Json;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use loginkit_flow::{ErrorType, Flow, FlowError, Identity, Session, Timestamp, User};
+use serde_json::{Value, json};
+
+/// Version reported in error bodies.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// An error answered as Appwrite's JSON `{message, code, type, version}`.
+#[derive(Debug)]
+pub struct ApiError(pub FlowError);
+
+impl From<FlowError> for ApiError {
+    fn from(error: FlowError) -> Self {
+        Self(error)
+    }
+}
+
+impl ApiError {
+    pub fn new(kind: ErrorType, message: impl Into<String>) -> Self {
+        Self(FlowError::new(kind, message))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = json!({
+            "message": self.0.message(),
+            "code": self.0.status(),
+            "type": self.0.kind().as_str(),
+            "version": VERSION,
+        });
+        (status, Json(body)).into_response()
+    }
+}
+
+/// `a=1&b=2` as pairs, percent-decoded.
+pub fn pairs(query: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(query).into_owned().collect()
+}
+
+/// The first value of `name`.
+pub fn first<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// Scopes as the Appwrite SDK sends them (`scopes[0]=a&scopes[1]=b`), as PHP-style lists
+/// (`scopes[]=a`) or as repeated `scopes=a`, in order.
+pub fn scopes(pairs: &[(String, String)]) -> Vec<String> {
+    let mut indexed: Vec<(usize, usize, String)> = Vec::new();
+    for (position, (key, value)) in pairs.iter().enumerate() {
+        let index = if key == "scopes" || key == "scopes[]" {
+            Some(usize::MAX)
+        } else {
+            key.strip_prefix("scopes[")
+                .and_then(|rest| rest.strip_suffix(']'))
+                .and_then(|n| n.parse::<usize>().ok())
+        };
+        if let Some(index) = index {
+            indexed.push((index, position, value.clone()));
+        }
+    }
+    indexed.sort_by_key(|(index, position, _)| (*index, *position));
+    indexed.into_iter().map(|(_, _, value)| value).collect()
+}
+
+/// The request's cookies.
+pub fn cookies(headers: &HeaderMap) -> Vec<(String, String)> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|line| line.split(';'))
+        .filter_map(|pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            Some((name.trim().to_owned(), value.trim().trim_matches('"').to_owned()))
+        })
+        .collect()
+}
+
+/// The project of a request: the `project` query parameter, else `X-Appwrite-Project`.
+pub fn project_id<'a>(query: &'a [(String, String)], headers: &'a HeaderMap) -> Option<&'a str> {
+    first(query, "project")
+        .filter(|p| !p.is_empty())
+        .or_else(|| headers.get("x-appwrite-project").and_then(|v| v.to_str().ok()))
+}
+
+/// Name of the session cookie of `project`.
+pub fn session_cookie_name(project: &str) -> String {
+    format!("a_session_{project}")
+}
+
+/// Candidate session values of a request, in Appwrite's order: cookie, legacy cookie,
+/// `X-Appwrite-Session`, `X-Fallback-Cookies`.
+pub fn session_values(project: &str, headers: &HeaderMap) -> Vec<String> {
+    let name = session_cookie_name(project);
+    let legacy = format!("{name}_legacy");
+    let jar = cookies(headers);
+    let mut values: Vec<String> = Vec::new();
+    values.extend(jar.iter().filter(|(k, _)| *k == name).map(|(_, v)| v.clone()));
+    values.extend(jar.iter().filter(|(k, _)| *k == legacy).map(|(_, v)| v.clone()));
+    if let Some(value) = headers.get("x-appwrite-session").and_then(|v| v.to_str().ok()) {
+        values.push(value.to_owned());
+    }
+    if let Some(fallback) = headers.get("x-fallback-cookies").and_then(|v| v.to_str().ok())
+        && let Ok(Value::Object(map)) = serde_json::from_str::<Value>(fallback)
+        && let Some(Value::String(value)) = map.get(&name)
+    {
+        values.push(value.clone());
+    }
+    values.retain(|v| !v.is_empty() && v.len() <= 1024);
+    values
+}
+
+/// The valid session a request carries, if any.
+pub async fn current_session(
+    flow: &Flow,
+    project: &str,
+    headers: &HeaderMap,
+) -> Result<Option<Session>, ApiError> {
+    for value in session_values(project, headers) {
+        if let Some(session) = flow.authenticate(&value).await? {
+            return Ok(Some(session));
+        }
+    }
+    Ok(None)
+}
+
+/// A `Set-Cookie` value.
+pub fn set_cookie(
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: u64,
+    secure: bool,
+    same_site_none: bool,
+) -> HeaderValue {
+    let same_site = if same_site_none && secure { "None" } else { "Lax" };
+    let secure = if secure { "; Secure" } else { "" };
+    let cookie =
+        format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite={same_site}{secure}");
+    HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+}
+
+fn time(t: Option<Timestamp>) -> String {
+    t.map(Timestamp::to_appwrite).unwrap_or_default()
+}
+
+/// Appwrite's Session model.
+pub fn session_json(flow: &Flow, session: &Session, current: bool) -> Value {
+    let reveal = |sealed| flow.reveal(sealed).unwrap_or_default();
+    json!({
+        "$id": session.id,
+        "$createdAt": session.created_at.to_appwrite(),
+        "$updatedAt": session.updated_at.to_appwrite(),
+        "userId": session.user_id,
+        "expire": session.expire.to_appwrite(),
+        "provider": session.provider,
+        "providerUid": session.provider_uid,
+        "providerAccessToken": reveal(&session.tokens.access_token),
+        "providerAccessTokenExpiry": time(session.tokens.access_token_expiry),
+        "providerRefreshToken": session.tokens.refresh_token.as_ref().map(reveal).unwrap_or_default(),
+        "ip": session.ip,
+        "osCode": "",
+        "osName": "",
+        "osVersion": "",
+        "clientType": "",
+        "clientCode": "",
+        "clientName": "",
+        "clientVersion": "",
+        "clientEngine": "",
+        "clientEngineVersion": "",
+        "deviceName": "",
+        "deviceBrand": "",
+        "deviceModel": "",
+        "countryCode": "--",
+        "countryName": "Unknown",
+        "current": current,
+        "factors": ["email", "oauth2"],
+        "secret": "",
+        "mfaUpdatedAt": "",
+    })
+}
+
+/// Appwrite's Identity model.
+pub fn identity_json(flow: &Flow, identity: &Identity) -> Value {
+    let reveal = |sealed| flow.reveal(sealed).unwrap_or_default();
+    json!({
+        "$id": identity.id,
+        "$createdAt": identity.created_at.to_appwrite(),
+        "$updatedAt": identity.updated_at.to_appwrite(),
+        "userId": identity.user_id,
+        "provider": identity.provider,
+        "providerUid": identity.provider_uid,
+        "providerEmail": identity.provider_email,
+        "providerAccessToken": reveal(&identity.tokens.access_token),
+        "providerAccessTokenExpiry": time(identity.tokens.access_token_expiry),
+        "providerRefreshToken": identity.tokens.refresh_token.as_ref().map(reveal).unwrap_or_default(),
+    })
+}
+
+/// Appwrite's User model (the account).
+pub fn user_json(user: &User) -> Value {
+    json!({
+        "$id": user.id,
+        "$createdAt": user.created_at.to_appwrite(),
+        "$updatedAt": user.updated_at.to_appwrite(),
+        "name": user.name,
+        "registration": user.created_at.to_appwrite(),
+        "status": true,
+        "labels": [],
+        "passwordUpdate": "",
+        "email": user.email.clone().unwrap_or_default(),
+        "phone": "",
+        "emailVerification": user.email_verified,
+        "phoneVerification": false,
+        "mfa": false,
+        "prefs": {},
+        "targets": [],
+        "accessedAt": user.updated_at.to_appwrite(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_in_every_shape() {
+        let q = pairs(b"scopes%5B1%5D=b&scopes%5B0%5D=a&x=1");
+        assert_eq!(scopes(&q), ["a", "b"]);
+        let q = pairs(b"scopes[]=a&scopes[]=b&scopes=c");
+        assert_eq!(scopes(&q), ["a", "b", "c"]);
+        assert!(scopes(&pairs(b"scopes[x]=a")).is_empty());
+    }
+
+    #[test]
+    fn session_from_every_source() {
+        let mut headers = HeaderMap::new();
+        headers
+            .insert(header::COOKIE, HeaderValue::from_static("a=1; a_session_p=c1; a_session_p_legacy=c2"));
+        headers.insert("x-appwrite-session", HeaderValue::from_static("h"));
+        headers.insert("x-fallback-cookies", HeaderValue::from_static(r#"{"a_session_p":"f"}"#));
+        assert_eq!(session_values("p", &headers), ["c1", "c2", "h", "f"]);
+        assert!(session_values("q", &headers) == ["h"]);
+    }
+
+    #[test]
+    fn project_query_wins_over_header() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-appwrite-project", HeaderValue::from_static("h"));
+        assert_eq!(project_id(&pairs(b"project=q"), &headers), Some("q"));
+        assert_eq!(project_id(&pairs(b""), &headers), Some("h"));
+    }
+}

@@ -1,0 +1,297 @@
+//! loginkit's reference server: Appwrite's account OAuth2 REST API over [`loginkit_flow`].
+//!
+//! [`Server::bind`] turns a [`Config`] into a listening server: one [`Flow`] and one SQLite
+//! database per project, the master key from the configuration or generated on first start, and
+//! optionally the built-in mock identity provider under `/mock/oauth2`. The HTTP layer is in
+//! [`routes`]; it only translates between HTTP and the flow.
+
+pub mod config;
+mod http;
+pub mod routes;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use loginkit::{HttpClient, ProviderConfig, Registry};
+use loginkit_flow::{AllowList, Flow, Keys, Project, SqliteStore};
+use loginkit_testkit::{MOUNT_PATH, MockIdpConfig};
+use tokio::net::TcpListener;
+use url::Url;
+
+pub use config::{Config, ConfigError};
+
+/// What the routes share.
+#[derive(Debug)]
+pub struct AppState {
+    /// Flows by project id.
+    pub projects: BTreeMap<String, Flow>,
+    /// The configured public URL, if any.
+    pub public_url: Option<Url>,
+    /// The address actually listened on.
+    pub local_addr: SocketAddr,
+}
+
+impl AppState {
+    /// The base URL for callbacks and default pages when handling a request with this `Host`.
+    ///
+    /// A configured `public_url` always wins. Without one, a loopback `Host` (`localhost`,
+    /// `127.0.0.1`, `[::1]` at this server's port) is kept, so a browser that started on
+    /// `localhost` comes back to `localhost` with its cookies; anything else gets the listen
+    /// address (never an arbitrary `Host`).
+    pub fn base_url(&self, host: Option<&str>) -> Url {
+        if let Some(url) = &self.public_url {
+            return url.clone();
+        }
+        let port = self.local_addr.port();
+        let loopback = host.filter(|h| {
+            [format!("localhost:{port}"), format!("127.0.0.1:{port}"), format!("[::1]:{port}")]
+                .iter()
+                .any(|ok| ok == h)
+        });
+        let authority = loopback.map(str::to_owned).unwrap_or_else(|| self.local_addr.to_string());
+        Url::parse(&format!("http://{authority}/")).expect("a socket address makes a URL")
+    }
+
+    /// Whether cookies must be `Secure` (the public URL is https).
+    pub fn secure(&self) -> bool {
+        self.public_url.as_ref().is_some_and(|u| u.scheme() == "https")
+    }
+
+    /// All projects' allow-lists, for CORS.
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        self.projects.values().any(|flow| flow.project().allow.origin_allowed(origin))
+    }
+}
+
+/// A bound server, ready to serve.
+pub struct Server {
+    listener: TcpListener,
+    router: Router,
+    state: Arc<AppState>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("state", &self.state).finish_non_exhaustive()
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// Bad configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The address could not be bound, or the data directory written.
+    #[error("{0}")]
+    Io(String),
+    /// A database could not be opened or migrated.
+    #[error("database {url}: {source}")]
+    Store {
+        /// The database URL.
+        url: String,
+        /// The cause.
+        source: loginkit_flow::StoreError,
+    },
+}
+
+impl Server {
+    /// Binds the listen address and prepares every project. `env` reads environment variables
+    /// (client secrets named by `client_secret_env`, `key_env`).
+    pub async fn bind(config: Config, env: impl Fn(&str) -> Option<String>) -> Result<Self, StartError> {
+        let addr = config.listen_addr()?;
+        let public_url = config.public_url()?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| StartError::Io(format!("cannot listen on {addr}: {e}")))?;
+        let local_addr = listener.local_addr().map_err(|e| StartError::Io(e.to_string()))?;
+        let master = load_master_key(&config, &env).await?;
+        let registry = Registry::global().map_err(|e| ConfigError(e.to_string()))?;
+        let http = HttpClient::with_defaults().map_err(|e| ConfigError(format!("HTTP client: {e}")))?;
+        let internal = Url::parse(&format!("http://{local_addr}/")).expect("socket address URL");
+        let default_page = public_url.clone().unwrap_or_else(|| internal.clone());
+
+        let mut projects = BTreeMap::new();
+        for (id, settings) in &config.projects {
+            let project =
+                build_project(id, settings, &config, registry, &http, &internal, &default_page, &env)?;
+            let url = match &settings.database_url {
+                Some(url) => url.clone(),
+                None => {
+                    tokio::fs::create_dir_all(&config.data_dir).await.map_err(|e| {
+                        StartError::Io(format!("cannot create data_dir {}: {e}", config.data_dir.display()))
+                    })?;
+                    format!("sqlite://{}", config.data_dir.join(format!("{id}.db")).display())
+                }
+            };
+            let store = SqliteStore::open(&url)
+                .await
+                .map_err(|source| StartError::Store { url: url.clone(), source })?;
+            let keys = Keys::from_encoded(&master).map_err(|e| ConfigError(format!("key: {e}")))?;
+            projects.insert(id.clone(), Flow::new(project, store, keys));
+        }
+        let state = Arc::new(AppState { projects, public_url, local_addr });
+        let mut router = routes::router(state.clone());
+        if config.mock_idp {
+            let (mock, _handle) =
+                loginkit_testkit::router(MockIdpConfig { auto_approve: false, ..MockIdpConfig::default() });
+            router = router.nest(MOUNT_PATH, mock);
+        }
+        Ok(Self { listener, router, state })
+    }
+
+    /// The address listened on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.state.local_addr
+    }
+
+    /// The URL to open in a browser.
+    pub fn url(&self) -> Url {
+        self.state.public_url.clone().unwrap_or_else(|| self.state.base_url(None))
+    }
+
+    /// The shared state (projects and their flows).
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let app = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await
+    }
+}
+
+/// The master key, checked; each flow derives its own keys from it.
+async fn load_master_key(
+    config: &Config,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<String, StartError> {
+    let from_env = match &config.key_env {
+        Some(var) => {
+            Some(env(var).ok_or_else(|| ConfigError(format!("key_env names `{var}`, which is not set")))?)
+        }
+        None => None,
+    };
+    let master = match config.key.clone().or(from_env) {
+        Some(key) => key,
+        None => read_or_create_key(&config.data_dir.join("master.key")).await?,
+    };
+    Keys::from_encoded(&master).map_err(|e| ConfigError(format!("key: {e}")))?;
+    Ok(master)
+}
+
+async fn read_or_create_key(path: &Path) -> Result<String, StartError> {
+    match tokio::fs::read_to_string(path).await {
+        Ok(key) => Ok(key.trim().to_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                tokio::fs::create_dir_all(dir)
+                    .await
+                    .map_err(|e| StartError::Io(format!("cannot create {}: {e}", dir.display())))?;
+            }
+            let key = Keys::generate_master();
+            write_private(path, &key)
+                .map_err(|e| StartError::Io(format!("cannot write {}: {e}", path.display())))?;
+            tracing::info!(path = %path.display(), "generated a new master key");
+            Ok(key)
+        }
+        Err(e) => Err(StartError::Io(format!("cannot read {}: {e}", path.display()))),
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(contents.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_project(
+    id: &str,
+    settings: &config::ProjectConfig,
+    config: &Config,
+    registry: &Registry,
+    http: &HttpClient,
+    internal: &Url,
+    default_page: &Url,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<Project, ConfigError> {
+    let error = |message: String| ConfigError(format!("projects.{id}.{message}"));
+    if id.is_empty()
+        || id.len() > 36
+        || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(ConfigError(format!("projects.{id}: a project id is 1-36 letters, digits, - or _")));
+    }
+    let mut schemes = settings.schemes.clone();
+    schemes.push(format!("appwrite-callback-{id}"));
+    let allow = AllowList::new(settings.hostnames.clone(), schemes);
+    let mut project = Project::new(id, allow);
+    project.known_providers = registry.ids().into_iter().map(str::to_owned).collect();
+    project.session_limit = settings.session_limit;
+    project.session_duration = Duration::from_secs(settings.session_duration_secs);
+    let page = |setting: &str, value: &Option<String>| -> Result<Url, ConfigError> {
+        match value {
+            Some(url) => config::parse_base_url(&format!("projects.{id}.{setting}"), url),
+            None => Ok(default_page.clone()),
+        }
+    };
+    project.default_success = Some(page("success_url", &settings.success_url)?);
+    project.default_failure = Some(page("failure_url", &settings.failure_url)?);
+    if config.mock_idp {
+        for mock in ["mock", "mock-unverified"] {
+            if !settings.providers.contains_key(mock) {
+                let provider = registry
+                    .instantiate(
+                        mock,
+                        ProviderConfig::new("1", "123456").base_url(internal.clone()),
+                        http.clone(),
+                    )
+                    .map_err(|e| error(format!("providers.{mock}: {e}")))?;
+                project = project.enable(provider);
+            }
+        }
+    }
+    for (provider_id, provider) in &settings.providers {
+        let key = |message: String| error(format!("providers.{provider_id}: {message}"));
+        registry.get(provider_id).map_err(|e| key(e.to_string()))?;
+        if !provider.enabled {
+            continue;
+        }
+        if provider.client_id.trim().is_empty() {
+            return Err(key("client_id is empty".into()));
+        }
+        let mut provider_config = match provider.secret(env).map_err(&key)? {
+            Some(secret) => ProviderConfig::new(provider.client_id.clone(), secret),
+            None => ProviderConfig::public(provider.client_id.clone()),
+        };
+        for (name, value) in &provider.params {
+            provider_config = provider_config.param(name.clone(), value.clone());
+        }
+        if let Some(base) = &provider.base_url {
+            provider_config = provider_config.base_url(config::parse_base_url(
+                &format!("projects.{id}.providers.{provider_id}.base_url"),
+                base,
+            )?);
+        }
+        let instance = registry
+            .instantiate(provider_id, provider_config, http.clone())
+            .map_err(|e| key(e.to_string()))?;
+        project = project.enable(instance);
+    }
+    Ok(project)
+}

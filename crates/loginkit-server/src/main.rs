@@ -1,0 +1,141 @@
+//! `loginkit-server`: the reference server's command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use loginkit_server::{Config, Server};
+use tracing_subscriber::EnvFilter;
+
+/// Appwrite-compatible OAuth2 login server. Without a configuration it runs a zero-config demo:
+/// project `default`, SQLite under `.loginkit/`, the mock provider, localhost allowed.
+#[derive(Debug, Parser)]
+#[command(name = "loginkit-server", version)]
+struct Cli {
+    /// Configuration file (TOML). See docs/server.md.
+    #[arg(long, global = true, env = "LOGINKIT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Listen address, e.g. 127.0.0.1:8080 (port 0 picks a free port). Overrides the file.
+    #[arg(long, global = true)]
+    listen: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// List the providers compiled into this binary and their capabilities.
+    Providers,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_env("LOGINKIT_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_target(false)
+        .init();
+    match cli.command {
+        Some(Command::Providers) => providers(),
+        Some(Command::Serve) | None => serve(cli.config, cli.listen),
+    }
+}
+
+fn providers() -> ExitCode {
+    let registry = match loginkit::Registry::global() {
+        Ok(registry) => registry,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("{:<18} {:<26} capabilities", "id", "name");
+    for d in registry.descriptors() {
+        let c = d.capabilities;
+        let flags: Vec<&str> = [
+            (c.pkce, "pkce"),
+            (c.oidc, "oidc"),
+            (c.refresh, "refresh"),
+            (c.revoke, "revoke"),
+            (c.form_post, "form_post"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect();
+        println!("{:<18} {:<26} {}", d.id, d.display_name, flags.join(","));
+    }
+    ExitCode::SUCCESS
+}
+
+fn serve(path: Option<PathBuf>, listen: Option<String>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let env = |name: &str| std::env::var(name).ok();
+        let config = match &path {
+            Some(path) => Config::from_file(path),
+            None => Ok(Config::zero()),
+        };
+        let mut config = match config.and_then(|mut c| c.apply_env(env).map(|()| c)) {
+            Ok(config) => config,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        if let Some(listen) = listen {
+            config.listen = listen;
+        }
+        let mock = config.mock_idp;
+        let server = match Server::bind(config, env).await {
+            Ok(server) => server,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let url = server.url();
+        println!("loginkit-server listening on {}", url.as_str().trim_end_matches('/'));
+        if mock {
+            println!("open {url} and sign in with the built-in mock provider");
+        }
+        match server.serve(shutdown_signal()).await {
+            Ok(()) => {
+                tracing::info!("stopped");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

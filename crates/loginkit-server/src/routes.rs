@@ -1,0 +1,451 @@
+//! The HTTP routes: Appwrite's account OAuth2 API, the demo page, CORS. Each handler translates
+//! between HTTP and one [`Flow`] call.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, RawQuery, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use loginkit_flow::{
+    BindingCookie, CallbackRequest, Client, ErrorType, Flow, NewSession, STATE_LIFETIME, Session,
+    StartRequest, Timestamp,
+};
+use serde_json::{Value, json};
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+use url::Url;
+
+use crate::AppState;
+use crate::http::{
+    ApiError, cookies, current_session, first, identity_json, pairs, project_id, scopes, session_cookie_name,
+    session_json, set_cookie, user_json,
+};
+
+type Shared = State<Arc<AppState>>;
+
+/// Where the browser-binding cookie is sent: the callback routes only.
+const CALLBACK_PATH: &str = "/v1/account/sessions/oauth2/callback";
+
+/// The server's routes with CORS for the projects' allowed origins.
+pub fn router(state: Arc<AppState>) -> Router {
+    let origins = state.clone();
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _| {
+            origin.to_str().is_ok_and(|origin| origins.origin_allowed(origin))
+        }))
+        .allow_credentials(true)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers(AllowHeaders::mirror_request())
+        .expose_headers([HeaderName::from_static("x-fallback-cookies")])
+        .max_age(Duration::from_secs(3600));
+    Router::new()
+        .route("/", get(demo))
+        .route("/v1/account/sessions/oauth2/{provider}", get(start_session))
+        .route("/v1/account/tokens/oauth2/{provider}", get(start_token))
+        .route(
+            "/v1/account/sessions/oauth2/callback/{provider}/{project}",
+            get(callback).post(callback_post).layer(DefaultBodyLimit::max(64 * 1024)),
+        )
+        .route("/v1/account/sessions/token", post(create_session).layer(DefaultBodyLimit::max(16 * 1024)))
+        .route("/v1/account/sessions", get(list_sessions).delete(delete_sessions))
+        .route("/v1/account/sessions/{id}", get(get_session).patch(update_session).delete(delete_session))
+        .route("/v1/account", get(account))
+        .route("/v1/account/identities", get(list_identities))
+        .route("/v1/account/identities/{id}", delete(delete_identity))
+        .fallback(not_found)
+        .layer(middleware::from_fn(log_request))
+        .layer(cors)
+        .with_state(state)
+}
+
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    // The path only: callback queries carry codes and state.
+    let path = request.uri().path().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    tracing::info!(%method, path, status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
+    response
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(ErrorType::GeneralRouteNotFound, "The requested route was not found.")
+}
+
+fn flow_for<'a>(
+    state: &'a AppState,
+    query: &[(String, String)],
+    headers: &HeaderMap,
+) -> Result<(&'a Flow, String), ApiError> {
+    let id = project_id(query, headers).ok_or_else(|| {
+        ApiError::new(
+            ErrorType::ProjectNotFound,
+            "No project: send X-Appwrite-Project or the `project` parameter.",
+        )
+    })?;
+    state.projects.get_key_value(id).map(|(id, flow)| (flow, id.clone())).ok_or_else(|| {
+        ApiError::new(ErrorType::ProjectNotFound, "Project with the requested ID could not be found.")
+    })
+}
+
+fn client(addr: SocketAddr, headers: &HeaderMap) -> Client {
+    let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    Client { ip: addr.ip().to_string(), user_agent: user_agent.to_owned() }
+}
+
+fn host(headers: &HeaderMap) -> Option<&str> {
+    headers.get(header::HOST).and_then(|v| v.to_str().ok())
+}
+
+fn no_store(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store, no-cache, must-revalidate, max-age=0"),
+    );
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+fn redirect(status: StatusCode, location: &str) -> Response {
+    let mut response = status.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    no_store(&mut response);
+    response
+}
+
+async fn start_session(
+    state: Shared,
+    provider: Path<String>,
+    headers: HeaderMap,
+    query: RawQuery,
+) -> Result<Response, ApiError> {
+    start(&state, &provider, &headers, query, false)
+}
+
+async fn start_token(
+    state: Shared,
+    provider: Path<String>,
+    headers: HeaderMap,
+    query: RawQuery,
+) -> Result<Response, ApiError> {
+    start(&state, &provider, &headers, query, true)
+}
+
+fn callback_url(base: &Url, provider: &str, project: &str) -> Url {
+    let mut url = base.clone();
+    if let Ok(mut segments) = url.path_segments_mut() {
+        segments
+            .pop_if_empty()
+            .extend(["v1", "account", "sessions", "oauth2", "callback", provider, project]);
+    }
+    url.set_query(None);
+    url
+}
+
+fn start(
+    state: &AppState,
+    provider: &str,
+    headers: &HeaderMap,
+    RawQuery(query): RawQuery,
+    token: bool,
+) -> Result<Response, ApiError> {
+    let query = pairs(query.unwrap_or_default().as_bytes());
+    let (flow, project) = flow_for(state, &query, headers)?;
+    let redirect_uri = callback_url(&state.base_url(host(headers)), provider, &project);
+    let scopes = scopes(&query);
+    let started = flow.start(&StartRequest {
+        provider,
+        success: first(&query, "success"),
+        failure: first(&query, "failure"),
+        scopes: &scopes,
+        token,
+        redirect_uri: &redirect_uri,
+    })?;
+    let mut response = redirect(StatusCode::MOVED_PERMANENTLY, started.location.as_str());
+    response.headers_mut().append(header::SET_COOKIE, binding_cookie(state, &started.cookie));
+    Ok(response)
+}
+
+fn binding_cookie(state: &AppState, cookie: &BindingCookie) -> HeaderValue {
+    set_cookie(&cookie.name, &cookie.value, CALLBACK_PATH, cookie.max_age.as_secs(), state.secure(), false)
+}
+
+async fn callback(
+    State(state): Shared,
+    Path((provider, project)): Path<(String, String)>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let flow = state.projects.get(&project).ok_or_else(|| {
+        ApiError::new(ErrorType::ProjectNotFound, "Project with the requested ID could not be found.")
+    })?;
+    let params = pairs(query.unwrap_or_default().as_bytes());
+    let current = current_session(flow, &project, &headers).await?;
+    let client = client(addr, &headers);
+    let jar = cookies(&headers);
+    let completed = flow
+        .callback(&CallbackRequest {
+            provider: &provider,
+            params: &params,
+            cookies: &jar,
+            current_session: current.as_ref(),
+            client: &client,
+        })
+        .await?;
+    let mut response = redirect(StatusCode::MOVED_PERMANENTLY, completed.location.as_str());
+    let clear = set_cookie(&completed.clear_cookie, "", CALLBACK_PATH, 0, state.secure(), false);
+    response.headers_mut().append(header::SET_COOKIE, clear);
+    if let Some(session) = &completed.session {
+        attach_session(&state, &project, &headers, &mut response, session);
+    }
+    Ok(response)
+}
+
+/// `response_mode=form_post` (Apple): the fields come as a cross-site POST, which carries no
+/// SameSite=Lax cookie. Bounce them to the GET route, a top-level navigation that does.
+async fn callback_post(
+    Path((provider, project)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    let mut fields = pairs(query.unwrap_or_default().as_bytes());
+    fields.extend(pairs(&body));
+    let base = Url::parse("http://callback.invalid/").expect("static URL");
+    let mut url = callback_url(&base, &provider, &project);
+    url.query_pairs_mut().extend_pairs(fields.iter());
+    let location = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    };
+    redirect(StatusCode::SEE_OTHER, &location)
+}
+
+/// Sets the session cookies, and `X-Fallback-Cookies` when the caller is on another site (or
+/// does not say where it is, as native SDKs and servers do), like Appwrite.
+fn attach_session(
+    state: &AppState,
+    project: &str,
+    request: &HeaderMap,
+    response: &mut Response,
+    new: &NewSession,
+) {
+    let name = session_cookie_name(project);
+    let max_age =
+        u64::try_from((new.session.expire.millis() - Timestamp::now().millis()) / 1000).unwrap_or(0);
+    let headers = response.headers_mut();
+    headers
+        .append(header::SET_COOKIE, set_cookie(&name, &new.cookie_value, "/", max_age, state.secure(), true));
+    headers.append(
+        header::SET_COOKIE,
+        set_cookie(&format!("{name}_legacy"), &new.cookie_value, "/", max_age, state.secure(), true),
+    );
+    let origin_host = request
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|o| Url::parse(o).ok())
+        .and_then(|u| u.host_str().map(str::to_owned));
+    let request_host = host(request)
+        .and_then(|h| Url::parse(&format!("http://{h}/")).ok())
+        .and_then(|u| u.host_str().map(str::to_owned));
+    if origin_host.is_none() || origin_host != request_host {
+        let fallback = json!({ name: new.cookie_value }).to_string();
+        if let Ok(value) = HeaderValue::from_str(&fallback) {
+            headers.insert(HeaderName::from_static("x-fallback-cookies"), value);
+        }
+    }
+}
+
+fn clear_session_cookies(state: &AppState, project: &str, response: &mut Response) {
+    let name = session_cookie_name(project);
+    for cookie in [name.clone(), format!("{name}_legacy")] {
+        response
+            .headers_mut()
+            .append(header::SET_COOKIE, set_cookie(&cookie, "", "/", 0, state.secure(), true));
+    }
+}
+
+async fn create_session(
+    State(state): Shared,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let query = pairs(query.unwrap_or_default().as_bytes());
+    let (flow, project) = flow_for(&state, &query, &headers)?;
+    let fields: Vec<(String, String)> = match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(map)) => {
+            map.into_iter().filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_owned()))).collect()
+        }
+        _ => pairs(&body),
+    };
+    let (Some(user_id), Some(secret)) = (first(&fields, "userId"), first(&fields, "secret")) else {
+        return Err(ApiError::new(
+            ErrorType::GeneralArgumentInvalid,
+            "Param \"userId\" and \"secret\" are required.",
+        ));
+    };
+    let new = flow.create_session_from_token(user_id, secret, &client(addr, &headers)).await?;
+    let mut response =
+        (StatusCode::CREATED, axum::Json(session_json(flow, &new.session, true))).into_response();
+    attach_session(&state, &project, &headers, &mut response, &new);
+    Ok(response)
+}
+
+/// The project's flow and the request's valid session, or `general_unauthorized_scope`.
+async fn signed_in<'a>(
+    state: &'a AppState,
+    query: &Option<String>,
+    headers: &HeaderMap,
+) -> Result<(&'a Flow, String, Session), ApiError> {
+    let query = pairs(query.as_deref().unwrap_or_default().as_bytes());
+    let (flow, project) = flow_for(state, &query, headers)?;
+    let session = current_session(flow, &project, headers).await?.ok_or_else(|| {
+        ApiError::new(
+            ErrorType::GeneralUnauthorizedScope,
+            "User (role: guests) missing scopes ([\"account\"])",
+        )
+    })?;
+    Ok((flow, project, session))
+}
+
+async fn target_session(flow: &Flow, current: &Session, id: &str) -> Result<Session, ApiError> {
+    if id == "current" || id == current.id {
+        Ok(current.clone())
+    } else {
+        Ok(flow.session(&current.user_id, id).await?)
+    }
+}
+
+async fn get_session(
+    State(state): Shared,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let (flow, _, current) = signed_in(&state, &query, &headers).await?;
+    let session = target_session(flow, &current, &id).await?;
+    Ok(axum::Json(session_json(flow, &session, session.id == current.id)).into_response())
+}
+
+async fn update_session(
+    State(state): Shared,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let (flow, _, current) = signed_in(&state, &query, &headers).await?;
+    let session = target_session(flow, &current, &id).await?;
+    let updated = flow.refresh_session(&session).await?;
+    Ok(axum::Json(session_json(flow, &updated, updated.id == current.id)).into_response())
+}
+
+async fn delete_session(
+    State(state): Shared,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let (flow, project, current) = signed_in(&state, &query, &headers).await?;
+    let session = target_session(flow, &current, &id).await?;
+    flow.delete_session(&current.user_id, &session.id).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if session.id == current.id {
+        clear_session_cookies(&state, &project, &mut response);
+    }
+    Ok(response)
+}
+
+async fn list_sessions(
+    State(state): Shared,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let (flow, _, current) = signed_in(&state, &query, &headers).await?;
+    let sessions = flow.sessions(&current.user_id).await?;
+    let list: Vec<Value> = sessions.iter().map(|s| session_json(flow, s, s.id == current.id)).collect();
+    Ok(axum::Json(json!({ "total": list.len(), "sessions": list })).into_response())
+}
+
+async fn delete_sessions(
+    State(state): Shared,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let (flow, project, current) = signed_in(&state, &query, &headers).await?;
+    flow.delete_sessions(&current.user_id).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    clear_session_cookies(&state, &project, &mut response);
+    Ok(response)
+}
+
+async fn account(
+    State(state): Shared,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let (flow, _, current) = signed_in(&state, &query, &headers).await?;
+    let user = flow
+        .user(&current.user_id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorType::UserUnauthorized, "The session's user no longer exists."))?;
+    Ok(axum::Json(user_json(&user)).into_response())
+}
+
+async fn list_identities(
+    State(state): Shared,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let (flow, _, current) = signed_in(&state, &query, &headers).await?;
+    let identities = flow.identities(&current.user_id).await?;
+    let list: Vec<Value> = identities.iter().map(|i| identity_json(flow, i)).collect();
+    Ok(axum::Json(json!({ "total": list.len(), "identities": list })).into_response())
+}
+
+async fn delete_identity(
+    State(state): Shared,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let (flow, _, current) = signed_in(&state, &query, &headers).await?;
+    flow.delete_identity(&current.user_id, &id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The demo page: sign-in buttons for the default project's providers and the resulting session.
+async fn demo(State(state): Shared) -> Response {
+    let Some((project, flow)) = state.projects.iter().next() else {
+        return Html("<!doctype html><p>No project is configured.</p>".to_owned()).into_response();
+    };
+    let providers: Vec<Value> = flow
+        .project()
+        .providers
+        .values()
+        .map(|p| json!({ "id": p.descriptor().id, "name": p.descriptor().display_name }))
+        .collect();
+    let config =
+        json!({ "project": project, "providers": providers, "stateMinutes": STATE_LIFETIME.as_secs() / 60 });
+    // `</` cannot appear in the JSON as written into a <script>.
+    let config = config.to_string().replace("</", "<\\/");
+    let mut response =
+        Html(include_str!("../assets/demo.html").replace("__LOGINKIT_CONFIG__", &config)).into_response();
+    no_store(&mut response);
+    response
+}
