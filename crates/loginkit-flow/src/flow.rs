@@ -44,6 +44,8 @@ pub struct Project {
     pub session_duration: Duration,
     /// How long a token-flow secret may be exchanged.
     pub token_lifetime: Duration,
+    /// How long a login may take from start to callback.
+    pub state_lifetime: Duration,
     /// Success URL when a login names none.
     pub default_success: Option<Url>,
     /// Failure URL when a login names none.
@@ -62,6 +64,7 @@ impl Project {
             session_limit: 10,
             session_duration: Duration::from_secs(365 * 24 * 3600),
             token_lifetime: Duration::from_secs(60),
+            state_lifetime: STATE_LIFETIME,
             default_success: None,
             default_failure: None,
         }
@@ -118,7 +121,7 @@ pub struct StartRequest<'a> {
 pub struct Started {
     /// The provider's authorize URL.
     pub location: Url,
-    /// The browser-binding cookie to set (HttpOnly, SameSite=Lax, for [`STATE_LIFETIME`]).
+    /// The browser-binding cookie to set (HttpOnly, SameSite=Lax, for the state's lifetime).
     pub cookie: BindingCookie,
 }
 
@@ -275,7 +278,7 @@ impl Flow {
             binding: crypto::random_secret(),
             pkce_verifier: pkce.as_ref().map(|(_, verifier)| verifier.secret().to_owned()),
             nonce: nonce.as_ref().map(|n| n.secret().to_owned()),
-            expires: Timestamp::now().plus(STATE_LIFETIME).millis(),
+            expires: Timestamp::now().plus(project.state_lifetime).millis(),
         };
         let sealed = state.seal(&self.inner.keys);
         let mut authorize = AuthorizeRequest::new(request.redirect_uri, &sealed).scopes(request.scopes);
@@ -294,7 +297,7 @@ impl Flow {
             cookie: BindingCookie {
                 name: state.cookie_name(),
                 value: state.binding,
-                max_age: STATE_LIFETIME,
+                max_age: project.state_lifetime,
             },
         })
     }

@@ -57,6 +57,9 @@ pub struct ProjectConfig {
     /// Session lifetime in seconds. Default one year.
     #[serde(default = "default_session_duration")]
     pub session_duration_secs: u64,
+    /// Seconds a login may take from start to callback. Default 600.
+    #[serde(default = "default_state_lifetime")]
+    pub state_lifetime_secs: u64,
     /// SQLite URL of the project's database. Default `sqlite://<data_dir>/<project>.db`.
     pub database_url: Option<String>,
     /// Success URL when a login names none. Default: the demo page.
@@ -99,6 +102,9 @@ fn default_session_limit() -> u32 {
 }
 fn default_session_duration() -> u64 {
     365 * 24 * 3600
+}
+fn default_state_lifetime() -> u64 {
+    600
 }
 fn yes() -> bool {
     true
@@ -191,6 +197,7 @@ impl ProjectConfig {
             schemes: Vec::new(),
             session_limit: default_session_limit(),
             session_duration_secs: default_session_duration(),
+            state_lifetime_secs: default_state_lifetime(),
             database_url: None,
             success_url: None,
             failure_url: None,

@@ -166,6 +166,57 @@ impl Server {
         let app = self.router.into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await
     }
+
+    /// Serves in a background task until the returned handle is stopped or dropped.
+    pub fn spawn(self) -> RunningServer {
+        let url = self.url();
+        let state = self.state.clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(self.serve(async move {
+            let _ = stopped.await;
+        }));
+        RunningServer { url, state, stop: Some(stop), task: Some(task) }
+    }
+}
+
+/// A server serving in the background (see [`Server::spawn`]); dropping it stops the server.
+#[derive(Debug)]
+pub struct RunningServer {
+    url: Url,
+    state: Arc<AppState>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+impl RunningServer {
+    /// The server's URL, e.g. `http://127.0.0.1:41234/`.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The shared state.
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+
+    /// Stops the server and waits until it has finished the requests in flight and released its
+    /// address.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
 }
 
 /// The master key, checked; each flow derives its own keys from it.
@@ -244,6 +295,7 @@ fn build_project(
     project.known_providers = registry.ids().into_iter().map(str::to_owned).collect();
     project.session_limit = settings.session_limit;
     project.session_duration = Duration::from_secs(settings.session_duration_secs);
+    project.state_lifetime = Duration::from_secs(settings.state_lifetime_secs.clamp(1, 3600));
     let page = |setting: &str, value: &Option<String>| -> Result<Url, ConfigError> {
         match value {
             Some(url) => config::parse_base_url(&format!("projects.{id}.{setting}"), url),

@@ -13,8 +13,7 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use loginkit_flow::{
-    BindingCookie, CallbackRequest, Client, ErrorType, Flow, NewSession, STATE_LIFETIME, Session,
-    StartRequest, Timestamp,
+    BindingCookie, CallbackRequest, Client, ErrorType, Flow, NewSession, Session, StartRequest, Timestamp,
 };
 use serde_json::{Value, json};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
@@ -440,8 +439,7 @@ async fn demo(State(state): Shared) -> Response {
         .values()
         .map(|p| json!({ "id": p.descriptor().id, "name": p.descriptor().display_name }))
         .collect();
-    let config =
-        json!({ "project": project, "providers": providers, "stateMinutes": STATE_LIFETIME.as_secs() / 60 });
+    let config = json!({ "project": project, "providers": providers });
     // `</` cannot appear in the JSON as written into a <script>.
     let config = config.to_string().replace("</", "<\\/");
     let mut response =

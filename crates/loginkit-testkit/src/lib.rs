@@ -18,7 +18,8 @@
 //! | GET    | `user-unverified` | user info that always reports an unverified email  |
 //! | POST   | `revoke`          | token revocation                                   |
 //!
-//! Two more tools live here: [`contract`], a fixture-answering stand-in for contract tests of one
+//! [`Browser`] is a scripted, cookie-keeping browser that walks redirects and answers the login
+//! form. Two more tools live here: [`contract`], a fixture-answering stand-in for contract tests of one
 //! provider, and [`persona`], an [`ImpersonatingIdp`] that plays a real provider (its paths, client
 //! authentication, parameter names and documented answers) from the provider crate's
 //! `tests/persona.toml`, for end-to-end logins.
@@ -36,6 +37,7 @@
 //! ```
 
 mod authorize;
+pub mod browser;
 mod config;
 pub mod contract;
 mod faults;
@@ -47,12 +49,9 @@ mod state;
 mod token;
 mod userinfo;
 
+pub use browser::{Browser, FormAnswer, Walk};
 pub use config::{MockClient, MockIdpConfig, MockUser};
 pub use faults::{Endpoint, Fault};
 pub use idp::{MOUNT_PATH, MockIdp, router};
 pub use persona::{ImpersonatingIdp, Persona};
 pub use state::{MockIdpHandle, RecordedRequest};
-
-// The HTTP client is a dev-dependency for the integration tests only.
-#[cfg(test)]
-use reqwest as _;

@@ -1,0 +1,511 @@
+//! The reference server over real loopback HTTP: every route and rule of the account OAuth2 API,
+//! driven by a cookie-keeping client through the built-in mock provider's login form.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use loginkit_flow::sqlx::{self, SqlitePool};
+use loginkit_server::{Config, RunningServer, Server};
+use loginkit_testkit::{Browser, FormAnswer, MockIdp, MockIdpConfig, Walk};
+use reqwest::StatusCode;
+use reqwest::cookie::CookieStore;
+use serde_json::Value;
+use url::Url;
+
+const APP: &str = "http://localhost:3000";
+
+fn temp_dir() -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "loginkit-http-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+struct Harness {
+    server: RunningServer,
+    dir: PathBuf,
+}
+
+impl Harness {
+    /// A server with the zero-config project plus `extra` TOML for project `default`.
+    async fn start(extra: &str) -> Self {
+        Self::start_in(temp_dir(), "127.0.0.1:0", extra).await
+    }
+
+    async fn start_in(dir: PathBuf, listen: &str, extra: &str) -> Self {
+        let toml = format!(
+            "listen = \"{listen}\"\ndata_dir = \"{}\"\nmock_idp = true\n[projects.default]\nhostnames = [\"localhost\"]\n{extra}\n[projects.other]\nhostnames = [\"localhost\"]\n",
+            dir.display()
+        );
+        let config = Config::from_toml(&toml).expect("test config");
+        let server = Server::bind(config, |_| None).await.expect("server starts").spawn();
+        Self { server, dir }
+    }
+
+    fn url(&self, path: &str) -> Url {
+        self.server.url().join(path).unwrap()
+    }
+
+    fn browser(&self) -> Browser {
+        Browser::new([self.server.url().clone()])
+    }
+
+    fn start_url(&self, kind: &str, provider: &str, query: &str) -> Url {
+        self.url(&format!(
+            "v1/account/{kind}/oauth2/{provider}?project=default&success={APP}/ok&failure={APP}/fail{query}"
+        ))
+    }
+
+    async fn login(&self, browser: &Browser, provider: &str) -> Walk {
+        browser.walk(self.start_url("sessions", provider, "")).await.unwrap()
+    }
+
+    async fn db(&self) -> SqlitePool {
+        SqlitePool::connect(&format!("sqlite://{}/default.db", self.dir.display())).await.unwrap()
+    }
+
+    /// (users, identities, sessions, tokens)
+    async fn counts(&self) -> (i64, i64, i64, i64) {
+        let db = self.db().await;
+        let mut out = [0i64; 4];
+        for (i, table) in ["users", "identities", "sessions", "tokens"].iter().enumerate() {
+            let sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM loginkit_{table}"));
+            out[i] = sqlx::query_scalar(sql).fetch_one(&db).await.unwrap();
+        }
+        (out[0], out[1], out[2], out[3])
+    }
+
+    async fn api(&self, browser: &Browser, method: reqwest::Method, path: &str) -> (StatusCode, Value) {
+        let response = browser
+            .client()
+            .request(method, self.url(path))
+            .header("x-appwrite-project", "default")
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+    }
+
+    async fn get(&self, browser: &Browser, path: &str) -> (StatusCode, Value) {
+        self.api(browser, reqwest::Method::GET, path).await
+    }
+}
+
+fn error_of(walk: &Walk) -> Value {
+    serde_json::from_str(&walk.param("error").expect("an error parameter")).unwrap()
+}
+
+/// Walks a login up to the callback URL the provider redirects to, without visiting it.
+async fn until_callback(h: &Harness, browser: &Browser, provider: &str) -> Url {
+    let stopping = browser.clone().stopping_before("/v1/account/sessions/oauth2/callback/");
+    let walk = stopping.walk(h.start_url("sessions", provider, "")).await.unwrap();
+    assert!(walk.end.path().starts_with("/v1/account/sessions/oauth2/callback/"), "{}", walk.end);
+    walk.end
+}
+
+#[tokio::test]
+async fn session_flow_sets_cookies_and_the_session_carries_provider_fields() {
+    let h = Harness::start("").await;
+    let browser = h.browser();
+    let walk = h.login(&browser, "mock").await;
+    assert_eq!(walk.end.as_str(), format!("{APP}/ok"));
+    assert_eq!(walk.status, StatusCode::MOVED_PERMANENTLY);
+    let (status, session) = h.get(&browser, "v1/account/sessions/current").await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert_eq!(session["provider"], "mock");
+    assert_eq!(session["providerUid"], "1");
+    assert_eq!(session["current"], true);
+    assert!(session["providerAccessToken"].as_str().unwrap().len() > 10);
+    assert!(session["providerRefreshToken"].as_str().unwrap().len() > 10);
+    assert!(session["providerAccessTokenExpiry"].as_str().unwrap() > session["$createdAt"].as_str().unwrap());
+    let (_, account) = h.get(&browser, "v1/account").await;
+    assert_eq!(account["email"], "useroauth@localhost.test");
+    assert_eq!(account["emailVerification"], true);
+    assert_eq!(account["name"], "User Name");
+    assert_eq!(h.counts().await, (1, 1, 1, 0));
+    // Tokens are sealed at rest: the database never holds the access token in clear.
+    let stored: String = sqlx::query_scalar("SELECT access_token FROM loginkit_sessions")
+        .fetch_one(&h.db().await)
+        .await
+        .unwrap();
+    assert!(!stored.contains(session["providerAccessToken"].as_str().unwrap()));
+}
+
+#[tokio::test]
+async fn token_flow_secret_makes_one_session_once() {
+    let h = Harness::start("").await;
+    let browser = h.browser();
+    let walk = browser.walk(h.start_url("tokens", "mock", "")).await.unwrap();
+    let (user_id, secret) = (walk.param("userId").unwrap(), walk.param("secret").unwrap());
+    assert_eq!(walk.end.path(), "/ok");
+    assert_eq!(h.counts().await, (1, 1, 0, 1), "no session before the exchange");
+    let exchange = || async {
+        Browser::new([h.server.url().clone()])
+            .client()
+            .post(h.url("v1/account/sessions/token"))
+            .header("x-appwrite-project", "default")
+            .json(&serde_json::json!({ "userId": user_id, "secret": secret }))
+            .send()
+            .await
+            .unwrap()
+    };
+    let first = exchange().await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let fallback = first.headers()["x-fallback-cookies"].to_str().unwrap().to_owned();
+    let cookies: Vec<_> =
+        first.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+    assert!(cookies.iter().any(|c| c.starts_with("a_session_default=")));
+    assert!(cookies.iter().any(|c| c.starts_with("a_session_default_legacy=")));
+    let session: Value = first.json().await.unwrap();
+    assert_eq!(session["provider"], "mock");
+    assert_eq!(session["secret"], "", "the secret is never in the body");
+    // The fallback header alone authenticates (what the SDK replays cross-site).
+    let current = reqwest::Client::new()
+        .get(h.url("v1/account/sessions/current"))
+        .header("x-appwrite-project", "default")
+        .header("x-fallback-cookies", &fallback)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(current.status(), StatusCode::OK);
+    let second = exchange().await;
+    assert_eq!(second.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = second.json().await.unwrap();
+    assert_eq!(body["type"], "user_invalid_token");
+    assert_eq!(h.counts().await, (1, 1, 1, 0));
+}
+
+#[tokio::test]
+async fn provider_error_goes_to_the_failure_url_with_appwrite_error_json() {
+    let h = Harness::start("").await;
+    let browser = h.browser().answering(FormAnswer::Deny);
+    let walk = h.login(&browser, "mock").await;
+    assert_eq!(walk.end.path(), "/fail");
+    let error = error_of(&walk);
+    assert_eq!(error["type"], "user_oauth2_provider_error");
+    assert_eq!(error["code"], 424);
+    assert!(error["message"].as_str().unwrap().contains("access_denied"));
+    assert_eq!(h.counts().await, (0, 0, 0, 0));
+}
+
+#[tokio::test]
+async fn start_rules_disabled_unsupported_bad_urls_and_scope_limits() {
+    let h = Harness::start("").await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let check = |url: Url, status: u16, kind: &'static str| {
+        let client = client.clone();
+        async move {
+            let response = client.get(url.clone()).send().await.unwrap();
+            assert_eq!(response.status().as_u16(), status, "{url}");
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["type"], kind, "{url}");
+            assert!(body["message"].is_string() && body["version"].is_string());
+        }
+    };
+    check(h.start_url("sessions", "github", ""), 412, "project_provider_disabled").await;
+    check(h.start_url("sessions", "nope", ""), 400, "project_provider_unsupported").await;
+    for bad in ["https://evil.test/", "https://localhost@evil.test/", "javascript:alert(1)", "//evil.test"] {
+        let url = h.url(&format!(
+            "v1/account/sessions/oauth2/mock?project=default&success={}",
+            form_urlencoded::byte_serialize(bad.as_bytes()).collect::<String>()
+        ));
+        check(url, 400, "general_argument_invalid").await;
+    }
+    check(
+        h.url("v1/account/sessions/oauth2/mock?project=default&failure=https://evil.test/"),
+        400,
+        "general_argument_invalid",
+    )
+    .await;
+    let many: String = (0..101).map(|i| format!("&scopes%5B{i}%5D=s{i}")).collect();
+    check(h.start_url("sessions", "mock", &many), 400, "general_argument_invalid").await;
+    let long = format!("&scopes[]={}", "a".repeat(4097));
+    check(h.start_url("sessions", "mock", &long), 400, "general_argument_invalid").await;
+    check(h.url("v1/account/sessions/oauth2/mock?project=nope"), 404, "project_not_found").await;
+    // 100 scopes in the SDK's shape are fine, and custom scopes follow the defaults.
+    let hundred: String = (0..100).map(|i| format!("&scopes%5B{i}%5D=s{i}")).collect();
+    let response = client.get(h.start_url("sessions", "mock", &hundred)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::MOVED_PERMANENTLY);
+    let location = Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+    let scope = location.query_pairs().find(|(k, _)| k == "scope").unwrap().1.into_owned();
+    assert!(scope.starts_with("email s0 s1 "), "{scope}");
+    assert_eq!(response.headers()["cache-control"], "no-store, no-cache, must-revalidate, max-age=0");
+    assert_eq!(h.counts().await, (0, 0, 0, 0));
+}
+
+#[tokio::test]
+async fn session_limit_evicts_the_oldest() {
+    let h = Harness::start("session_limit = 2").await;
+    let browsers: Vec<Browser> = (0..3).map(|_| h.browser()).collect();
+    for browser in &browsers {
+        assert_eq!(h.login(browser, "mock").await.end.path(), "/ok");
+    }
+    assert_eq!(h.counts().await.2, 2);
+    assert_eq!(
+        h.get(&browsers[0], "v1/account").await.0,
+        StatusCode::UNAUTHORIZED,
+        "the oldest session is gone"
+    );
+    let (status, list) = h.get(&browsers[2], "v1/account/sessions").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["total"], 2);
+}
+
+#[tokio::test]
+async fn verified_email_links_and_unverified_email_is_refused() {
+    // A second provider (`oidc`) backed by another mock provider whose user 1 has the same
+    // verified email as the built-in one's.
+    let other = MockIdp::start_with(MockIdpConfig::default()).await.unwrap();
+    let extra = format!(
+        "[projects.default.providers.oidc]\nclient_id = \"1\"\nclient_secret = \"123456\"\nparams = {{ authorization_url = \"{}\", token_url = \"{}\", userinfo_url = \"{}\" }}",
+        other.url("authorize"),
+        other.url("token"),
+        other.url("user")
+    );
+    let h = Harness::start(&extra).await;
+    let first = h.browser();
+    assert_eq!(h.login(&first, "mock").await.end.path(), "/ok");
+
+    // mock-unverified reports the same email, unverified: refused, nothing written.
+    let before = h.counts().await;
+    let walk = h.login(&h.browser(), "mock-unverified").await;
+    assert_eq!(walk.end.path(), "/fail");
+    assert_eq!(error_of(&walk)["type"], "general_bad_request");
+    assert_eq!(h.counts().await, before);
+
+    // A fresh browser signing in with oidc (verified, same email) lands on the same user.
+    let second = Browser::new([h.server.url().clone(), other.origin()]);
+    let walk = h.login(&second, "oidc").await;
+    assert_eq!(walk.end.path(), "/ok", "{:?}", walk.param("error"));
+    let (_, a) = h.get(&first, "v1/account").await;
+    let (_, b) = h.get(&second, "v1/account").await;
+    assert_eq!(a["$id"], b["$id"]);
+    let (_, identities) = h.get(&second, "v1/account/identities").await;
+    assert_eq!(identities["total"], 2);
+    assert_eq!(h.counts().await.0, 1);
+}
+
+#[tokio::test]
+async fn refresh_identities_and_deletes() {
+    let h = Harness::start("").await;
+    let browser = h.browser();
+    h.login(&browser, "mock").await;
+    let (_, before) = h.get(&browser, "v1/account/sessions/current").await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let (status, after) = h.api(&browser, reqwest::Method::PATCH, "v1/account/sessions/current").await;
+    assert_eq!(status, StatusCode::OK, "{after}");
+    assert_ne!(after["providerAccessToken"], before["providerAccessToken"]);
+    assert!(after["expire"].as_str().unwrap() > before["expire"].as_str().unwrap());
+    assert!(
+        after["providerAccessTokenExpiry"].as_str().unwrap()
+            > before["providerAccessTokenExpiry"].as_str().unwrap()
+    );
+    let (_, identities) = h.get(&browser, "v1/account/identities").await;
+    assert_eq!(
+        identities["identities"][0]["providerAccessToken"], after["providerAccessToken"],
+        "the identity is refreshed too"
+    );
+    let identity = identities["identities"][0]["$id"].as_str().unwrap().to_owned();
+
+    // A second session for the same user; delete it by id, then all.
+    let other = h.browser();
+    h.login(&other, "mock").await;
+    let (_, other_session) = h.get(&other, "v1/account/sessions/current").await;
+    let id = other_session["$id"].as_str().unwrap();
+    let (_, seen) = h.get(&browser, &format!("v1/account/sessions/{id}")).await;
+    assert_eq!(seen["current"], false);
+    assert_eq!(
+        h.api(&browser, reqwest::Method::DELETE, &format!("v1/account/sessions/{id}")).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(h.get(&other, "v1/account").await.0, StatusCode::UNAUTHORIZED);
+    let (status, missing) = h.get(&browser, &format!("v1/account/sessions/{id}")).await;
+    assert_eq!((status, missing["type"].as_str()), (StatusCode::NOT_FOUND, Some("user_session_not_found")));
+
+    let (status, body) = h.api(&browser, reqwest::Method::DELETE, "v1/account/identities/nope").await;
+    assert_eq!((status, body["type"].as_str()), (StatusCode::NOT_FOUND, Some("user_identity_not_found")));
+    assert_eq!(
+        h.api(&browser, reqwest::Method::DELETE, &format!("v1/account/identities/{identity}")).await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(h.get(&browser, "v1/account/identities").await.1["total"], 0);
+
+    assert_eq!(
+        h.api(&browser, reqwest::Method::DELETE, "v1/account/sessions").await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (status, body) = h.get(&browser, "v1/account/sessions/current").await;
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("general_unauthorized_scope"))
+    );
+    assert_eq!(h.counts().await.2, 0);
+}
+
+#[tokio::test]
+async fn signed_in_browser_links_a_second_provider_to_its_user() {
+    let h = Harness::start("").await;
+    let browser = h.browser();
+    h.login(&browser, "mock").await;
+    let (_, user) = h.get(&browser, "v1/account").await;
+    // mock-unverified would be refused by email, but a signed-in user links it to themselves.
+    assert_eq!(h.login(&browser, "mock-unverified").await.end.path(), "/ok");
+    let (_, after) = h.get(&browser, "v1/account").await;
+    assert_eq!(user["$id"], after["$id"]);
+    assert_eq!(h.get(&browser, "v1/account/identities").await.1["total"], 2);
+    assert_eq!(h.counts().await.2, 1, "the new session replaced the old one");
+}
+
+#[tokio::test]
+async fn bad_states_are_refused_and_nothing_is_written() {
+    let h = Harness::start("").await;
+    // Tampered.
+    let browser = h.browser();
+    let callback = until_callback(&h, &browser, "mock").await;
+    let mut tampered = callback.clone();
+    let pairs: Vec<(String, String)> = callback
+        .query_pairs()
+        .map(|(k, v)| {
+            if k == "state" {
+                (k.into_owned(), format!("A{}", &v[1..]))
+            } else {
+                (k.into_owned(), v.into_owned())
+            }
+        })
+        .collect();
+    tampered.query_pairs_mut().clear().extend_pairs(pairs);
+    refused(browser.client().get(tampered).send().await.unwrap()).await;
+    // Another browser (no binding cookie): login CSRF.
+    let message = refused(h.browser().client().get(callback.clone()).send().await.unwrap()).await;
+    assert!(message.contains("browser"), "{message}");
+    // Another project or provider.
+    let mut foreign = callback.clone();
+    foreign.set_path("/v1/account/sessions/oauth2/callback/mock/other");
+    refused(browser.client().get(foreign).send().await.unwrap()).await;
+    let mut swapped = callback.clone();
+    swapped.set_path("/v1/account/sessions/oauth2/callback/mock-unverified/default");
+    refused(browser.client().get(swapped).send().await.unwrap()).await;
+    assert_eq!(h.counts().await, (0, 0, 0, 0));
+    // The genuine callback works once; a replay, even with the binding cookie, is refused.
+    let binding = browser.jar().cookies(&callback).expect("the binding cookie");
+    let first = browser.client().get(callback.clone()).send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::MOVED_PERMANENTLY);
+    let replay = reqwest::Client::new().get(callback).header("cookie", binding).send().await.unwrap();
+    let message = refused(replay).await;
+    assert!(message.contains("used"), "{message}");
+    assert_eq!(h.counts().await, (1, 1, 1, 0));
+    // No state at all.
+    refused(
+        h.browser()
+            .client()
+            .get(h.url("v1/account/sessions/oauth2/callback/mock/default?code=x"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+}
+
+async fn refused(response: reqwest::Response) -> String {
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["type"], "general_bad_request");
+    body["message"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn expired_state_is_refused() {
+    let h = Harness::start("state_lifetime_secs = 1").await;
+    let late = h.browser();
+    let callback = until_callback(&h, &late, "mock").await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let message = refused(late.client().get(callback).send().await.unwrap()).await;
+    assert!(message.contains("expired"), "{message}");
+    assert_eq!(h.counts().await, (0, 0, 0, 0));
+}
+
+#[tokio::test]
+async fn form_post_callback_is_bounced_to_get_with_its_fields() {
+    let h = Harness::start("").await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let response = client
+        .post(h.url("v1/account/sessions/oauth2/callback/apple/default"))
+        .form(&[("code", "c"), ("state", "s"), ("user", "{\"name\":{\"firstName\":\"A\"}}")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = h.url(response.headers()["location"].to_str().unwrap());
+    assert_eq!(location.path(), "/v1/account/sessions/oauth2/callback/apple/default");
+    let fields: Vec<(String, String)> = location.query_pairs().into_owned().collect();
+    assert_eq!(fields[2], ("user".into(), "{\"name\":{\"firstName\":\"A\"}}".into()));
+}
+
+#[tokio::test]
+async fn cors_preflight_allows_the_sdk_headers_for_allowed_origins_only() {
+    let h = Harness::start("").await;
+    let client = reqwest::Client::new();
+    let preflight = |origin: &'static str| {
+        client
+            .request(reqwest::Method::OPTIONS, h.url("v1/account/sessions/current"))
+            .header("origin", origin)
+            .header("access-control-request-method", "PATCH")
+            .header(
+                "access-control-request-headers",
+                "content-type,x-appwrite-project,x-fallback-cookies,x-sdk-version",
+            )
+            .send()
+    };
+    let ok = preflight("http://127.0.0.1:5173").await.unwrap();
+    assert_eq!(ok.headers()["access-control-allow-origin"], "http://127.0.0.1:5173");
+    assert_eq!(ok.headers()["access-control-allow-credentials"], "true");
+    assert!(ok.headers()["access-control-allow-methods"].to_str().unwrap().contains("PATCH"));
+    assert!(ok.headers()["access-control-allow-headers"].to_str().unwrap().contains("x-fallback-cookies"));
+    let evil = preflight("https://evil.test").await.unwrap();
+    assert!(evil.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn a_login_started_before_a_restart_completes_after_it() {
+    // The provider runs outside the server, as a real one would.
+    let idp = MockIdp::start().await.unwrap();
+    let extra = format!(
+        "[projects.default.providers.mock]\nclient_id = \"1\"\nclient_secret = \"123456\"\nbase_url = \"{}\"",
+        idp.origin()
+    );
+    let dir = temp_dir();
+    let h = Harness::start_in(dir.clone(), "127.0.0.1:0", &extra).await;
+    let port = h.server.url().port().unwrap();
+    let browser = Browser::new([h.server.url().clone()]);
+    let walk = browser.walk(h.start_url("sessions", "mock", "")).await.unwrap();
+    assert_eq!(walk.end.origin(), idp.origin().origin(), "stopped at the provider");
+    // The provider approves at once and redirects to the callback; stop before visiting it.
+    let response = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(walk.end)
+        .send()
+        .await
+        .unwrap();
+    let callback = Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+    h.server.stop().await;
+    let h = Harness::start_in(dir, &format!("127.0.0.1:{port}"), &extra).await;
+    let done = browser.walk(callback).await.unwrap();
+    assert_eq!(done.end.as_str(), format!("{APP}/ok"));
+    assert_eq!(h.get(&browser, "v1/account").await.1["email"], "useroauth@localhost.test");
+}
+
+#[tokio::test]
+async fn demo_page_lists_the_providers() {
+    let h = Harness::start("").await;
+    let page = reqwest::get(h.url("")).await.unwrap().text().await.unwrap();
+    assert!(page.contains("\"id\":\"mock\""), "{page}");
+    assert!(page.contains("/v1/account/sessions/oauth2/"));
+}
