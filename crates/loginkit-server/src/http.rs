@@ -131,19 +131,33 @@ pub async fn current_session(
     Ok(None)
 }
 
-/// A `Set-Cookie` value.
+/// The `SameSite` attribute of a cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameSite {
+    /// Sent on cross-site requests; needs `Secure`.
+    None,
+    /// Sent on top-level navigations only.
+    Lax,
+    /// No attribute: the browser's default (Lax in current browsers), like Appwrite's legacy cookie.
+    Unset,
+}
+
+/// A `Set-Cookie` value (always HttpOnly).
 pub fn set_cookie(
     name: &str,
     value: &str,
     path: &str,
     max_age: u64,
     secure: bool,
-    same_site_none: bool,
+    same_site: SameSite,
 ) -> HeaderValue {
-    let same_site = if same_site_none && secure { "None" } else { "Lax" };
+    let same_site = match same_site {
+        SameSite::None => "; SameSite=None",
+        SameSite::Lax => "; SameSite=Lax",
+        SameSite::Unset => "",
+    };
     let secure = if secure { "; Secure" } else { "" };
-    let cookie =
-        format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; SameSite={same_site}{secure}");
+    let cookie = format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly{same_site}{secure}");
     HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
 }
 

@@ -21,8 +21,8 @@ use url::Url;
 
 use crate::AppState;
 use crate::http::{
-    ApiError, cookies, current_session, first, identity_json, pairs, project_id, scopes, session_cookie_name,
-    session_json, set_cookie, user_json,
+    ApiError, SameSite, cookies, current_session, first, identity_json, pairs, project_id, scopes,
+    session_cookie_name, session_json, set_cookie, user_json,
 };
 
 type Shared = State<Arc<AppState>>;
@@ -180,7 +180,14 @@ fn start(
 }
 
 fn binding_cookie(state: &AppState, cookie: &BindingCookie) -> HeaderValue {
-    set_cookie(&cookie.name, &cookie.value, CALLBACK_PATH, cookie.max_age.as_secs(), state.secure(), false)
+    set_cookie(
+        &cookie.name,
+        &cookie.value,
+        CALLBACK_PATH,
+        cookie.max_age.as_secs(),
+        state.secure(),
+        SameSite::Lax,
+    )
 }
 
 async fn callback(
@@ -207,7 +214,7 @@ async fn callback(
         })
         .await?;
     let mut response = redirect(StatusCode::MOVED_PERMANENTLY, completed.location.as_str());
-    let clear = set_cookie(&completed.clear_cookie, "", CALLBACK_PATH, 0, state.secure(), false);
+    let clear = set_cookie(&completed.clear_cookie, "", CALLBACK_PATH, 0, state.secure(), SameSite::Lax);
     response.headers_mut().append(header::SET_COOKIE, clear);
     if let Some(session) = &completed.session {
         attach_session(&state, &project, &headers, &mut response, session);
@@ -234,8 +241,21 @@ async fn callback_post(
     redirect(StatusCode::SEE_OTHER, &location)
 }
 
-/// Sets the session cookies, and `X-Fallback-Cookies` when the caller is on another site (or
-/// does not say where it is, as native SDKs and servers do), like Appwrite.
+/// Whether the browser treats this request's origin as secure: https, or `localhost`, which
+/// browsers accept `Secure` cookies from over plain http.
+fn secure_context(state: &AppState, request: &HeaderMap) -> bool {
+    state.secure() || host(request).is_some_and(|h| h == "localhost" || h.starts_with("localhost:"))
+}
+
+/// The main session cookie's attributes: usable cross-site where the browser allows it.
+fn session_cookie_policy(state: &AppState, request: &HeaderMap) -> (bool, SameSite) {
+    if secure_context(state, request) { (true, SameSite::None) } else { (false, SameSite::Lax) }
+}
+
+/// Sets the session cookies like Appwrite: `a_session_<project>` (`SameSite=None; Secure` where
+/// the browser allows it, else `Lax`) and its `_legacy` twin without a SameSite attribute. Adds
+/// `X-Fallback-Cookies` when the caller is on another site (or does not say where it is, as
+/// native SDKs and servers do).
 fn attach_session(
     state: &AppState,
     project: &str,
@@ -246,12 +266,13 @@ fn attach_session(
     let name = session_cookie_name(project);
     let max_age =
         u64::try_from((new.session.expire.millis() - Timestamp::now().millis()) / 1000).unwrap_or(0);
+    let (secure, same_site) = session_cookie_policy(state, request);
+    let legacy = format!("{name}_legacy");
     let headers = response.headers_mut();
-    headers
-        .append(header::SET_COOKIE, set_cookie(&name, &new.cookie_value, "/", max_age, state.secure(), true));
+    headers.append(header::SET_COOKIE, set_cookie(&name, &new.cookie_value, "/", max_age, secure, same_site));
     headers.append(
         header::SET_COOKIE,
-        set_cookie(&format!("{name}_legacy"), &new.cookie_value, "/", max_age, state.secure(), true),
+        set_cookie(&legacy, &new.cookie_value, "/", max_age, state.secure(), SameSite::Unset),
     );
     let origin_host = request
         .get(header::ORIGIN)
@@ -269,13 +290,18 @@ fn attach_session(
     }
 }
 
-fn clear_session_cookies(state: &AppState, project: &str, response: &mut Response) {
+/// Deletes the session cookies, and the SDK's stored fallback copy (an empty
+/// `X-Fallback-Cookies`, which the SDK stores in place of the old value).
+fn clear_session_cookies(state: &AppState, project: &str, request: &HeaderMap, response: &mut Response) {
     let name = session_cookie_name(project);
-    for cookie in [name.clone(), format!("{name}_legacy")] {
-        response
-            .headers_mut()
-            .append(header::SET_COOKIE, set_cookie(&cookie, "", "/", 0, state.secure(), true));
-    }
+    let (secure, same_site) = session_cookie_policy(state, request);
+    let headers = response.headers_mut();
+    headers.append(header::SET_COOKIE, set_cookie(&name, "", "/", 0, secure, same_site));
+    headers.append(
+        header::SET_COOKIE,
+        set_cookie(&format!("{name}_legacy"), "", "/", 0, state.secure(), SameSite::Unset),
+    );
+    headers.insert(HeaderName::from_static("x-fallback-cookies"), HeaderValue::from_static("{}"));
 }
 
 async fn create_session(
@@ -365,7 +391,7 @@ async fn delete_session(
     flow.delete_session(&current.user_id, &session.id).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     if session.id == current.id {
-        clear_session_cookies(&state, &project, &mut response);
+        clear_session_cookies(&state, &project, &headers, &mut response);
     }
     Ok(response)
 }
@@ -389,7 +415,7 @@ async fn delete_sessions(
     let (flow, project, current) = signed_in(&state, &query, &headers).await?;
     flow.delete_sessions(&current.user_id).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
-    clear_session_cookies(&state, &project, &mut response);
+    clear_session_cookies(&state, &project, &headers, &mut response);
     Ok(response)
 }
 
