@@ -430,7 +430,7 @@ impl Flow {
             Ok((user_id, outcome)) => {
                 let mut location = success;
                 let session = match outcome {
-                    Outcome::Session(session) => Some(session),
+                    Outcome::Session(session) => Some(*session),
                     Outcome::Token(secret) => {
                         location
                             .query_pairs_mut()
@@ -558,7 +558,7 @@ impl Flow {
             let new = self
                 .new_session(&mut *tx, &user.id, login.provider, &profile.id, stored, client, now)
                 .await?;
-            Outcome::Session(new)
+            Outcome::Session(Box::new(new))
         };
         tx.commit().await?;
         Ok((user.id, outcome))
@@ -773,7 +773,7 @@ impl Flow {
 }
 
 enum Outcome {
-    Session(NewSession),
+    Session(Box<NewSession>),
     Token(String),
 }
 
