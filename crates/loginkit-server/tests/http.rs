@@ -509,3 +509,54 @@ async fn demo_page_lists_the_providers() {
     assert!(page.contains("\"id\":\"mock\""), "{page}");
     assert!(page.contains("/v1/account/sessions/oauth2/"));
 }
+
+#[tokio::test]
+async fn bad_configurations_are_refused_with_the_setting_named() {
+    let start = |provider: &'static str| async move {
+        let toml = format!(
+            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[projects.app]\nhostnames = [\"localhost\"]\n{provider}",
+            temp_dir().display()
+        );
+        Server::bind(Config::from_toml(&toml).unwrap(), |_| None).await.map(|_| ()).unwrap_err().to_string()
+    };
+    let unknown = start("[projects.app.providers.gitbub]\nclient_id = \"x\"\nclient_secret = \"y\"").await;
+    assert!(unknown.contains("projects.app.providers.gitbub") && unknown.contains("github"), "{unknown}");
+    let no_env =
+        start("[projects.app.providers.github]\nclient_id = \"x\"\nclient_secret_env = \"NOPE_SECRET\"")
+            .await;
+    assert!(no_env.contains("NOPE_SECRET"), "{no_env}");
+    let missing_key = start("[projects.app.providers.okta]\nclient_id = \"x\"\nclient_secret = \"y\"").await;
+    assert!(
+        missing_key.contains("projects.app.providers.okta") && missing_key.contains("domain"),
+        "{missing_key}"
+    );
+    let bad_url = start(
+        "[projects.app.providers.github]\nclient_id = \"x\"\nclient_secret = \"y\"\nbase_url = \"ftp://x\"",
+    )
+    .await;
+    assert!(bad_url.contains("base_url"), "{bad_url}");
+}
+
+#[tokio::test]
+async fn x_appwrite_session_header_authenticates() {
+    let h = Harness::start("").await;
+    let browser = h.browser();
+    h.login(&browser, "mock").await;
+    let cookie = browser.jar().cookies(&h.url("v1/account")).unwrap();
+    let value = cookie
+        .to_str()
+        .unwrap()
+        .split("; ")
+        .find_map(|c| c.strip_prefix("a_session_default="))
+        .expect("the session cookie")
+        .to_owned();
+    let with_header = |value: String| {
+        reqwest::Client::new()
+            .get(h.url("v1/account"))
+            .header("x-appwrite-project", "default")
+            .header("x-appwrite-session", value)
+            .send()
+    };
+    assert_eq!(with_header(value.clone()).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(with_header(format!("{value}x")).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+}
