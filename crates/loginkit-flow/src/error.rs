@@ -24,6 +24,8 @@ pub enum ErrorType {
     GeneralBadState,
     /// The storage failed. 500.
     GeneralServerError,
+    /// The request's `Origin` is not one of the project's. 403.
+    GeneralUnknownOrigin,
     /// No such route. 404.
     GeneralRouteNotFound,
     /// Too many requests. 429.
@@ -65,6 +67,7 @@ impl ErrorType {
             ErrorType::GeneralBadRequest => "general_bad_request",
             ErrorType::GeneralBadState => "general_bad_request",
             ErrorType::GeneralServerError => "general_server_error",
+            ErrorType::GeneralUnknownOrigin => "general_unknown_origin",
             ErrorType::GeneralRouteNotFound => "general_route_not_found",
             ErrorType::GeneralRateLimitExceeded => "general_rate_limit_exceeded",
             ErrorType::UserOauth2ProviderError => "user_oauth2_provider_error",
@@ -96,6 +99,7 @@ impl ErrorType {
             | ErrorType::GeneralUnauthorizedScope
             | ErrorType::UserInvalidToken => 401,
             ErrorType::GeneralServerError => 500,
+            ErrorType::GeneralUnknownOrigin => 403,
             ErrorType::GeneralRateLimitExceeded => 429,
             ErrorType::ProjectProviderUnsupported
             | ErrorType::ProjectInvalidSuccessUrl

@@ -281,6 +281,9 @@ impl Flow {
             expires: Timestamp::now().plus(project.state_lifetime).millis(),
         };
         let sealed = state.seal(&self.inner.keys);
+        if sealed.len() > crate::state::MAX_SEALED_LEN {
+            return Err(FlowError::argument("The success and failure URLs are too long together."));
+        }
         let mut authorize = AuthorizeRequest::new(request.redirect_uri, &sealed).scopes(request.scopes);
         if let Some((challenge, _)) = &pkce {
             authorize = authorize.pkce_challenge(challenge);
@@ -310,7 +313,11 @@ impl Flow {
                     { self.inner.project.allow.hostnames().join(", ") }
                 ))
             }),
-            (None, Some(default)) => Ok(default.clone()),
+            (None, Some(default)) => self.inner.project.allow.check(default.as_str()).map_err(|error| {
+                FlowError::argument(format!(
+                    "The project's default `{name}` URL is not on its allow-list ({error})."
+                ))
+            }),
             (None, None) => Err(FlowError::argument(format!("The `{name}` URL is required."))),
         }
     }
@@ -480,19 +487,24 @@ impl Flow {
                 FlowError::new(ErrorType::UserUnauthorized, "The identity's user no longer exists.")
             })?
         } else {
+            // Only a user's own address counts: an identity's reported email proves nothing
+            // about the account it belongs to.
             let by_email = match email {
                 None => None,
-                Some(email) => match tx.user_by_email(email).await? {
-                    Some(user) => Some(user),
-                    None => match tx.identity_by_email(email).await? {
-                        Some(identity) => tx.user(&identity.user_id).await?,
-                        None => None,
-                    },
-                },
+                Some(email) => tx.user_by_email(email).await?,
             };
             match by_email {
-                // Linking by email is safe only when both sides vouch for the address.
-                Some(user) if verified && user.email_verified => user,
+                // Linking by email is safe only when both sides vouch for the same address.
+                Some(user)
+                    if verified
+                        && user.email_verified
+                        && user
+                            .email
+                            .as_deref()
+                            .is_some_and(|own| own.eq_ignore_ascii_case(email.unwrap_or_default())) =>
+                {
+                    user
+                }
                 Some(_) => {
                     return Err(FlowError::new(
                         ErrorType::GeneralBadRequest,
@@ -671,7 +683,7 @@ impl Flow {
         else {
             return Ok(None);
         };
-        let mut tx = self.inner.store.begin().await?;
+        let mut tx = self.inner.store.read().await?;
         let session = tx.session_by_secret(&crypto::digest_secret(&payload.secret)).await?;
         Ok(session.filter(|s| s.user_id == payload.id && s.expire > Timestamp::now()))
     }
@@ -711,19 +723,19 @@ impl Flow {
 
     /// A user by id.
     pub async fn user(&self, id: &str) -> Result<Option<User>, FlowError> {
-        Ok(self.inner.store.begin().await?.user(id).await?)
+        Ok(self.inner.store.read().await?.user(id).await?)
     }
 
     /// A user's sessions, oldest first.
     pub async fn sessions(&self, user_id: &str) -> Result<Vec<Session>, FlowError> {
         let now = Timestamp::now();
-        let sessions = self.inner.store.begin().await?.sessions(user_id).await?;
+        let sessions = self.inner.store.read().await?.sessions(user_id).await?;
         Ok(sessions.into_iter().filter(|s| s.expire > now).collect())
     }
 
     /// One of the user's sessions.
     pub async fn session(&self, user_id: &str, id: &str) -> Result<Session, FlowError> {
-        let session = self.inner.store.begin().await?.session(id).await?;
+        let session = self.inner.store.read().await?.session(id).await?;
         session.filter(|s| s.user_id == user_id).ok_or_else(session_not_found)
     }
 
@@ -752,7 +764,7 @@ impl Flow {
 
     /// A user's identities.
     pub async fn identities(&self, user_id: &str) -> Result<Vec<Identity>, FlowError> {
-        Ok(self.inner.store.begin().await?.identities(user_id).await?)
+        Ok(self.inner.store.read().await?.identities(user_id).await?)
     }
 
     /// Deletes one of the user's identities.

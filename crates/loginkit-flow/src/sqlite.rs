@@ -178,10 +178,19 @@ impl Store for SqliteStore {
         Ok(Box::new(SqliteTx { tx, users: self.users.clone() }))
     }
 
+    async fn read(&self) -> Result<Box<dyn Tx>, StoreError> {
+        let tx = self.pool.begin().await.map_err(StoreError::database)?;
+        Ok(Box::new(SqliteTx { tx, users: self.users.clone() }))
+    }
+
     async fn consume_state(&self, state_id: &str, expires: Timestamp) -> Result<bool, StoreError> {
         let now = Timestamp::now().millis();
+        if expires.millis() < now {
+            return Ok(false);
+        }
+        // Forget records a minute after their state expired: no state that old is accepted.
         sqlx::query("DELETE FROM loginkit_used_states WHERE expire < ?")
-            .bind(now)
+            .bind(now - 60_000)
             .execute(&self.pool)
             .await
             .map_err(StoreError::database)?;
@@ -283,18 +292,6 @@ impl Tx for SqliteTx {
             .fetch_optional(&mut *self.tx)
             .await
             .map_err(db)?;
-        row.as_ref().map(identity_row).transpose().map_err(db)
-    }
-
-    async fn identity_by_email(&mut self, email: &str) -> Result<Option<Identity>, StoreError> {
-        let row = sqlx::query(
-            "SELECT * FROM loginkit_identities WHERE provider_email = ? COLLATE NOCASE AND provider_email != ''
-             ORDER BY created_at LIMIT 1",
-        )
-        .bind(email)
-        .fetch_optional(&mut *self.tx)
-        .await
-        .map_err(db)?;
         row.as_ref().map(identity_row).transpose().map_err(db)
     }
 

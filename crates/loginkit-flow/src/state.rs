@@ -16,6 +16,9 @@ pub const STATE_LIFETIME: std::time::Duration = std::time::Duration::from_secs(6
 /// so logins in parallel tabs do not overwrite each other's cookie.
 pub const BINDING_COOKIE_PREFIX: &str = "loginkit_state_";
 
+/// Longest sealed state accepted at the callback; `start` refuses to issue a longer one.
+pub(crate) const MAX_SEALED_LEN: usize = 4096;
+
 /// The contents of a sealed `state`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct LoginState {
@@ -53,7 +56,7 @@ impl LoginState {
 
     /// Opens a sealed state; `None` for anything not sealed by these keys as a state.
     pub fn open(keys: &Keys, sealed: &str) -> Option<Self> {
-        if sealed.len() > 4096 {
+        if sealed.len() > MAX_SEALED_LEN {
             return None;
         }
         let json = keys.open(Purpose::State, sealed)?;

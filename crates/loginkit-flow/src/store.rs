@@ -17,9 +17,15 @@ pub trait Store: Send + Sync + 'static {
     /// `BEGIN IMMEDIATE` in SQLite, a serialisable or locking transaction elsewhere).
     async fn begin(&self) -> Result<Box<dyn Tx>, StoreError>;
 
-    /// Records that a login `state` was used; `false` when it already was. This is what makes
-    /// state single-use, across restarts and across server instances sharing the store.
-    /// Records older than `expires` may be forgotten after that time.
+    /// Starts a transaction used only to read (authenticating a request, listing sessions). The
+    /// default is [`Store::begin`]; stores override it to avoid taking write locks.
+    async fn read(&self) -> Result<Box<dyn Tx>, StoreError> {
+        self.begin().await
+    }
+
+    /// Records that a login `state` was used; `false` when it already was, or when `expires` has
+    /// passed. This is what makes state single-use, across restarts and across server instances
+    /// sharing the store. A record may be forgotten once its state has expired.
     async fn consume_state(&self, state_id: &str, expires: Timestamp) -> Result<bool, StoreError>;
 }
 
@@ -37,8 +43,6 @@ pub trait Tx: Send {
 
     /// The identity of a provider account.
     async fn identity_by_uid(&mut self, provider: &str, uid: &str) -> Result<Option<Identity>, StoreError>;
-    /// Any identity (of any provider) that reported `email`.
-    async fn identity_by_email(&mut self, email: &str) -> Result<Option<Identity>, StoreError>;
     /// An identity by id.
     async fn identity(&mut self, id: &str) -> Result<Option<Identity>, StoreError>;
     /// A user's identities, oldest first.

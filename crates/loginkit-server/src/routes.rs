@@ -313,11 +313,30 @@ async fn create_session(
 ) -> Result<Response, ApiError> {
     let query = pairs(query.unwrap_or_default().as_bytes());
     let (flow, project) = flow_for(&state, &query, &headers)?;
+    // A cross-site HTML form could log the browser into the attacker's account (login CSRF):
+    // only JSON (which needs a CORS preflight from another site) from an allowed origin is taken.
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
+        && !flow.project().allow.origin_allowed(origin)
+    {
+        return Err(ApiError::new(
+            ErrorType::GeneralUnknownOrigin,
+            "The request's origin is not allowed for this project.",
+        ));
+    }
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("application/json"));
     let fields: Vec<(String, String)> = match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Object(map)) => {
+        Ok(Value::Object(map)) if json => {
             map.into_iter().filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_owned()))).collect()
         }
-        _ => pairs(&body),
+        _ => {
+            return Err(ApiError::new(
+                ErrorType::GeneralArgumentInvalid,
+                "The body must be a JSON object with \"userId\" and \"secret\".",
+            ));
+        }
     };
     let (Some(user_id), Some(secret)) = (first(&fields, "userId"), first(&fields, "secret")) else {
         return Err(ApiError::new(

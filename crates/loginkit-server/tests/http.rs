@@ -560,3 +560,81 @@ async fn x_appwrite_session_header_authenticates() {
     assert_eq!(with_header(value.clone()).await.unwrap().status(), StatusCode::OK);
     assert_eq!(with_header(format!("{value}x")).await.unwrap().status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn an_email_reported_by_a_linked_identity_never_attracts_another_login() {
+    // The victim's address, verified at the victim's own provider.
+    let victim_email = "useroauthunverified@localhost.test";
+    let idp = MockIdp::start_with(MockIdpConfig {
+        users: vec![loginkit_testkit::MockUser {
+            id: "9".into(),
+            name: "Victim".into(),
+            email: victim_email.into(),
+            verified: true,
+        }],
+        ..MockIdpConfig::default()
+    })
+    .await
+    .unwrap();
+    let extra = format!(
+        "[projects.default.providers.oidc]\nclient_id = \"1\"\nclient_secret = \"123456\"\nparams = {{ authorization_url = \"{}\", token_url = \"{}\", userinfo_url = \"{}\" }}",
+        idp.url("authorize"),
+        idp.url("token"),
+        idp.url("user")
+    );
+    let h = Harness::start(&extra).await;
+    // The attacker signs in, then links an identity reporting the victim's address, unverified.
+    let attacker = h.browser();
+    h.login(&attacker, "mock").await;
+    let linking = attacker.clone().answering(FormAnswer::Approve("2".into()));
+    assert_eq!(h.login(&linking, "mock-unverified").await.end.path(), "/ok");
+    // The victim signs in with a provider that verified the address: a separate account.
+    let victim = Browser::new([h.server.url().clone(), idp.origin()]);
+    assert_eq!(h.login(&victim, "oidc").await.end.path(), "/ok");
+    let (_, a) = h.get(&attacker, "v1/account").await;
+    let (_, v) = h.get(&victim, "v1/account").await;
+    assert_ne!(a["$id"], v["$id"]);
+    assert_eq!(v["email"], victim_email);
+    assert_eq!(h.get(&attacker, "v1/account/identities").await.1["total"], 2);
+}
+
+#[tokio::test]
+async fn token_exchange_refuses_forms_and_foreign_origins() {
+    let h = Harness::start("").await;
+    let post = |body: reqwest::RequestBuilder| async move {
+        let response = body.send().await.unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        (status, body["type"].as_str().unwrap_or_default().to_owned())
+    };
+    let client = reqwest::Client::new();
+    let url = h.url("v1/account/sessions/token?project=default");
+    let form = client.post(url.clone()).form(&[("userId", "u"), ("secret", "s")]);
+    assert_eq!(post(form).await, (StatusCode::BAD_REQUEST, "general_argument_invalid".into()));
+    let foreign = client
+        .post(url.clone())
+        .header("origin", "https://evil.test")
+        .json(&serde_json::json!({"userId": "u", "secret": "s"}));
+    assert_eq!(post(foreign).await, (StatusCode::FORBIDDEN, "general_unknown_origin".into()));
+    let allowed = client
+        .post(url)
+        .header("origin", "http://localhost:3000")
+        .json(&serde_json::json!({"userId": "u", "secret": "s"}));
+    assert_eq!(post(allowed).await, (StatusCode::UNAUTHORIZED, "user_invalid_token".into()));
+}
+
+#[tokio::test]
+async fn logins_that_could_not_finish_are_refused_at_the_start() {
+    let h = Harness::start("success_url = \"https://elsewhere.test/\"").await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    // No success URL given, and the configured default is not on the allow-list.
+    let response = client.get(h.url("v1/account/sessions/oauth2/mock?project=default")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    // Two long URLs that would make the state too long to come back.
+    let long = format!("{APP}/{}", "a".repeat(1800));
+    let url =
+        h.url(&format!("v1/account/sessions/oauth2/mock?project=default&success={long}&failure={long}"));
+    let response = client.get(url).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(h.counts().await, (0, 0, 0, 0));
+}
