@@ -36,6 +36,13 @@ pub trait OAuthProvider: Send + Sync + fmt::Debug {
         self.standard().authorize_url(request)
     }
 
+    /// The URL to send the browser to, for providers that must fetch something first (an
+    /// OpenID Connect discovery document). Flows call this one; the default is
+    /// [`OAuthProvider::authorize_url`].
+    async fn authorize(&self, request: &AuthorizeRequest<'_>) -> Result<Url, Error> {
+        self.authorize_url(request)
+    }
+
     /// Exchanges an authorization code for tokens.
     async fn exchange_code(&self, request: &ExchangeRequest<'_>) -> Result<TokenSet, Error> {
         self.standard().exchange_code(request).await
@@ -120,12 +127,14 @@ pub struct ExchangeRequest<'a> {
     /// Further parameters of the provider's callback, for providers that want some back at the
     /// token endpoint (VK ID's `device_id`) or send profile data there (Apple's `user`).
     pub callback_params: &'a [(String, String)],
+    /// The nonce sent in the authorize URL: an OpenID Connect ID token must carry the same one.
+    pub nonce: Option<&'a Nonce>,
 }
 
 impl<'a> ExchangeRequest<'a> {
     /// An exchange without PKCE.
     pub fn new(code: &'a AuthorizationCode, redirect_uri: &'a Url) -> Self {
-        Self { code, redirect_uri, pkce_verifier: None, callback_params: &[] }
+        Self { code, redirect_uri, pkce_verifier: None, callback_params: &[], nonce: None }
     }
 
     /// Sets the callback's further parameters.
@@ -142,6 +151,12 @@ impl<'a> ExchangeRequest<'a> {
     /// Sets the PKCE verifier.
     pub fn pkce_verifier(mut self, verifier: &'a PkceCodeVerifier) -> Self {
         self.pkce_verifier = Some(verifier);
+        self
+    }
+
+    /// Sets the nonce the ID token must carry.
+    pub fn nonce(mut self, nonce: &'a Nonce) -> Self {
+        self.nonce = Some(nonce);
         self
     }
 }

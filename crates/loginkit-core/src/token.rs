@@ -27,8 +27,11 @@ pub struct TokenSet {
     pub expires_in: Option<Duration>,
     /// When the access token expires (received time + `expires_in`).
     pub expires_at: Option<SystemTime>,
-    /// The OpenID Connect ID token, unvalidated.
+    /// The OpenID Connect ID token as received.
     pub id_token: Option<IdToken>,
+    /// The ID token's claims, set only by providers that verified it (signature, issuer,
+    /// audience, times, nonce).
+    pub id_token_claims: Option<crate::openid::IdTokenClaims>,
     /// Scopes the provider says it granted.
     pub scopes: Option<Vec<String>>,
     /// The whole answer, for provider-specific fields.
@@ -45,6 +48,7 @@ impl TokenSet {
             expires_in: None,
             expires_at: None,
             id_token: None,
+            id_token_claims: None,
             scopes: None,
             raw: RawResponse::default(),
         }

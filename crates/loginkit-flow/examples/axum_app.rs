@@ -66,7 +66,7 @@ async fn login(State(flow): State<Flow>) -> Result<Response, String> {
         token: false,
         redirect_uri: &callback,
     };
-    let started = flow.start(&start).map_err(|e| e.to_string())?;
+    let started = flow.start(&start).await.map_err(|e| e.to_string())?;
     let cookie =
         format!("{}={}; Path=/callback; HttpOnly; SameSite=Lax", started.cookie.name, started.cookie.value);
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to(started.location.as_str())).into_response())

@@ -249,7 +249,7 @@ impl Flow {
 
     /// Starts a login: checks the provider, URLs and scopes, and returns the provider's authorize
     /// URL carrying a sealed `state`, plus the cookie binding it to this browser.
-    pub fn start(&self, request: &StartRequest<'_>) -> Result<Started, FlowError> {
+    pub async fn start(&self, request: &StartRequest<'_>) -> Result<Started, FlowError> {
         let provider = self.provider(request.provider)?;
         let project = &self.inner.project;
         let success = self.target(request.success, project.default_success.as_ref(), "success")?;
@@ -291,7 +291,7 @@ impl Flow {
         if let Some(nonce) = &nonce {
             authorize = authorize.nonce(nonce);
         }
-        let location = provider.authorize_url(&authorize).map_err(|error| {
+        let location = provider.authorize(&authorize).await.map_err(|error| {
             FlowError::new(ErrorType::GeneralArgumentInvalid, format!("Cannot start the login: {error}"))
                 .with_source(error)
         })?;
@@ -395,9 +395,13 @@ impl Flow {
         };
         let code = AuthorizationCode::new(code.to_owned());
         let verifier = state.pkce_verifier.clone().map(PkceCodeVerifier::new);
+        let nonce = state.nonce.clone().map(Nonce::new);
         let mut exchange = ExchangeRequest::new(&code, &redirect_uri).callback_params(request.params);
         if let Some(verifier) = &verifier {
             exchange = exchange.pkce_verifier(verifier);
+        }
+        if let Some(nonce) = &nonce {
+            exchange = exchange.nonce(nonce);
         }
         let tokens = match provider.exchange_code(&exchange).await {
             Ok(tokens) => tokens,

@@ -132,7 +132,7 @@ async fn start_session(
     headers: HeaderMap,
     query: RawQuery,
 ) -> Result<Response, ApiError> {
-    start(&state, &provider, &headers, query, false)
+    start(&state, &provider, &headers, query, false).await
 }
 
 async fn start_token(
@@ -141,7 +141,7 @@ async fn start_token(
     headers: HeaderMap,
     query: RawQuery,
 ) -> Result<Response, ApiError> {
-    start(&state, &provider, &headers, query, true)
+    start(&state, &provider, &headers, query, true).await
 }
 
 fn callback_url(base: &Url, provider: &str, project: &str) -> Url {
@@ -155,7 +155,7 @@ fn callback_url(base: &Url, provider: &str, project: &str) -> Url {
     url
 }
 
-fn start(
+async fn start(
     state: &AppState,
     provider: &str,
     headers: &HeaderMap,
@@ -166,14 +166,16 @@ fn start(
     let (flow, project) = flow_for(state, &query, headers)?;
     let redirect_uri = callback_url(&state.base_url(host(headers)), provider, &project);
     let scopes = scopes(&query);
-    let started = flow.start(&StartRequest {
-        provider,
-        success: first(&query, "success"),
-        failure: first(&query, "failure"),
-        scopes: &scopes,
-        token,
-        redirect_uri: &redirect_uri,
-    })?;
+    let started = flow
+        .start(&StartRequest {
+            provider,
+            success: first(&query, "success"),
+            failure: first(&query, "failure"),
+            scopes: &scopes,
+            token,
+            redirect_uri: &redirect_uri,
+        })
+        .await?;
     let mut response = redirect(StatusCode::MOVED_PERMANENTLY, started.location.as_str());
     response.headers_mut().append(header::SET_COOKIE, binding_cookie(state, &started.cookie));
     Ok(response)

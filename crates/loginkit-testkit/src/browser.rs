@@ -17,6 +17,51 @@ pub enum FormAnswer {
     Deny,
 }
 
+/// A request a page handler wants the browser to make next.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// Method.
+    pub method: Method,
+    /// URL.
+    pub url: Url,
+    /// An `application/x-www-form-urlencoded` body.
+    pub form: Option<String>,
+}
+
+/// Answers a page that is not the mock provider's login form (another provider's login or
+/// consent page): `None` ends the walk on that page.
+pub type PageHandler = Arc<dyn Fn(&Url, &str) -> Option<Submission> + Send + Sync>;
+
+/// The first `<form>` of a page: its action (resolved against the page URL) and the `name` and
+/// `value` of its `<input>` elements (an input without a value has `""`).
+pub fn parse_form(page: &Url, html: &str) -> Option<(Url, Vec<(String, String)>)> {
+    let start = html.find("<form")?;
+    let end = html[start..].find("</form>").map_or(html.len(), |e| start + e);
+    let form = &html[start..end];
+    let tag_end = form.find('>')?;
+    let action = attribute(&form[..tag_end], "action").unwrap_or_default();
+    let action = page.join(&action).ok()?;
+    let mut fields = Vec::new();
+    let mut rest = form;
+    while let Some(at) = rest.find("<input") {
+        let tag = &rest[at..];
+        let close = tag.find('>').unwrap_or(tag.len());
+        let tag_text = &tag[..close];
+        if let Some(name) = attribute(tag_text, "name") {
+            fields.push((name, attribute(tag_text, "value").unwrap_or_default()));
+        }
+        rest = &tag[close..];
+    }
+    Some((action, fields))
+}
+
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let needle = format!(" {name}=\"");
+    let start = tag.find(&needle)? + needle.len();
+    let end = start + tag[start..].find('"')?;
+    Some(unescape(&tag[start..end]))
+}
+
 /// One request the browser made and the status it got.
 #[derive(Debug, Clone)]
 pub struct Hop {
@@ -50,7 +95,7 @@ impl Walk {
 }
 
 /// A cookie-keeping HTTP client that does not follow redirects by itself.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Browser {
     client: reqwest::Client,
     jar: Arc<Jar>,
@@ -58,6 +103,16 @@ pub struct Browser {
     origins: Vec<String>,
     answer: FormAnswer,
     stop_before: Option<String>,
+    pages: Option<PageHandler>,
+}
+
+impl std::fmt::Debug for Browser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Browser")
+            .field("origins", &self.origins)
+            .field("answer", &self.answer)
+            .finish_non_exhaustive()
+    }
 }
 
 fn origin(url: &Url) -> String {
@@ -80,7 +135,25 @@ impl Browser {
             origins: origins.into_iter().map(|u| origin(&u)).collect(),
             answer: FormAnswer::Approve("1".into()),
             stop_before: None,
+            pages: None,
         }
+    }
+
+    /// Answers other pages (another provider's login and consent forms) with `handler`.
+    #[must_use]
+    pub fn on_page(
+        mut self,
+        handler: impl Fn(&Url, &str) -> Option<Submission> + Send + Sync + 'static,
+    ) -> Self {
+        self.pages = Some(Arc::new(handler));
+        self
+    }
+
+    /// Adds an origin the browser may visit.
+    #[must_use]
+    pub fn visiting(mut self, url: &Url) -> Self {
+        self.origins.push(origin(url));
+        self
     }
 
     /// Makes walks end, without fetching it, at the first URL whose path starts with `prefix`
@@ -138,6 +211,10 @@ impl Browser {
             let body = response.text().await?;
             if let Some(form) = login_form(&body, &self.answer) {
                 next = (Method::POST, url.join("authorize").unwrap_or(url.clone()), Some(form));
+                continue;
+            }
+            if let Some(submission) = self.pages.as_ref().and_then(|handler| handler(&url, &body)) {
+                next = (submission.method, submission.url, submission.form);
                 continue;
             }
             return Ok(Walk { end: url, status, body, hops });

@@ -49,7 +49,7 @@ mod state;
 mod token;
 mod userinfo;
 
-pub use browser::{Browser, FormAnswer, Walk};
+pub use browser::{Browser, FormAnswer, PageHandler, Submission, Walk, parse_form};
 pub use config::{MockClient, MockIdpConfig, MockUser};
 pub use faults::{Endpoint, Fault};
 pub use idp::{MOUNT_PATH, MockIdp, router};

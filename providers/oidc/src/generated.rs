@@ -4,7 +4,7 @@ use loginkit_core::descriptor::{
     Capabilities, ConfigKey, EmailTrustRule, OAuth2Spec, ProviderDescriptor, UserInfoSpec,
 };
 
-/// OpenID Connect: Any OpenID Connect provider, configured with its authorization, token and user-info endpoints.
+/// OpenID Connect: Any OpenID Connect provider, configured by its issuer (discovery) or with its endpoints.
 pub const OIDC: ProviderDescriptor = ProviderDescriptor::new(
     "oidc",
     "OpenID Connect",
@@ -18,19 +18,28 @@ pub const OIDC: ProviderDescriptor = ProviderDescriptor::new(
                 .avatar(&["/picture"]),
         ),
 )
-.summary("Any OpenID Connect provider, configured with its authorization, token and user-info endpoints.")
+.summary("Any OpenID Connect provider, configured by its issuer (discovery) or with its endpoints.")
 .docs_url("https://openid.net/specs/openid-connect-core-1_0.html#CodeFlowAuth")
 .default_scopes(&["openid", "profile", "email"])
-.capabilities(Capabilities::NONE.oidc(true).refresh(true))
+.capabilities(Capabilities::NONE.pkce(true).oidc(true).refresh(true))
 .config_keys(&[
-    ConfigKey::required(
-        "authorization_url",
-        "Full URL of the provider's authorization endpoint (`authorization_endpoint` in its discovery document), e.g. `https://id.example.com/oauth2/authorize`.",
+    ConfigKey::optional(
+        "issuer",
+        "The provider's issuer, e.g. `https://id.example.com`: its discovery document is read from `<issuer>/.well-known/openid-configuration`, and ID tokens must carry it as `iss`.",
     ),
-    ConfigKey::required("token_url", "Full URL of the provider's token endpoint (`token_endpoint`)."),
-    ConfigKey::required(
-        "userinfo_url",
-        "Full URL of the provider's user-info endpoint (`userinfo_endpoint`).",
+    ConfigKey::optional(
+        "well_known_url",
+        "Full URL of the discovery document, when it is not at `<issuer>/.well-known/openid-configuration`.",
+    ),
+    ConfigKey::optional(
+        "authorization_url",
+        "Without discovery: full URL of the authorization endpoint, e.g. `https://id.example.com/oauth2/authorize`.",
+    ),
+    ConfigKey::optional("token_url", "Without discovery: full URL of the token endpoint."),
+    ConfigKey::optional("userinfo_url", "Without discovery: full URL of the user-info endpoint."),
+    ConfigKey::optional(
+        "jwks_url",
+        "Without discovery: full URL of the provider's signing keys (`jwks_uri`); with `issuer`, turns on ID-token verification.",
     ),
     ConfigKey::optional(
         "prompt",

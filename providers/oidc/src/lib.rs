@@ -1,5 +1,5 @@
-//! Generic OpenID Connect provider for loginkit: the standard dialect, with the authorization,
-//! token and user-info endpoints taken from configuration.
+//! Generic OpenID Connect provider for loginkit: discovery from the issuer (or endpoints from
+//! configuration) and verified ID tokens.
 
 mod generated;
 mod provider;

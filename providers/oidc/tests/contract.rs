@@ -49,8 +49,10 @@ fn authorize_url_keeps_the_configured_query_and_adds_prompt_and_max_age() {
         ("nonce", "n-0S6_WzA2Mj"),
         ("prompt", "login consent"),
         ("max_age", "600"),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
     ]);
-    assert_eq!(sent, expected, "no PKCE until discovery says the provider takes it");
+    assert_eq!(sent, expected, "PKCE is always sent: providers without it ignore it");
 }
 
 #[tokio::test]
@@ -137,7 +139,10 @@ async fn revocation_is_unsupported() {
     let server = ContractServer::start().await;
     let token = RefreshToken::new("rt".into());
     let err = server.provider(&OIDC, config()).revoke(TokenRef::Refresh(&token)).await.unwrap_err();
-    assert!(matches!(err, Error::Unsupported { provider: "oidc", capability: "revoke" }), "{err:?}");
+    assert!(
+        matches!(err, Error::Unsupported { provider: "oidc", capability: "token revocation" }),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -145,8 +150,12 @@ fn endpoint_keys_are_required_and_validated() {
     let missing = ProviderConfig::new(CLIENT_ID, CLIENT_SECRET)
         .param("authorization_url", "https://server.example.com/authorize")
         .param("userinfo_url", "https://server.example.com/userinfo");
-    assert!(config_error(missing).contains("missing required key `token_url`"));
-    assert!(config_error(config().param("token_url", "  ")).contains("missing required key `token_url`"));
+    assert!(config_error(missing).contains("missing key `token_url`"));
+    assert!(config_error(config().param("token_url", "  ")).contains("missing key `token_url`"));
+    assert!(
+        config_error(config().param("issuer", "https://id.example"))
+            .contains("set both `issuer` and `jwks_url`")
+    );
     assert!(
         config_error(config().param("token_url", "/oauth2/token"))
             .contains("`token_url` is not an absolute URL")
