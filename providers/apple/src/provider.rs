@@ -1,6 +1,6 @@
 //! Apple's quirks: the client secret is a short-lived ES256 JWT signed with the Sign in with Apple
-//! key (the `.p8` file), and the profile lives only in the ID token, which loginkit does not read
-//! before it can verify it.
+//! key (the `.p8` file), and the profile lives only in the ID token, which is verified against
+//! Apple's published keys before anything is read from it.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -8,23 +8,30 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use loginkit_core::descriptor::ProviderDescriptor;
 use loginkit_core::jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use loginkit_core::serde_json::json;
+use loginkit_core::url::Url;
 use loginkit_core::{
-    ClientSecret, ClientSecretSource, Error, HttpClient, OAuthProvider, ProviderConfig, StandardProvider,
-    TokenSet, UserProfile, async_trait,
+    ClientSecret, ClientSecretSource, Error, ExchangeRequest, HttpClient, IdTokenVerifier, IssuerRule,
+    JwksCache, OAuthProvider, Operation, ProviderConfig, StandardProvider, TokenSet, UserProfile,
+    async_trait,
 };
 
 /// Apple accepts client secrets valid for up to six months; a day keeps a leaked one short-lived.
 const SECRET_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// A cached secret is replaced this long before it expires, so none expires in flight.
 const RENEW_BEFORE: Duration = Duration::from_secs(3600);
-/// The `aud` Apple requires in client secrets.
+/// The `aud` Apple requires in client secrets, and the `iss` of its ID tokens.
 const AUDIENCE: &str = "https://appleid.apple.com";
+/// Where Apple publishes its ID-token signing keys.
+const KEYS_URL: &str = "https://appleid.apple.com/auth/keys";
 
-/// Sign in with Apple: standard token calls with a signed client secret; no profile until ID tokens
-/// are verified.
+/// Sign in with Apple: standard token calls with a signed client secret; the profile from the
+/// verified ID token.
 #[derive(Debug)]
 pub struct Apple {
     standard: StandardProvider,
+    verifier: IdTokenVerifier,
+    jwks: JwksCache,
+    jwks_uri: Url,
 }
 
 /// The descriptor's constructor: signs client secrets when `team_id`, `key_id` and `private_key`
@@ -55,7 +62,9 @@ pub fn build(
             });
         }
     };
-    Ok(Box::new(Apple { standard }))
+    let verifier = IdTokenVerifier::new(IssuerRule::exact(AUDIENCE), standard.config().client_id.as_str());
+    let jwks_uri = standard.resolve_url(KEYS_URL)?;
+    Ok(Box::new(Apple { standard, verifier, jwks: JwksCache::new(), jwks_uri }))
 }
 
 #[async_trait]
@@ -64,8 +73,40 @@ impl OAuthProvider for Apple {
         &self.standard
     }
 
-    async fn user_profile(&self, _tokens: &TokenSet) -> Result<UserProfile, Error> {
-        Err(Error::Unsupported { provider: "apple", capability: "profile from a verified ID token" })
+    async fn exchange_code(&self, request: &ExchangeRequest<'_>) -> Result<TokenSet, Error> {
+        let mut tokens = self.standard.exchange_code(request).await?;
+        let provider = self.standard.descriptor().id;
+        let id_token = tokens.id_token.as_ref().ok_or(Error::MissingField {
+            provider,
+            operation: Operation::ExchangeCode,
+            field: "id_token",
+        })?;
+        let claims = self
+            .verifier
+            .verify(
+                self.standard.http(),
+                &self.jwks,
+                &self.jwks_uri,
+                provider,
+                id_token,
+                request.nonce,
+                SystemTime::now(),
+            )
+            .await?;
+        tokens.id_token_claims = Some(claims);
+        Ok(tokens)
+    }
+
+    /// Apple has no user-info endpoint: the profile is the verified ID token's claims (the name
+    /// arrives once, in the callback's `user` field, which the flow reads).
+    async fn user_profile(&self, tokens: &TokenSet) -> Result<UserProfile, Error> {
+        let claims = tokens.id_token_claims.as_ref().ok_or(Error::Unsupported {
+            provider: self.standard.descriptor().id,
+            capability: "a profile without a verified ID token",
+        })?;
+        Ok(UserProfile::new(claims.sub.clone())
+            .with_email(claims.email.clone(), claims.email_trust())
+            .with_raw(loginkit_core::serde_json::Value::Object(claims.raw().clone())))
     }
 }
 

@@ -1,5 +1,5 @@
 //! Sign in with Apple contract tests: the authorize URL, the token calls with a pre-generated or a
-//! signed client-secret JWT, and the profile that waits for ID-token verification.
+//! signed client-secret JWT, and the profile read from the verified ID token only.
 
 use std::collections::BTreeMap;
 
@@ -16,6 +16,39 @@ const CLIENT_SECRET_JWT: &str = "eyJhbGciOiJFUzI1NiIsImtpZCI6IkFCQzEyM0RFRkcifQ.
 
 fn config() -> ProviderConfig {
     ProviderConfig::new(SERVICES_ID, CLIENT_SECRET_JWT)
+}
+
+/// A test-only RSA key standing in for Apple's ID-token signing key.
+const SIGNING_PEM: &[u8] = include_bytes!("../../../crates/loginkit-core/tests/fixtures/test-only-rsa.pem");
+
+/// A contract server answering the token call with `token.json` carrying a freshly signed ID
+/// token (Apple's claims, string booleans included) and publishing the key at `/auth/keys`.
+async fn apple_server(nonce: Option<&str>) -> ContractServer {
+    use loginkit_core::jsonwebtoken::jwk::{Jwk, PublicKeyUse};
+    use loginkit_core::jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+    use loginkit_core::serde_json::{Value, json};
+
+    let key = EncodingKey::from_rsa_pem(SIGNING_PEM).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let mut claims = json!({
+        "iss": "https://appleid.apple.com", "aud": SERVICES_ID, "exp": now + 600, "iat": now,
+        "sub": "001234.abcdef0123456789abcdef01234567.1234", "email": "x7yq@privaterelay.appleid.com",
+        "email_verified": "true", "is_private_email": "true", "auth_time": now,
+    });
+    if let Some(nonce) = nonce {
+        claims["nonce"] = json!(nonce);
+    }
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("W6WcOKB".into());
+    let mut token: Value = loginkit_core::serde_json::from_str(&fixture(DIR, "token.json")).unwrap();
+    token["id_token"] = json!(encode(&header, &claims, &key).unwrap());
+    let mut jwk = Jwk::from_encoding_key(&key, Algorithm::RS256).unwrap();
+    jwk.common.key_id = Some("W6WcOKB".into());
+    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+    let server = ContractServer::start().await;
+    server.respond_json("POST", "/auth/token", 200, token.to_string()).await;
+    server.respond_json("GET", "/auth/keys", 200, json!({ "keys": [jwk] }).to_string()).await;
+    server
 }
 
 #[test]
@@ -42,8 +75,7 @@ fn authorize_url_asks_for_a_form_post() {
 
 #[tokio::test]
 async fn code_exchange_sends_the_client_secret_jwt_in_the_body() {
-    let server = ContractServer::start().await;
-    server.respond_json("POST", "/auth/token", 200, fixture(DIR, "token.json")).await;
+    let server = apple_server(None).await;
     let (code, redirect) = (code("c1a2b3c4d5e6f7.0.rsvx.code"), redirect_uri("apple"));
     let tokens = server
         .provider(&APPLE, config())
@@ -58,11 +90,11 @@ async fn code_exchange_sends_the_client_secret_jwt_in_the_body() {
         tokens.refresh_token.unwrap().secret(),
         "r7c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f.0.rsvx.Qm2nB3vC4xZ5lK6jH7gF8d"
     );
-    assert!(tokens.id_token.is_some(), "kept for the verification to come");
+    assert_eq!(tokens.id_token_claims.expect("verified").sub, "001234.abcdef0123456789abcdef01234567.1234");
     assert_eq!(tokens.expires_in.unwrap().as_secs(), 3600);
 
-    let sent = server.only_request().await;
-    assert_eq!((sent.method.as_str(), sent.path.as_str()), ("POST", "/auth/token"));
+    let sent = server.requests().await.into_iter().find(|r| r.path == "/auth/token").unwrap();
+    assert_eq!(sent.method.as_str(), "POST");
     assert!(sent.query.is_empty());
     assert_eq!(sent.header("authorization"), None);
     let expected = pairs(&[
@@ -98,18 +130,24 @@ async fn token_error_keeps_apples_code() {
 }
 
 #[tokio::test]
-async fn profile_is_unsupported_until_id_tokens_are_verified() {
-    let server = ContractServer::start().await;
+async fn profile_comes_from_the_verified_id_token_only() {
+    let server = apple_server(Some("n-apple")).await;
+    let apple = server.provider(&APPLE, config());
     let tokens: TokenSet = loginkit_testkit::contract::access("at");
-    let err = server.provider(&APPLE, config()).user_profile(&tokens).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::Unsupported { provider: "apple", capability: "profile from a verified ID token" }
-        ),
-        "{err:?}"
-    );
-    assert!(server.requests().await.is_empty(), "nothing is fetched or decoded");
+    let err = apple.user_profile(&tokens).await.unwrap_err();
+    assert!(matches!(err, Error::Unsupported { provider: "apple", .. }), "{err:?}");
+
+    let (code, redirect, nonce) = (code("c"), redirect_uri("apple"), Nonce::new("n-apple".into()));
+    let tokens = apple.exchange_code(&ExchangeRequest::new(&code, &redirect).nonce(&nonce)).await.unwrap();
+    let profile = apple.user_profile(&tokens).await.unwrap();
+    assert_eq!(profile.id, "001234.abcdef0123456789abcdef01234567.1234");
+    assert_eq!(profile.email.as_deref(), Some("x7yq@privaterelay.appleid.com"));
+    assert_eq!(profile.email_trust, loginkit_core::EmailTrust::Verified, "Apple's \"true\" string counts");
+    assert_eq!(profile.raw["is_private_email"], "true");
+
+    let wrong = Nonce::new("another".into());
+    let err = apple.exchange_code(&ExchangeRequest::new(&code, &redirect).nonce(&wrong)).await.unwrap_err();
+    assert!(matches!(err, Error::IdToken { provider: "apple", .. }), "{err:?}");
 }
 
 #[tokio::test]
@@ -158,8 +196,8 @@ fn signing_key_errors_are_clear_and_never_quote_the_key() {
 async fn the_client_secret_is_an_es256_jwt_signed_with_the_p8_key() {
     use loginkit_core::jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
 
-    let server = ContractServer::start().await;
-    server.respond_json("POST", "/auth/token", 200, fixture(DIR, "token.json")).await;
+    let server = apple_server(None).await;
+    server.respond_json("POST", "/auth/token", 200, fixture(DIR, "refresh.json")).await;
     let signing = ProviderConfig::public(SERVICES_ID)
         .param("team_id", "DEF123GHIJ")
         .param("key_id", "ABC123DEFG")
@@ -169,7 +207,7 @@ async fn the_client_secret_is_an_es256_jwt_signed_with_the_p8_key() {
     apple.exchange_code(&ExchangeRequest::new(&code, &redirect)).await.unwrap();
     apple.refresh(&RefreshToken::new("r_apple".into())).await.unwrap();
 
-    let sent = server.requests().await;
+    let sent: Vec<_> = server.requests().await.into_iter().filter(|r| r.path == "/auth/token").collect();
     assert_eq!(sent.len(), 2);
     let secret = &sent[0].form["client_secret"];
     assert_eq!(&sent[1].form["client_secret"], secret, "the signed secret is cached between calls");
