@@ -8,13 +8,10 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Json, Router, routing::get};
 use loginkit::{HttpClient, Registry};
-use loginkit_flow::sqlx::sqlite::{SqliteConnection, SqlitePoolOptions};
+use loginkit_flow::sqlx::sqlite::{SqliteConnection, SqlitePoolOptions, SqliteRow};
 use loginkit_flow::sqlx::{self, Row};
-use loginkit_flow::{
-    AllowList, CallbackRequest, Client, Flow, Keys, NewUser, Project, SqliteStore, StartRequest, User,
-    UserTable,
-};
-use loginkit_flow::{FlowError, Timestamp};
+use loginkit_flow::{AllowList, CallbackRequest, Flow, Keys, NewUser, Project, SqliteStore, StartRequest};
+use loginkit_flow::{Timestamp, User, UserTable, parse_cookie_header};
 use loginkit_testkit::{Browser, MockIdp};
 
 // ---- The glue: the app's user table, and three routes. ----
@@ -24,77 +21,49 @@ struct Accounts;
 #[loginkit::async_trait]
 impl UserTable for Accounts {
     async fn user(&self, db: &mut SqliteConnection, id: &str) -> sqlx::Result<Option<User>> {
-        let row = sqlx::query("SELECT * FROM accounts WHERE id = ?").bind(id).fetch_optional(db).await?;
-        Ok(row.map(|r| account(&r)))
+        Ok(sqlx::query("SELECT * FROM accounts WHERE id = ?").bind(id).fetch_optional(db).await?.map(account))
     }
     async fn user_by_email(&self, db: &mut SqliteConnection, email: &str) -> sqlx::Result<Option<User>> {
-        let row =
-            sqlx::query("SELECT * FROM accounts WHERE email = ?").bind(email).fetch_optional(db).await?;
-        Ok(row.map(|r| account(&r)))
+        Ok(sqlx::query("SELECT * FROM accounts WHERE email = ?")
+            .bind(email)
+            .fetch_optional(db)
+            .await?
+            .map(account))
     }
     async fn create_user(&self, db: &mut SqliteConnection, u: &NewUser) -> sqlx::Result<User> {
-        sqlx::query("INSERT INTO accounts (id, email, verified, name) VALUES (?, ?, ?, ?)")
-            .bind(&u.id)
-            .bind(&u.email)
-            .bind(u.email_verified)
-            .bind(&u.name)
-            .execute(&mut *db)
-            .await?;
-        Ok(self.user(db, &u.id).await?.expect("just inserted"))
+        let insert = "INSERT INTO accounts (id, email, verified, name) VALUES (?, ?, ?, ?) RETURNING *";
+        let row = sqlx::query(insert).bind(&u.id).bind(&u.email).bind(u.email_verified).bind(&u.name);
+        Ok(account(row.fetch_one(db).await?))
     }
 }
 
-fn account(r: &sqlx::sqlite::SqliteRow) -> User {
-    let now = Timestamp::now();
-    User {
-        id: r.get("id"),
-        email: r.get("email"),
-        email_verified: r.get("verified"),
-        name: r.get("name"),
-        created_at: now,
-        updated_at: now,
-    }
+fn account(r: SqliteRow) -> User {
+    let (id, email, email_verified, name) = (r.get("id"), r.get("email"), r.get("verified"), r.get("name"));
+    User { id, email, email_verified, name, created_at: Timestamp::now(), updated_at: Timestamp::now() }
 }
 
 async fn login(State(flow): State<Flow>) -> Result<Response, String> {
-    let callback = "http://127.0.0.1:3000/callback".parse().map_err(|_| "bad URL")?;
-    let start = StartRequest {
-        provider: "mock",
-        success: None,
-        failure: None,
-        scopes: &[],
-        token: false,
-        redirect_uri: &callback,
-    };
-    let started = flow.start(&start).await.map_err(|e| e.to_string())?;
-    let cookie =
-        format!("{}={}; Path=/callback; HttpOnly; SameSite=Lax", started.cookie.name, started.cookie.value);
+    let callback = "http://127.0.0.1:3000/callback".parse().unwrap();
+    let started = flow.start(&StartRequest::new("mock", &callback)).await.map_err(|e| e.to_string())?;
+    let cookie = started.cookie.header("/callback", false);
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to(started.location.as_str())).into_response())
 }
 
 async fn callback(
     State(flow): State<Flow>,
-    Query(params): Query<Vec<(String, String)>>,
-    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+    h: HeaderMap,
 ) -> Result<Response, String> {
-    let cookies = cookies(&headers);
-    let request = CallbackRequest {
-        provider: "mock",
-        params: &params,
-        cookies: &cookies,
-        current_session: None,
-        client: &Client::default(),
-    };
-    let done = flow.callback(&request).await.map_err(|e: FlowError| e.to_string())?;
-    let session = done
-        .session
-        .map(|s| format!("sid={}; Path=/; HttpOnly; SameSite=Lax", s.cookie_value))
-        .unwrap_or_default();
-    Ok(([(header::SET_COOKIE, session)], Redirect::to(done.location.as_str())).into_response())
+    let cookies = parse_cookie_header(h.get(header::COOKIE).and_then(|v| v.to_str().ok()).unwrap_or(""));
+    let done = flow.callback(&CallbackRequest::new("mock", &q, &cookies)).await.map_err(|e| e.to_string())?;
+    let sid = done.session.map(|s| format!("sid={}; Path=/; HttpOnly; SameSite=Lax", s.cookie_value));
+    Ok(([(header::SET_COOKIE, sid.unwrap_or_default())], Redirect::to(done.location.as_str()))
+        .into_response())
 }
 
-async fn me(State(flow): State<Flow>, headers: HeaderMap) -> Result<Json<serde_json::Value>, String> {
-    let sid = cookies(&headers).into_iter().find(|(k, _)| k == "sid").map(|(_, v)| v).unwrap_or_default();
+async fn me(State(flow): State<Flow>, h: HeaderMap) -> Result<Json<serde_json::Value>, String> {
+    let cookies = parse_cookie_header(h.get(header::COOKIE).and_then(|v| v.to_str().ok()).unwrap_or(""));
+    let sid = cookies.into_iter().find(|(k, _)| k == "sid").map(|(_, v)| v).unwrap_or_default();
     let session = flow.authenticate(&sid).await.map_err(|e| e.to_string())?.ok_or("not signed in")?;
     let user = flow.user(&session.user_id).await.map_err(|e| e.to_string())?.ok_or("no user")?;
     Ok(Json(
@@ -104,22 +73,11 @@ async fn me(State(flow): State<Flow>, headers: HeaderMap) -> Result<Json<serde_j
 
 // ---- Setup: database, provider, flow, server. ----
 
-fn cookies(headers: &HeaderMap) -> Vec<(String, String)> {
-    let line = headers.get(header::COOKIE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    line.split(';')
-        .filter_map(|p| p.trim().split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
-
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let pool = SqlitePoolOptions::new().max_connections(1).connect("sqlite::memory:").await?;
-    sqlx::query(
-        "CREATE TABLE accounts (id TEXT PRIMARY KEY, email TEXT UNIQUE, verified INTEGER, name TEXT)",
-    )
-    .execute(&pool)
-    .await?;
+    let table = "CREATE TABLE accounts (id TEXT PRIMARY KEY, email TEXT UNIQUE, verified INTEGER, name TEXT)";
+    sqlx::query(table).execute(&pool).await?;
     let store = SqliteStore::with_pool(pool, Accounts).await?;
 
     // A local mock identity provider plays GitHub's part, so the example runs offline.
@@ -132,11 +90,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     project.default_failure = Some("http://127.0.0.1:3000/".parse()?);
     let flow = Flow::new(project, store, Keys::from_encoded(&Keys::generate_master())?);
 
-    let app = Router::new()
-        .route("/login", get(login))
-        .route("/callback", get(callback))
-        .route("/me", get(me))
-        .with_state(flow);
+    let app =
+        Router::new().route("/login", get(login)).route("/callback", get(callback)).route("/me", get(me));
+    let app = app.with_state(flow);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
     if std::env::args().any(|a| a == "--check") {
         tokio::spawn(async move { axum::serve(listener, app).await });

@@ -116,6 +116,14 @@ pub struct StartRequest<'a> {
     pub redirect_uri: &'a Url,
 }
 
+impl<'a> StartRequest<'a> {
+    /// A session-flow start with the project's default success and failure URLs and no custom
+    /// scopes.
+    pub fn new(provider: &'a str, redirect_uri: &'a Url) -> Self {
+        Self { provider, success: None, failure: None, scopes: &[], token: false, redirect_uri }
+    }
+}
+
 /// The answer to a start: where to send the browser and the cookie that binds the login to it.
 #[derive(Debug, Clone)]
 pub struct Started {
@@ -134,6 +142,20 @@ pub struct BindingCookie {
     pub value: String,
     /// Lifetime.
     pub max_age: Duration,
+}
+
+impl BindingCookie {
+    /// A `Set-Cookie` value for it: HttpOnly, SameSite=Lax, limited to `path` (the callback's),
+    /// `Secure` when the site is served over https.
+    pub fn header(&self, path: &str, secure: bool) -> String {
+        let secure = if secure { "; Secure" } else { "" };
+        format!(
+            "{}={}; Path={path}; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+            self.name,
+            self.value,
+            self.max_age.as_secs()
+        )
+    }
 }
 
 impl fmt::Debug for BindingCookie {
@@ -155,6 +177,25 @@ pub struct CallbackRequest<'a> {
     pub current_session: Option<&'a Session>,
     /// The client.
     pub client: &'a Client,
+}
+
+impl<'a> CallbackRequest<'a> {
+    /// A callback from a browser that is not signed in, by an unrecorded client.
+    pub fn new(provider: &'a str, params: &'a [(String, String)], cookies: &'a [(String, String)]) -> Self {
+        Self { provider, params, cookies, current_session: None, client: &ANONYMOUS }
+    }
+}
+
+/// A client about which nothing is recorded.
+static ANONYMOUS: Client = Client { ip: String::new(), user_agent: String::new() };
+
+/// The name-value pairs of a `Cookie` request header.
+pub fn parse_cookie_header(header: &str) -> Vec<(String, String)> {
+    header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .map(|(name, value)| (name.trim().to_owned(), value.trim().trim_matches('"').to_owned()))
+        .collect()
 }
 
 /// Where a callback ends: a redirect to the success or the failure URL.

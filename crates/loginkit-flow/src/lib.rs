@@ -25,7 +25,7 @@ pub use crypto::{KeyError, Keys, MASTER_KEY_LEN};
 pub use error::{ErrorType, FlowError, StoreError};
 pub use flow::{
     BindingCookie, CallbackRequest, Client, Completed, Flow, MAX_SCOPE_LEN, MAX_SCOPES, NewSession, Project,
-    StartRequest, Started,
+    StartRequest, Started, parse_cookie_header,
 };
 pub use model::{Identity, NewUser, OneTimeToken, Sealed, Session, StoredTokens, Timestamp, User};
 pub use redirect::{AllowList, MAX_URL_LEN, RedirectError};

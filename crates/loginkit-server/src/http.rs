@@ -75,11 +75,7 @@ pub fn cookies(headers: &HeaderMap) -> Vec<(String, String)> {
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .flat_map(|line| line.split(';'))
-        .filter_map(|pair| {
-            let (name, value) = pair.trim().split_once('=')?;
-            Some((name.trim().to_owned(), value.trim().trim_matches('"').to_owned()))
-        })
+        .flat_map(loginkit_flow::parse_cookie_header)
         .collect()
 }
 
