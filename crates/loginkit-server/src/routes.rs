@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, RawQuery, Request, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequestParts, Path, RawQuery, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
@@ -353,126 +354,109 @@ async fn create_session(
     Ok(response)
 }
 
-/// The project's flow and the request's valid session, or `general_unauthorized_scope`.
-async fn signed_in<'a>(
-    state: &'a AppState,
-    query: &Option<String>,
-    headers: &HeaderMap,
-) -> Result<(&'a Flow, String, Session), ApiError> {
-    let query = pairs(query.as_deref().unwrap_or_default().as_bytes());
-    let (flow, project) = flow_for(state, &query, headers)?;
-    let session = current_session(flow, &project, headers).await?.ok_or_else(|| {
-        ApiError::new(
-            ErrorType::GeneralUnauthorizedScope,
-            "User (role: guests) missing scopes ([\"account\"])",
-        )
-    })?;
-    Ok((flow, project, session))
+/// A request with a valid session: its project's flow, the session, and what the handlers
+/// need to answer (the state for cookie attributes, the headers). Without a session the request
+/// is answered `general_unauthorized_scope`.
+struct SignedIn {
+    state: Arc<AppState>,
+    flow: Flow,
+    project: String,
+    session: Session,
+    headers: HeaderMap,
 }
 
-async fn target_session(flow: &Flow, current: &Session, id: &str) -> Result<Session, ApiError> {
-    if id == "current" || id == current.id {
-        Ok(current.clone())
-    } else {
-        Ok(flow.session(&current.user_id, id).await?)
+impl FromRequestParts<Arc<AppState>> for SignedIn {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
+        let query = pairs(parts.uri.query().unwrap_or_default().as_bytes());
+        let (flow, project) = flow_for(state, &query, &parts.headers)?;
+        let session = current_session(flow, &project, &parts.headers).await?.ok_or_else(|| {
+            ApiError::new(
+                ErrorType::GeneralUnauthorizedScope,
+                "User (role: guests) missing scopes ([\"account\"])",
+            )
+        })?;
+        Ok(Self {
+            state: state.clone(),
+            flow: flow.clone(),
+            project,
+            session,
+            headers: parts.headers.clone(),
+        })
     }
 }
 
-async fn get_session(
-    State(state): Shared,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    let (flow, _, current) = signed_in(&state, &query, &headers).await?;
-    let session = target_session(flow, &current, &id).await?;
-    Ok(axum::Json(session_json(flow, &session, session.id == current.id)).into_response())
-}
-
-async fn update_session(
-    State(state): Shared,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    let (flow, _, current) = signed_in(&state, &query, &headers).await?;
-    let session = target_session(flow, &current, &id).await?;
-    let updated = flow.refresh_session(&session).await?;
-    Ok(axum::Json(session_json(flow, &updated, updated.id == current.id)).into_response())
-}
-
-async fn delete_session(
-    State(state): Shared,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    let (flow, project, current) = signed_in(&state, &query, &headers).await?;
-    let session = target_session(flow, &current, &id).await?;
-    flow.delete_session(&current.user_id, &session.id).await?;
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    if session.id == current.id {
-        clear_session_cookies(&state, &project, &headers, &mut response);
+impl SignedIn {
+    /// The session `id` names: `current` (or the current session's id), else another session of
+    /// the same user.
+    async fn target(&self, id: &str) -> Result<Session, ApiError> {
+        if id == "current" || id == self.session.id {
+            Ok(self.session.clone())
+        } else {
+            Ok(self.flow.session(&self.session.user_id, id).await?)
+        }
     }
-    Ok(response)
+
+    fn session_json(&self, session: &Session) -> Value {
+        session_json(&self.flow, session, session.id == self.session.id)
+    }
+
+    /// A 204 answer, clearing the session cookies when `signed_out`.
+    fn no_content(&self, signed_out: bool) -> Response {
+        let mut response = StatusCode::NO_CONTENT.into_response();
+        if signed_out {
+            clear_session_cookies(&self.state, &self.project, &self.headers, &mut response);
+        }
+        response
+    }
 }
 
-async fn list_sessions(
-    State(state): Shared,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    let (flow, _, current) = signed_in(&state, &query, &headers).await?;
-    let sessions = flow.sessions(&current.user_id).await?;
-    let list: Vec<Value> = sessions.iter().map(|s| session_json(flow, s, s.id == current.id)).collect();
+async fn get_session(me: SignedIn, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let session = me.target(&id).await?;
+    Ok(axum::Json(me.session_json(&session)).into_response())
+}
+
+async fn update_session(me: SignedIn, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let session = me.target(&id).await?;
+    let updated = me.flow.refresh_session(&session).await?;
+    Ok(axum::Json(me.session_json(&updated)).into_response())
+}
+
+async fn delete_session(me: SignedIn, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let session = me.target(&id).await?;
+    me.flow.delete_session(&me.session.user_id, &session.id).await?;
+    Ok(me.no_content(session.id == me.session.id))
+}
+
+async fn list_sessions(me: SignedIn) -> Result<Response, ApiError> {
+    let sessions = me.flow.sessions(&me.session.user_id).await?;
+    let list: Vec<Value> = sessions.iter().map(|s| me.session_json(s)).collect();
     Ok(axum::Json(json!({ "total": list.len(), "sessions": list })).into_response())
 }
 
-async fn delete_sessions(
-    State(state): Shared,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    let (flow, project, current) = signed_in(&state, &query, &headers).await?;
-    flow.delete_sessions(&current.user_id).await?;
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    clear_session_cookies(&state, &project, &headers, &mut response);
-    Ok(response)
+async fn delete_sessions(me: SignedIn) -> Result<Response, ApiError> {
+    me.flow.delete_sessions(&me.session.user_id).await?;
+    Ok(me.no_content(true))
 }
 
-async fn account(
-    State(state): Shared,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    let (flow, _, current) = signed_in(&state, &query, &headers).await?;
-    let user = flow
-        .user(&current.user_id)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorType::UserUnauthorized, "The session's user no longer exists."))?;
+async fn account(me: SignedIn) -> Result<Response, ApiError> {
+    let user =
+        me.flow.user(&me.session.user_id).await?.ok_or_else(|| {
+            ApiError::new(ErrorType::UserUnauthorized, "The session's user no longer exists.")
+        })?;
     Ok(axum::Json(user_json(&user)).into_response())
 }
 
-async fn list_identities(
-    State(state): Shared,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    let (flow, _, current) = signed_in(&state, &query, &headers).await?;
-    let identities = flow.identities(&current.user_id).await?;
-    let list: Vec<Value> = identities.iter().map(|i| identity_json(flow, i)).collect();
+async fn list_identities(me: SignedIn) -> Result<Response, ApiError> {
+    let identities = me.flow.identities(&me.session.user_id).await?;
+    let list: Vec<Value> = identities.iter().map(|i| identity_json(&me.flow, i)).collect();
     Ok(axum::Json(json!({ "total": list.len(), "identities": list })).into_response())
 }
 
-async fn delete_identity(
-    State(state): Shared,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    let (flow, _, current) = signed_in(&state, &query, &headers).await?;
-    flow.delete_identity(&current.user_id, &id).await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+async fn delete_identity(me: SignedIn, Path(id): Path<String>) -> Result<Response, ApiError> {
+    me.flow.delete_identity(&me.session.user_id, &id).await?;
+    Ok(me.no_content(false))
 }
 
 /// The demo page: sign-in buttons for the default project's providers and the resulting session.

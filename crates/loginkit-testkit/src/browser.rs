@@ -230,12 +230,7 @@ fn login_form(html: &str, answer: &FormAnswer) -> Option<String> {
     }
     let mut form = form_urlencoded::Serializer::new(String::new());
     for line in html.lines().filter(|l| l.starts_with("<input type=\"hidden\"")) {
-        let attr = |name: &str| {
-            let start = line.find(&format!("{name}=\""))? + name.len() + 2;
-            let end = start + line[start..].find('"')?;
-            Some(unescape(&line[start..end]))
-        };
-        if let (Some(name), Some(value)) = (attr("name"), attr("value")) {
+        if let (Some(name), Some(value)) = (attribute(line, "name"), attribute(line, "value")) {
             form.append_pair(&name, &value);
         }
     }
