@@ -461,7 +461,8 @@ async fn delete_identity(me: SignedIn, Path(id): Path<String>) -> Result<Respons
 
 /// The demo page: sign-in buttons for the default project's providers and the resulting session.
 async fn demo(State(state): Shared) -> Response {
-    let Some((project, flow)) = state.projects.iter().next() else {
+    let default = state.projects.get_key_value(crate::config::DEFAULT_PROJECT);
+    let Some((project, flow)) = default.or_else(|| state.projects.iter().next()) else {
         return Html("<!doctype html><p>No project is configured.</p>".to_owned()).into_response();
     };
     let providers: Vec<Value> = flow
