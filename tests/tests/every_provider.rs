@@ -16,7 +16,10 @@ use loginkit_testkit::MockClient;
 use loginkit_testkit::persona::{ImpersonatingIdp, Persona};
 
 /// Provider ids that need no persona, each with the reason.
-const WITHOUT_PERSONA: &[(&str, &str)] = &[("apple", "profile needs ID-token verification")];
+const WITHOUT_PERSONA: &[(&str, &str)] = &[(
+    "apple",
+    "form_post callback and a client secret signed from a p8 key: tests/apple_form_post.rs and the crate's contract tests",
+)];
 
 const CLIENT_ID: &str = "loginkit-e2e-client";
 const CLIENT_SECRET: &str = "loginkit-e2e-secret-0123456789";
@@ -63,8 +66,10 @@ impl Stage {
     }
 
     /// Follows the authorize URL like a browser that stops at the callback; returns the code and
-    /// the PKCE verifier sent with it.
-    async fn authorize(&self) -> Result<(AuthorizationCode, Option<PkceCodeVerifier>), String> {
+    /// the PKCE verifier and nonce sent with it.
+    async fn authorize(
+        &self,
+    ) -> Result<(AuthorizationCode, Option<PkceCodeVerifier>, Option<Nonce>), String> {
         let caps = self.descriptor.capabilities;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let nonce = Nonce::new_random();
@@ -99,17 +104,21 @@ impl Stage {
             return Err(format!("the callback's state is {:?}, expected {state:?}", param("state")));
         }
         let code = param("code").ok_or("the callback carries no code")?;
-        Ok((AuthorizationCode::new(code), caps.pkce.then_some(verifier)))
+        Ok((AuthorizationCode::new(code), caps.pkce.then_some(verifier), caps.oidc.then_some(nonce)))
     }
 
     async fn exchange(
         &self,
         code: &AuthorizationCode,
         verifier: Option<&PkceCodeVerifier>,
+        nonce: Option<&Nonce>,
     ) -> Result<TokenSet, loginkit::Error> {
         let mut exchange = ExchangeRequest::new(code, &self.callback);
         if let Some(verifier) = verifier {
             exchange = exchange.pkce_verifier(verifier);
+        }
+        if let Some(nonce) = nonce {
+            exchange = exchange.nonce(nonce);
         }
         self.provider.exchange_code(&exchange).await
     }
@@ -150,9 +159,28 @@ async fn login(persona: Persona) -> Result<Vec<&'static str>, String> {
     let result = async {
         let caps = stage.descriptor.capabilities;
         let mut steps = vec!["login"];
-        let (code, verifier) = stage.authorize().await?;
-        let tokens =
-            stage.exchange(&code, verifier.as_ref()).await.map_err(|e| format!("exchange_code: {e}"))?;
+        let (code, verifier, nonce) = stage.authorize().await?;
+        let tokens = stage
+            .exchange(&code, verifier.as_ref(), nonce.as_ref())
+            .await
+            .map_err(|e| format!("exchange_code: {e}"))?;
+        let verifies = stage.provider.standard().id_token_check().is_some();
+        match (persona.id_token.is_some(), verifies, tokens.id_token_claims.is_some()) {
+            (_, true, false) => return Err("the provider verifies ID tokens but kept no claims".to_owned()),
+            (false, true, _) => {
+                return Err(
+                    "the provider verifies ID tokens but the persona signs none (add [persona.id_token])"
+                        .to_owned(),
+                );
+            }
+            (true, false, _) => {
+                return Err("the persona signs ID tokens but the provider verifies none".to_owned());
+            }
+            _ => {}
+        }
+        if verifies {
+            steps.push("id_token");
+        }
         stage.check_profile(&persona, &tokens, "after login").await?;
         let mut current = tokens;
         if persona.refresh.is_some() && caps.refresh {
@@ -192,9 +220,12 @@ async fn login(persona: Persona) -> Result<Vec<&'static str>, String> {
 async fn replay(persona: Persona) -> Result<(), String> {
     let stage = Stage::new(&persona).await?;
     let result = async {
-        let (code, verifier) = stage.authorize().await?;
-        stage.exchange(&code, verifier.as_ref()).await.map_err(|e| format!("first exchange_code: {e}"))?;
-        match stage.exchange(&code, verifier.as_ref()).await {
+        let (code, verifier, nonce) = stage.authorize().await?;
+        stage
+            .exchange(&code, verifier.as_ref(), nonce.as_ref())
+            .await
+            .map_err(|e| format!("first exchange_code: {e}"))?;
+        match stage.exchange(&code, verifier.as_ref(), nonce.as_ref()).await {
             Ok(_) => Err("the replayed code was accepted".to_owned()),
             Err(loginkit::Error::OAuth { .. } | loginkit::Error::HttpStatus { .. }) => Ok(()),
             Err(error) => Err(format!("the replay failed without a typed rejection: {error:?}")),

@@ -31,6 +31,7 @@ struct RawProvider {
     implementation: String,
     oauth2: RawOAuth2,
     userinfo: Option<RawUserInfo>,
+    openid: Option<RawOpenId>,
     #[serde(default)]
     config: Vec<RawConfigKey>,
     #[serde(default)]
@@ -87,6 +88,25 @@ struct RawUserInfo {
     name: Vec<String>,
     #[serde(default)]
     avatar: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOpenId {
+    issuer: String,
+    #[serde(default)]
+    issuer_aliases: Vec<String>,
+    jwks_url: String,
+    #[serde(default)]
+    per_tenant: bool,
+    #[serde(default = "sub_pointer")]
+    userinfo_subject: String,
+    #[serde(default = "yes")]
+    nonce: bool,
+}
+
+fn sub_pointer() -> String {
+    "/sub".into()
 }
 
 #[derive(Debug, Deserialize)]
@@ -159,6 +179,7 @@ pub struct Provider {
     pub custom: bool,
     pub oauth2: OAuth2,
     pub userinfo: Option<UserInfo>,
+    pub openid: Option<OpenId>,
     pub config: Vec<ConfigKey>,
     pub guide: Guide,
 }
@@ -282,6 +303,20 @@ pub struct UserInfo {
     pub avatar: Vec<String>,
 }
 
+/// `[provider.openid]`: how ID tokens are verified.
+#[derive(Debug, Clone)]
+pub struct OpenId {
+    pub issuer: String,
+    pub issuer_aliases: Vec<String>,
+    pub jwks_url: String,
+    /// `{tenantid}` in the issuer is filled from each token's `tid`.
+    pub per_tenant: bool,
+    /// User-info pointer compared with the token's `sub`; `None` when the crate checks it itself.
+    pub userinfo_subject: Option<String>,
+    /// Whether the provider echoes `nonce` into its ID tokens.
+    pub nonce: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct ConfigKey {
     pub key: String,
@@ -314,6 +349,9 @@ impl Provider {
         }
         if let Some(u) = &self.userinfo {
             urls.push(("userinfo.url", &u.url));
+        }
+        if let Some(o) = &self.openid {
+            urls.push(("openid.jwks_url", &o.jwks_url));
         }
         urls
     }
@@ -596,6 +634,14 @@ fn validate(raw: RawProvider) -> Result<Provider, Vec<String>> {
             config_params: o.config_params,
         },
         userinfo: userinfo.flatten(),
+        openid: raw.openid.map(|o| OpenId {
+            issuer: o.issuer,
+            issuer_aliases: o.issuer_aliases,
+            jwks_url: o.jwks_url,
+            per_tenant: o.per_tenant,
+            userinfo_subject: Some(o.userinfo_subject).filter(|s| !s.is_empty()),
+            nonce: o.nonce,
+        }),
         config: raw
             .config
             .into_iter()
@@ -626,6 +672,34 @@ fn validate(raw: RawProvider) -> Result<Provider, Vec<String>> {
                 }
             }
             Err(e) => errors.push(format!("{field}: {e}")),
+        }
+    }
+    if let Some(o) = &provider.openid {
+        if !provider.capabilities.oidc {
+            errors.push("[provider.openid] needs the `oidc` capability".into());
+        }
+        if o.per_tenant && !o.issuer.contains("{tenantid}") {
+            errors.push("openid.per_tenant needs a `{tenantid}` placeholder in openid.issuer".into());
+        }
+        if let Some(pointer) = &o.userinfo_subject
+            && !pointer.starts_with('/')
+        {
+            errors.push(format!("openid.userinfo_subject: {pointer:?} is not a JSON pointer"));
+        }
+        for issuer in std::iter::once(&o.issuer).chain(&o.issuer_aliases) {
+            match placeholders(issuer) {
+                Ok(names) => {
+                    for name in names {
+                        let tenant = o.per_tenant && name == "tenantid";
+                        if !tenant && !provider.config.iter().any(|c| c.key == name) {
+                            errors.push(format!(
+                                "openid.issuer: placeholder `{{{name}}}` is not a declared `[[provider.config]]` key"
+                            ));
+                        }
+                    }
+                }
+                Err(e) => errors.push(format!("openid.issuer: {e}")),
+            }
         }
     }
     if errors.is_empty() { Ok(provider) } else { Err(errors) }

@@ -278,6 +278,8 @@ pub struct OAuth2Spec {
     pub token_pointer: Option<&'static str>,
     /// Authorize parameters taken from configuration: `(config key, parameter name)`.
     pub config_params: &'static [(&'static str, &'static str)],
+    /// How ID tokens are verified, for OpenID Connect providers.
+    pub openid: Option<OpenIdSpec>,
 }
 
 impl OAuth2Spec {
@@ -300,6 +302,7 @@ impl OAuth2Spec {
             token_params: &[],
             token_pointer: None,
             config_params: &[],
+            openid: None,
         }
     }
 
@@ -384,6 +387,87 @@ impl OAuth2Spec {
     /// Sets authorize parameters taken from configuration keys.
     pub const fn config_params(mut self, params: &'static [(&'static str, &'static str)]) -> Self {
         self.config_params = params;
+        self
+    }
+
+    /// Verifies the ID tokens of the code exchange as `spec` says.
+    pub const fn openid(mut self, spec: OpenIdSpec) -> Self {
+        self.openid = Some(spec);
+        self
+    }
+}
+
+/// Where an OpenID Connect provider's ID tokens come from: the issuer they must name and the key
+/// set that signs them. With it, the standard implementation verifies the ID token of every code
+/// exchange completely (signature, `iss`, `aud`, `azp`, times, the login's nonce) and checks that
+/// the user-info answer is about the token's subject.
+///
+/// `issuer` and `jwks_url` may contain `{key}` placeholders like endpoints. When a placeholder
+/// names an optional key the configuration leaves empty (authentik's application slug, FusionAuth's
+/// tenant issuer), the issuer is unknown and ID tokens are not verified; the profile then comes
+/// from the user-info endpoint over TLS alone, as for plain OAuth 2.0 providers.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub struct OpenIdSpec {
+    /// The `iss` of the provider's ID tokens. The `{tenantid}` placeholder is special with
+    /// [`OpenIdSpec::per_tenant`]: it is filled from each token's `tid` claim.
+    pub issuer: &'static str,
+    /// Other spellings of the same issuer the provider documents (Google's `accounts.google.com`).
+    pub issuer_aliases: &'static [&'static str],
+    /// The provider's JSON Web Key Set.
+    pub jwks_url: &'static str,
+    /// Whether the issuer is per tenant (Microsoft's `common` and `organizations` endpoints).
+    pub per_tenant: bool,
+    /// JSON pointer to the user-info answer's subject, which must equal the ID token's `sub`
+    /// (OpenID Connect Core §5.3.2); `None` when the provider's profile call is not OpenID user
+    /// info and the provider checks the subject its own way.
+    pub userinfo_subject: Option<&'static str>,
+    /// Whether the provider puts the authorize request's `nonce` into its ID tokens. When it does
+    /// not (LinkedIn), no nonce is sent and none is expected; PKCE or the client secret then binds
+    /// the code to the login.
+    pub nonce: bool,
+}
+
+impl OpenIdSpec {
+    /// ID tokens from `issuer`, signed with keys from `jwks_url`; the user-info `sub` must match.
+    pub const fn new(issuer: &'static str, jwks_url: &'static str) -> Self {
+        Self {
+            issuer,
+            issuer_aliases: &[],
+            jwks_url,
+            per_tenant: false,
+            userinfo_subject: Some("/sub"),
+            nonce: true,
+        }
+    }
+
+    /// Accepts other spellings of the issuer.
+    pub const fn issuer_aliases(mut self, aliases: &'static [&'static str]) -> Self {
+        self.issuer_aliases = aliases;
+        self
+    }
+
+    /// The issuer contains `{tenantid}`, filled from each token's `tid` claim.
+    pub const fn per_tenant(mut self) -> Self {
+        self.per_tenant = true;
+        self
+    }
+
+    /// Reads the user-info subject at another JSON pointer.
+    pub const fn userinfo_subject(mut self, pointer: &'static str) -> Self {
+        self.userinfo_subject = Some(pointer);
+        self
+    }
+
+    /// The provider ignores `nonce`: none is sent, none is expected.
+    pub const fn without_nonce(mut self) -> Self {
+        self.nonce = false;
+        self
+    }
+
+    /// Leaves the subject check to the provider's own code.
+    pub const fn without_userinfo_subject(mut self) -> Self {
+        self.userinfo_subject = None;
         self
     }
 }

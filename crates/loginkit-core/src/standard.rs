@@ -9,13 +9,15 @@ use serde_json::Value;
 use url::Url;
 
 use crate::descriptor::{
-    BodyEncoding, ClientAuth, EmailTrustRule, HttpMethod, ProviderDescriptor, TokenPlacement, UserInfoSpec,
+    BodyEncoding, ClientAuth, EmailTrustRule, HttpMethod, OpenIdSpec, ProviderDescriptor, TokenPlacement,
+    UserInfoSpec,
 };
 use crate::error::{Error, Operation};
 use crate::http::{HttpClient, HttpResponse};
+use crate::openid::{IdTokenError, IdTokenVerifier, IssuerRule, JwksCache};
 use crate::profile::{EmailTrust, UserProfile};
 use crate::provider::{AuthorizeRequest, Endpoint, ExchangeRequest, OAuthProvider, ProviderConfig, TokenRef};
-use crate::secret::{ClientSecret, CsrfToken, RefreshToken};
+use crate::secret::{ClientSecret, CsrfToken, Nonce, RefreshToken};
 use crate::token::{TokenSet, decode_object, non_empty_str, parse_token_response, provider_error};
 
 /// Authorize parameters the standard implementation owns; extra parameters may not override them.
@@ -52,6 +54,34 @@ impl std::fmt::Debug for ClientSecretSource {
     }
 }
 
+/// ID-token verification of one provider instance: the rules, where the keys are, and the
+/// instance's key cache (shared by its clones, so keys are fetched once per provider instance).
+#[derive(Debug, Clone)]
+pub struct IdTokenCheck {
+    verifier: IdTokenVerifier,
+    jwks_url: Url,
+    keys: JwksCache,
+    userinfo_subject: Option<&'static str>,
+}
+
+impl IdTokenCheck {
+    /// Tokens checked by `verifier` against the keys at `jwks_url`; the user-info answer's subject
+    /// is read at `userinfo_subject` (a JSON pointer) and must equal the token's `sub`.
+    pub fn new(verifier: IdTokenVerifier, jwks_url: Url, userinfo_subject: Option<&'static str>) -> Self {
+        Self { verifier, jwks_url, keys: JwksCache::new(), userinfo_subject }
+    }
+
+    /// The verifier.
+    pub fn verifier(&self) -> &IdTokenVerifier {
+        &self.verifier
+    }
+
+    /// Where the signing keys are fetched.
+    pub fn jwks_url(&self) -> &Url {
+        &self.jwks_url
+    }
+}
+
 /// A provider instance driven entirely by its descriptor.
 #[derive(Debug)]
 pub struct StandardProvider {
@@ -64,6 +94,7 @@ pub struct StandardProvider {
     refresh: Url,
     revoke: Option<Url>,
     userinfo: Option<Url>,
+    id_token: Option<IdTokenCheck>,
 }
 
 #[async_trait::async_trait]
@@ -124,8 +155,15 @@ impl StandardProvider {
         let authorize = resolve(Endpoint::Authorize, spec.authorize_url)?;
         let token = resolve(Endpoint::Token, spec.token_url)?;
         let refresh = resolve(Endpoint::Refresh, spec.refresh_url.unwrap_or(spec.token_url))?;
-        let revoke = spec.revoke_url.map(|u| resolve(Endpoint::Revoke, u)).transpose()?;
+        // A configured revocation endpoint counts even when the descriptor has none (discovery).
+        let revoke = match (spec.revoke_url, config.endpoint_override(Endpoint::Revoke)) {
+            (Some(template), _) => Some(resolve(Endpoint::Revoke, template)?),
+            (None, Some(_)) => Some(resolve(Endpoint::Revoke, "")?),
+            (None, None) => None,
+        };
         let userinfo = spec.userinfo.as_ref().map(|u| resolve(Endpoint::UserInfo, u.url)).transpose()?;
+        let id_token =
+            spec.openid.as_ref().map(|o| id_token_check(descriptor, &config, o)).transpose()?.flatten();
         Ok(Self {
             descriptor,
             config,
@@ -136,7 +174,20 @@ impl StandardProvider {
             refresh,
             revoke,
             userinfo,
+            id_token,
         })
+    }
+
+    /// Replaces the ID-token check (a provider whose issuer rule depends on configuration, such as
+    /// Microsoft's tenant allow-list), or turns it off with `None`.
+    pub fn with_id_token_check(mut self, check: Option<IdTokenCheck>) -> Self {
+        self.id_token = check;
+        self
+    }
+
+    /// The ID-token check in force, if the provider verifies ID tokens.
+    pub fn id_token_check(&self) -> Option<&IdTokenCheck> {
+        self.id_token.as_ref()
     }
 
     /// Takes the client secret from `source` at each token-endpoint call instead of from the
@@ -234,7 +285,8 @@ impl StandardProvider {
                 query.append_pair("code_challenge", challenge.as_str());
                 query.append_pair("code_challenge_method", challenge.method().as_str());
             }
-            if let (true, Some(nonce)) = (caps.oidc, request.nonce) {
+            let nonce_echoed = spec.openid.as_ref().is_none_or(|o| o.nonce);
+            if let (true, true, Some(nonce)) = (caps.oidc, nonce_echoed, request.nonce) {
                 query.append_pair("nonce", nonce.secret());
             }
             for (name, value) in spec.authorize_params {
@@ -262,7 +314,41 @@ impl StandardProvider {
         if let (true, Some(verifier)) = (self.descriptor.capabilities.pkce, request.pkce_verifier) {
             params.push(("code_verifier", verifier.secret().as_str()));
         }
-        self.token_call(Operation::ExchangeCode, &self.token, &params).await
+        let mut tokens = self.token_call(Operation::ExchangeCode, &self.token, &params).await?;
+        self.verify_id_token(&mut tokens, request.nonce).await?;
+        Ok(tokens)
+    }
+
+    /// Verifies the ID token of a code exchange when the provider has an ID-token check: the token
+    /// must be present and valid (with `nonce` when the login sent one); its claims are stored in
+    /// [`TokenSet::id_token_claims`]. Without a check this does nothing.
+    pub async fn verify_id_token(&self, tokens: &mut TokenSet, nonce: Option<&Nonce>) -> Result<(), Error> {
+        let Some(check) = &self.id_token else { return Ok(()) };
+        let provider = self.descriptor.id;
+        let id_token = tokens.id_token.as_ref().ok_or(Error::MissingField {
+            provider,
+            operation: Operation::ExchangeCode,
+            field: "id_token",
+        })?;
+        let nonce = nonce.filter(|_| self.descriptor.oauth2.openid.as_ref().is_none_or(|o| o.nonce));
+        let claims = check
+            .verifier
+            .verify(&self.http, &check.keys, &check.jwks_url, provider, id_token, nonce, SystemTime::now())
+            .await?;
+        tokens.id_token_claims = Some(claims);
+        Ok(())
+    }
+
+    /// OpenID Connect Core §5.3.2: a user-info answer about another subject than the verified ID
+    /// token's is not used. Does nothing without verified claims or a subject pointer.
+    pub fn check_userinfo_subject(&self, tokens: &TokenSet, userinfo: &Value) -> Result<(), Error> {
+        let (Some(check), Some(claims)) = (&self.id_token, &tokens.id_token_claims) else { return Ok(()) };
+        let Some(pointer) = check.userinfo_subject else { return Ok(()) };
+        match userinfo.pointer(pointer) {
+            Some(Value::String(sub)) => claims.check_subject(sub),
+            Some(Value::Number(sub)) => claims.check_subject(&sub.to_string()),
+            _ => Err(Error::IdToken { provider: self.descriptor.id, reason: IdTokenError::SubjectMismatch }),
+        }
     }
 
     /// Refreshes tokens (RFC 6749 §6), keeping the old refresh token when no new one is issued.
@@ -298,6 +384,7 @@ impl StandardProvider {
             return Err(Error::Unsupported { provider: self.descriptor.id, capability: "user info" });
         };
         let value = self.fetch_json(Operation::UserInfo, url.clone(), tokens, spec).await?;
+        self.check_userinfo_subject(tokens, &value)?;
         self.map_profile(spec, value)
     }
 
@@ -523,18 +610,81 @@ fn resolve_endpoint(
     }
 }
 
+/// The ID-token check an [`OpenIdSpec`] describes, or `None` when its issuer or key-set URL names
+/// an optional configuration key left empty.
+fn id_token_check(
+    descriptor: &'static ProviderDescriptor,
+    config: &ProviderConfig,
+    spec: &OpenIdSpec,
+) -> Result<Option<IdTokenCheck>, Error> {
+    let unset = |template: &str| {
+        placeholders(template).any(|key| {
+            !(spec.per_tenant && key == TENANT_ID)
+                && config.get_param(key).is_none_or(|v| v.trim().is_empty())
+        })
+    };
+    if unset(spec.issuer) || unset(spec.jwks_url) {
+        return Ok(None);
+    }
+    let issuer = fill_template(descriptor, config, spec.issuer, spec.per_tenant.then_some(TENANT_ID))?;
+    let rule = if spec.per_tenant {
+        IssuerRule::MicrosoftTenant { template: issuer, allowed_tenants: None }
+    } else if spec.issuer_aliases.is_empty() {
+        IssuerRule::Exact(issuer)
+    } else {
+        let mut accepted = vec![issuer];
+        for alias in spec.issuer_aliases {
+            accepted.push(fill_template(descriptor, config, alias, None)?);
+        }
+        IssuerRule::OneOf(accepted)
+    };
+    let mut jwks_url = fill_placeholders(descriptor, config, spec.jwks_url)?;
+    if let Some(base) = config.base_override() {
+        jwks_url = rebase(&jwks_url, base);
+    }
+    check_transport(descriptor.id, &jwks_url, "key set URL")?;
+    let verifier = IdTokenVerifier::new(rule, config.client_id.as_str());
+    Ok(Some(IdTokenCheck::new(verifier, jwks_url, spec.userinfo_subject)))
+}
+
+/// The placeholder a per-tenant issuer keeps for the token's `tid`.
+const TENANT_ID: &str = "tenantid";
+
+/// Names of the `{key}` placeholders of a template.
+fn placeholders(template: &str) -> impl Iterator<Item = &str> {
+    template.split('{').skip(1).filter_map(|part| part.split_once('}').map(|(key, _)| key))
+}
+
 /// Fills `{key}` placeholders with configuration values that cannot change the URL's structure.
 fn fill_placeholders(
     descriptor: &ProviderDescriptor,
     config: &ProviderConfig,
     template: &str,
 ) -> Result<Url, Error> {
+    let filled = fill_template(descriptor, config, template, None)?;
+    Url::parse(&filled)
+        .map_err(|_| Error::config(descriptor.id, format!("endpoint `{template}` does not form a valid URL")))
+}
+
+/// [`fill_placeholders`] as text (issuers are compared as strings, never normalized as URLs);
+/// the placeholder named `keep` is left as it is.
+fn fill_template(
+    descriptor: &ProviderDescriptor,
+    config: &ProviderConfig,
+    template: &str,
+    keep: Option<&str>,
+) -> Result<String, Error> {
     let id = descriptor.id;
     let mut filled = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         let Some(close) = rest[open..].find('}') else { break };
         let key = &rest[open + 1..open + close];
+        if keep == Some(key) {
+            filled.push_str(&rest[..open + close + 1]);
+            rest = &rest[open + close + 1..];
+            continue;
+        }
         let value = config
             .get_param(key)
             .filter(|v| !v.trim().is_empty())
@@ -553,8 +703,7 @@ fn fill_placeholders(
         rest = &rest[open + close + 1..];
     }
     filled.push_str(rest);
-    Url::parse(&filled)
-        .map_err(|_| Error::config(id, format!("endpoint `{template}` does not form a valid URL")))
+    Ok(filled)
 }
 
 /// Moves `url` onto `base`'s origin, putting `base`'s path in front of `url`'s.

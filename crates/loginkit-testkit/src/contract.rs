@@ -52,6 +52,17 @@ impl ContractServer {
         self.respond(method, path, status, "application/json", body).await;
     }
 
+    /// [`ContractServer::respond_json`] for one request only; later requests get the next answer
+    /// mounted for the path (several logins in one test).
+    pub async fn respond_json_once(&self, method: &str, path: &str, status: u16, body: impl Into<Vec<u8>>) {
+        Mock::given(matchers::method(method))
+            .and(matchers::path(path))
+            .respond_with(ResponseTemplate::new(status).set_body_raw(body.into(), "application/json"))
+            .up_to_n_times(1)
+            .mount(&self.server)
+            .await;
+    }
+
     /// Builds `descriptor` with `config`, every endpoint moved onto this server.
     pub fn provider(
         &self,
@@ -60,6 +71,34 @@ impl ContractServer {
     ) -> Box<dyn OAuthProvider> {
         let http = HttpClient::with_defaults().expect("the HTTP client builds");
         descriptor.instantiate(config.base_url(self.uri()), http).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Publishes `signer`'s key set where `provider` fetches its ID-token keys (nothing for a
+    /// provider that verifies no ID tokens) and returns a token fixture with its `id_token`
+    /// replaced by one `provider` accepts: signed by `signer`, from the expected issuer, to the
+    /// configured client, with `claims` merged in (`tid` picks Microsoft's tenant).
+    pub async fn sign_id_token(
+        &self,
+        provider: &dyn OAuthProvider,
+        signer: &crate::TestSigner,
+        fixture: &str,
+        claims: serde_json::Value,
+    ) -> String {
+        let Some(check) = provider.standard().id_token_check() else { return fixture.to_owned() };
+        let keys = signer.jwks().to_string();
+        self.respond_json("GET", check.jwks_url().path(), 200, keys).await;
+        let tid = claims.get("tid").and_then(|t| t.as_str());
+        let issuer = crate::id_token::expected_issuer(provider, tid).expect("the provider's issuer");
+        let client_id = provider.standard().config().client_id.as_str();
+        let token = signer.sign(&crate::id_token::claims(&issuer, client_id, &claims));
+        let mut value: serde_json::Value = serde_json::from_str(fixture).expect("a JSON token fixture");
+        value["id_token"] = token.into();
+        value.to_string()
+    }
+
+    /// Requests received at `path`, oldest first.
+    pub async fn requests_to(&self, path: &str) -> Vec<SentRequest> {
+        self.requests().await.into_iter().filter(|r| r.path == path).collect()
     }
 
     /// Every request received so far, oldest first.

@@ -297,6 +297,7 @@ struct CodeGrant {
     client_id: String,
     redirect_uri: Option<String>,
     challenge: Option<Challenge>,
+    nonce: Option<String>,
     used: bool,
 }
 
@@ -407,6 +408,7 @@ impl Engine {
                 RouteKind::Refresh => self.token_error(self.refresh(&incoming)),
                 RouteKind::UserInfo(index) => self.userinfo(&incoming, index),
                 RouteKind::Revoke => self.revoke(&incoming),
+                RouteKind::Keys => Ok(self.keys()),
             },
         };
         result.unwrap_or_else(|Rejected { reason, response }| {
@@ -499,6 +501,7 @@ impl Engine {
                 client_id: self.client.client_id.clone(),
                 redirect_uri: redirect_param.map(str::to_owned),
                 challenge,
+                nonce: get("nonce").map(str::to_owned),
                 used: false,
             },
         );
@@ -611,6 +614,7 @@ impl Engine {
             }
         }
         grant.used = true;
+        let body = self.with_id_token(body, true, grant.nonce.as_deref())?;
         let family = code.to_owned();
         state.access.insert(access, Grant { client_id: client_id.clone(), family: family.clone() });
         if let Some(refresh) = refresh {
@@ -652,7 +656,46 @@ impl Engine {
         }
         state.access.insert(access, Grant { client_id, family });
         drop(state);
+        let body = self.with_id_token(body, false, None)?;
         Ok(answer(StatusCode::OK, &token.content_type, body))
+    }
+
+    // ----- ID tokens -----
+
+    fn signer(&self) -> Option<(&crate::persona::IdTokenSpec, crate::TestSigner)> {
+        let spec = self.persona.id_token.as_ref()?;
+        crate::TestSigner::for_alg(&spec.alg).map(|signer| (spec, signer))
+    }
+
+    /// The published key set.
+    fn keys(&self) -> Response {
+        match self.signer() {
+            Some((_, signer)) => answer(StatusCode::OK, "application/json", signer.jwks().to_string()),
+            None => json_error(StatusCode::NOT_FOUND, "not_found", None),
+        }
+    }
+
+    /// A JSON token answer with a freshly signed ID token, carrying the authorize request's
+    /// `nonce`: always for a code `exchange`, else (refresh) where the fixture has one.
+    fn with_id_token(&self, body: String, exchange: bool, nonce: Option<&str>) -> Result<String, String> {
+        let Some((spec, signer)) = self.signer() else { return Ok(body) };
+        let mut value: Value = serde_json::from_str(&body).map_err(|e| format!("token answer: {e}"))?;
+        let pointer = format!("{}/id_token", self.persona.token.token_pointer);
+        if !exchange && value.pointer(&pointer).is_none() {
+            return Ok(body);
+        }
+        let mut extra = Value::Object(spec.claims.clone());
+        if let Some(nonce) = nonce {
+            extra["nonce"] = nonce.into();
+        }
+        let claims = crate::id_token::claims(&spec.issuer, &self.client.client_id, &extra);
+        let token = signer.sign(&claims);
+        let parent = value
+            .pointer_mut(&self.persona.token.token_pointer)
+            .and_then(Value::as_object_mut)
+            .ok_or("the token answer has no object at token_pointer")?;
+        parent.insert("id_token".to_owned(), token.into());
+        Ok(value.to_string())
     }
 
     /// Checks the client authentication exactly as `style` demands; returns the client id.

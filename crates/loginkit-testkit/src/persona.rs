@@ -28,6 +28,7 @@ use loginkit_core::EmailTrust;
 use serde::Deserialize;
 
 pub use crate::impersonate::ImpersonatingIdp;
+use crate::impersonate::Wire;
 
 /// One provider id as the impersonating mock must play it: one `[[persona]]` table.
 #[derive(Debug, Clone, Deserialize)]
@@ -53,6 +54,9 @@ pub struct Persona {
     /// Token revocation; absent when the provider has none.
     #[serde(default)]
     pub revoke: Option<RevokeEndpoint>,
+    /// Signed ID tokens in the token answers; absent for providers without OpenID Connect.
+    #[serde(default)]
+    pub id_token: Option<IdTokenSpec>,
     /// The profile loginkit must derive from the fixtures.
     pub expect: Expect,
     /// The `persona.toml` this persona was read from.
@@ -206,6 +210,29 @@ pub struct RevokeEndpoint {
     /// Name of the body field carrying the token, in a form or JSON body (default `token`).
     #[serde(default = "default_revoke_param")]
     pub param: String,
+}
+
+/// `[persona.id_token]`: the mock signs an ID token into every token answer (replacing the
+/// fixture's `id_token`) with a test-only key whose key set it publishes at `keys`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct IdTokenSpec {
+    /// Path of the key set (`GET`), e.g. `/oauth2/v3/certs`.
+    pub keys: RoutePath,
+    /// The tokens' `iss`.
+    pub issuer: String,
+    /// `RS256` (default) or `ES256`.
+    #[serde(default = "default_alg")]
+    pub alg: String,
+    /// Claims besides `iss`, `aud`, `iat`, `exp` and the authorize request's `nonce`: `sub`,
+    /// `email`, `tid`, ...
+    #[serde(default)]
+    pub claims: serde_json::Map<String, serde_json::Value>,
+}
+
+fn default_alg() -> String {
+    "RS256".to_owned()
 }
 
 /// Where the token to revoke arrives.
@@ -812,6 +839,14 @@ impl Persona {
                 }
             }
         }
+        if let Some(id_token) = &self.id_token {
+            if crate::TestSigner::for_alg(&id_token.alg).is_none() {
+                return Err(format!("id_token.alg `{}` is not RS256 or ES256", id_token.alg));
+            }
+            if Wire::of(&self.token.content_type) != Wire::Json {
+                return Err("id_token needs a JSON token answer".to_owned());
+            }
+        }
         let mut routes = BTreeSet::new();
         for route in self.routes() {
             if !routes.insert((route.path.route(), route.method)) {
@@ -850,6 +885,13 @@ impl Persona {
         if let Some(revoke) = &self.revoke {
             routes.push(Route { path: revoke.path.clone(), method: revoke.method, kind: RouteKind::Revoke });
         }
+        if let Some(id_token) = &self.id_token {
+            routes.push(Route {
+                path: id_token.keys.clone(),
+                method: HttpMethod::Get,
+                kind: RouteKind::Keys,
+            });
+        }
         routes
     }
 
@@ -885,4 +927,6 @@ pub(crate) enum RouteKind {
     Refresh,
     UserInfo(usize),
     Revoke,
+    /// The ID-token signing keys.
+    Keys,
 }

@@ -3,11 +3,13 @@
 
 use std::collections::BTreeMap;
 
+use loginkit_core::serde_json::json;
 use loginkit_core::{
     AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge,
     ProviderConfig, RefreshToken, TokenRef,
 };
 use loginkit_provider_auth0::AUTH0;
+use loginkit_testkit::TestSigner;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
 
 const DIR: &str = env!("CARGO_MANIFEST_DIR");
@@ -50,19 +52,25 @@ fn authorize_url_goes_to_the_tenant() {
 #[tokio::test]
 async fn code_exchange_posts_client_credentials_in_the_body() {
     let server = ContractServer::start().await;
-    server.respond_json("POST", "/oauth/token", 200, fixture(DIR, "token.json")).await;
+    let provider = server.provider(&AUTH0, config());
+    let body = fixture(DIR, "token.json");
+    let body =
+        server.sign_id_token(&*provider, &TestSigner::rs256(), &body, json!({"sub": "contract-sub"})).await;
+    server.respond_json("POST", "/oauth/token", 200, body).await;
     let (_, verifier) = PkceCodeChallenge::new_random_sha256();
     let (code, redirect) = (code("Aq1Bw2Ce3Dr4"), redirect_uri("auth0"));
     let exchange = ExchangeRequest::new(&code, &redirect).pkce_verifier(&verifier);
-    let tokens = server.provider(&AUTH0, config()).exchange_code(&exchange).await.unwrap();
+    let tokens = provider.exchange_code(&exchange).await.unwrap();
     assert!(tokens.access_token.secret().starts_with("eyJhbGciOiJSUzI1NiIs"));
     assert_eq!(tokens.refresh_token.unwrap().secret(), "v1.MdGZzb2Vf3xL8kqPp6vW0example");
     assert!(tokens.id_token.is_some());
+    let claims = tokens.id_token_claims.as_ref().expect("the ID token is verified");
+    assert_eq!(claims.sub, "contract-sub");
     assert_eq!(tokens.expires_in.unwrap().as_secs(), 86400);
     let scopes = ["openid", "profile", "email", "offline_access"].map(str::to_owned);
     assert_eq!(tokens.scopes.as_deref(), Some(&scopes[..]));
 
-    let sent = server.only_request().await;
+    let sent = server.requests_to("/oauth/token").await.remove(0);
     assert_eq!((sent.method.as_str(), sent.path.as_str()), ("POST", "/oauth/token"));
     assert!(sent.query.is_empty(), "no secret in the URL");
     assert_eq!(sent.header("authorization"), None, "client_secret_post, not Basic");

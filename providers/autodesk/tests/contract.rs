@@ -1,11 +1,13 @@
 //! Autodesk (APS) contract tests: the exact requests loginkit sends and what it reads from answers
 //! shaped like the Authentication v2 and user-info ones Autodesk documents.
 
+use loginkit_core::serde_json::json;
 use loginkit_core::{
     AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge,
     ProviderConfig, RefreshToken, TokenRef,
 };
 use loginkit_provider_autodesk::AUTODESK;
+use loginkit_testkit::TestSigner;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
 
 const DIR: &str = env!("CARGO_MANIFEST_DIR");
@@ -47,17 +49,21 @@ fn authorize_url_is_v2_with_pkce_and_nonce() {
 #[tokio::test]
 async fn code_exchange_uses_basic_auth() {
     let server = ContractServer::start().await;
-    server.respond_json("POST", "/authentication/v2/token", 200, fixture(DIR, "token.json")).await;
+    let provider = server.provider(&AUTODESK, config());
+    let body = fixture(DIR, "token.json");
+    let body =
+        server.sign_id_token(&*provider, &TestSigner::rs256(), &body, json!({"sub": "contract-sub"})).await;
+    server.respond_json("POST", "/authentication/v2/token", 200, body).await;
     let (_, verifier) = PkceCodeChallenge::new_random_sha256();
     let (code, redirect) = (code("1p8Qz4aN-example-code"), redirect_uri("autodesk"));
     let exchange = ExchangeRequest::new(&code, &redirect).pkce_verifier(&verifier);
-    let tokens = server.provider(&AUTODESK, config()).exchange_code(&exchange).await.unwrap();
+    let tokens = provider.exchange_code(&exchange).await.unwrap();
     assert!(tokens.access_token.secret().starts_with("eyJhbGciOiJSUzI1NiIs"));
     assert_eq!(tokens.refresh_token.unwrap().secret(), "Zxn4ucyciQSfCN7dC7e4MWCaIZRLtYsB6vhcmg5LMH");
     assert_eq!(tokens.expires_in.unwrap().as_secs(), 3599);
     assert!(tokens.id_token.is_some(), "openid makes Autodesk return an ID token");
 
-    let sent = server.only_request().await;
+    let sent = server.requests_to("/authentication/v2/token").await.remove(0);
     assert_eq!((sent.method.as_str(), sent.path.as_str()), ("POST", "/authentication/v2/token"));
     assert_eq!(sent.basic_auth(), Some((CLIENT_ID.to_owned(), CLIENT_SECRET.to_owned())));
     assert_eq!(sent.header("accept"), Some("application/json"));

@@ -1,9 +1,13 @@
 //! GitLab's quirk: self-managed instances. The `endpoint` key holds a whole URL, which a `{key}`
-//! placeholder may not (its value cannot contain `/`), so it becomes the configuration's base URL.
+//! placeholder may not (its value cannot contain `/`), so it becomes the configuration's base URL,
+//! and the instance's URL is the issuer of its ID tokens.
 
 use loginkit_core::descriptor::ProviderDescriptor;
+use loginkit_core::standard::IdTokenCheck;
 use loginkit_core::url::Url;
-use loginkit_core::{Error, HttpClient, OAuthProvider, ProviderConfig, StandardProvider};
+use loginkit_core::{
+    Error, HttpClient, IdTokenVerifier, IssuerRule, OAuthProvider, ProviderConfig, StandardProvider,
+};
 
 /// The descriptor's constructor: the standard provider, on the configured instance.
 pub fn build(
@@ -15,12 +19,20 @@ pub fn build(
         Some(endpoint) => Some(instance_url(descriptor.id, endpoint)?),
         None => None,
     };
-    let config = match instance {
-        Some(base) => config.base_url(base),
+    let config = match &instance {
+        Some(base) => config.base_url(base.clone()),
         None => config,
     };
     // The standard provider then refuses anything but https (plain http only to loopback).
-    StandardProvider::build_boxed(descriptor, config, http)
+    let standard = StandardProvider::new(descriptor, config, http)?;
+    let Some(base) = instance else { return Ok(Box::new(standard)) };
+    // A self-managed instance issues ID tokens under its own URL (GitLab's `gitlab.url`).
+    let check = standard.id_token_check().map(|check| {
+        let issuer = base.as_str().trim_end_matches('/').to_owned();
+        let verifier = IdTokenVerifier::new(IssuerRule::exact(issuer), standard.config().client_id.as_str());
+        IdTokenCheck::new(verifier, check.jwks_url().clone(), Some("/sub"))
+    });
+    Ok(Box::new(standard.with_id_token_check(check)))
 }
 
 fn instance_url(provider: &'static str, endpoint: &str) -> Result<Url, Error> {

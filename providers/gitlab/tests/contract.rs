@@ -1,11 +1,13 @@
 //! GitLab contract tests: the exact requests loginkit sends and what it reads from answers shaped
 //! like GitLab's documented ones, on GitLab.com and on a self-managed instance.
 
+use loginkit_core::serde_json::json;
 use loginkit_core::{
     AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, OAuthProvider,
     PkceCodeChallenge, ProviderConfig, RefreshToken, TokenRef,
 };
 use loginkit_provider_gitlab::GITLAB;
+use loginkit_testkit::TestSigner;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
 
 const DIR: &str = env!("CARGO_MANIFEST_DIR");
@@ -58,11 +60,15 @@ fn endpoint_moves_every_url_onto_the_instance() {
 #[tokio::test]
 async fn code_exchange_on_a_self_managed_instance() {
     let server = ContractServer::start().await;
-    server.respond_json("POST", "/oauth/token", 200, fixture(DIR, "token.json")).await;
+    let provider = on_instance(&server);
+    let body = fixture(DIR, "token.json");
+    let body =
+        server.sign_id_token(&*provider, &TestSigner::rs256(), &body, json!({"sub": "contract-sub"})).await;
+    server.respond_json("POST", "/oauth/token", 200, body).await;
     let (_, verifier) = PkceCodeChallenge::new_random_sha256();
     let (code, redirect) = (code("1234567890"), redirect_uri("gitlab"));
     let exchange = ExchangeRequest::new(&code, &redirect).pkce_verifier(&verifier);
-    let tokens = on_instance(&server).exchange_code(&exchange).await.unwrap();
+    let tokens = provider.exchange_code(&exchange).await.unwrap();
     assert_eq!(
         tokens.access_token.secret(),
         "de6780bc506a0446309bd9362820ba8aed28aa506c71eedbe1c5c4f9dd350e54"
@@ -72,9 +78,11 @@ async fn code_exchange_on_a_self_managed_instance() {
         "8257e65c97202ed1726cf9571600918f3bffb2544b26e00a61df9897668c33a1"
     );
     assert!(tokens.id_token.is_some());
+    let claims = tokens.id_token_claims.as_ref().expect("the ID token is verified");
+    assert_eq!(claims.sub, "contract-sub");
     assert_eq!(tokens.expires_in.unwrap().as_secs(), 7200);
 
-    let sent = server.only_request().await;
+    let sent = server.requests_to("/oauth/token").await.remove(0);
     assert!(sent.query.is_empty(), "no secret in the URL");
     assert_eq!(sent.header("authorization"), None);
     let expected = pairs(&[

@@ -1,11 +1,13 @@
 //! Google contract tests: the exact requests loginkit sends and what it reads from answers shaped
 //! like Google's documented ones.
 
+use loginkit_core::serde_json::json;
 use loginkit_core::{
     AuthorizeRequest, EmailTrust, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge, ProviderConfig,
     RefreshToken, TokenRef,
 };
 use loginkit_provider_google::GOOGLE;
+use loginkit_testkit::TestSigner;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
 
 const DIR: &str = env!("CARGO_MANIFEST_DIR");
@@ -51,17 +53,23 @@ fn authorize_url_asks_for_offline_access_and_consent() {
 #[tokio::test]
 async fn code_exchange() {
     let server = ContractServer::start().await;
-    server.respond_json("POST", "/token", 200, fixture(DIR, "token.json")).await;
+    let provider = server.provider(&GOOGLE, config());
+    let body = fixture(DIR, "token.json");
+    let body =
+        server.sign_id_token(&*provider, &TestSigner::rs256(), &body, json!({"sub": "contract-sub"})).await;
+    server.respond_json("POST", "/token", 200, body).await;
     let (_, verifier) = PkceCodeChallenge::new_random_sha256();
     let (code, redirect) = (code("4/0AX4XfWh"), redirect_uri("google"));
     let exchange = ExchangeRequest::new(&code, &redirect).pkce_verifier(&verifier);
-    let tokens = server.provider(&GOOGLE, config()).exchange_code(&exchange).await.unwrap();
+    let tokens = provider.exchange_code(&exchange).await.unwrap();
     assert_eq!(tokens.access_token.secret(), "ya29.a0AfH6SMBx-example");
     assert_eq!(tokens.refresh_token.unwrap().secret(), "1//0gLrT-example");
     assert!(tokens.id_token.is_some());
+    let claims = tokens.id_token_claims.as_ref().expect("the ID token is verified");
+    assert_eq!(claims.sub, "contract-sub");
     assert_eq!(tokens.expires_in.unwrap().as_secs(), 3599);
 
-    let sent = server.only_request().await;
+    let sent = server.requests_to("/token").await.remove(0);
     assert_eq!(sent.query.len(), 0, "no secret in the URL");
     let expected = pairs(&[
         ("grant_type", "authorization_code"),

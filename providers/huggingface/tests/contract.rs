@@ -1,11 +1,13 @@
 //! Hugging Face contract tests: the exact requests loginkit sends and what it reads from answers
 //! shaped like Hugging Face's documented ones.
 
+use loginkit_core::serde_json::json;
 use loginkit_core::{
     AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge,
     ProviderConfig, RefreshToken,
 };
 use loginkit_provider_huggingface::HUGGINGFACE;
+use loginkit_testkit::TestSigner;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
 
 const DIR: &str = env!("CARGO_MANIFEST_DIR");
@@ -44,17 +46,23 @@ fn authorize_url_sends_pkce_and_a_nonce() {
 #[tokio::test]
 async fn code_exchange_uses_basic_auth_and_the_verifier() {
     let server = ContractServer::start().await;
-    server.respond_json("POST", "/oauth/token", 200, fixture(DIR, "token.json")).await;
+    let provider = server.provider(&HUGGINGFACE, config());
+    let body = fixture(DIR, "token.json");
+    let body =
+        server.sign_id_token(&*provider, &TestSigner::rs256(), &body, json!({"sub": "contract-sub"})).await;
+    server.respond_json("POST", "/oauth/token", 200, body).await;
     let (_, verifier) = PkceCodeChallenge::new_random_sha256();
     let (code, redirect) = (code("hf-code"), redirect_uri("huggingface"));
     let exchange = ExchangeRequest::new(&code, &redirect).pkce_verifier(&verifier);
-    let tokens = server.provider(&HUGGINGFACE, config()).exchange_code(&exchange).await.unwrap();
+    let tokens = provider.exchange_code(&exchange).await.unwrap();
     assert_eq!(tokens.access_token.secret(), "hf_oauth_eyJhbGciOiJFZERTQSJ9-example");
     assert!(tokens.id_token.is_some());
+    let claims = tokens.id_token_claims.as_ref().expect("the ID token is verified");
+    assert_eq!(claims.sub, "contract-sub");
     assert!(tokens.refresh_token.is_none());
     assert_eq!(tokens.expires_in.unwrap().as_secs(), 28800);
 
-    let sent = server.only_request().await;
+    let sent = server.requests_to("/oauth/token").await.remove(0);
     assert!(sent.query.is_empty());
     assert_eq!(sent.basic_auth(), Some((CLIENT_ID.to_owned(), CLIENT_SECRET.to_owned())));
     let expected = pairs(&[

@@ -3,11 +3,13 @@
 
 use std::collections::BTreeMap;
 
+use loginkit_core::serde_json::json;
 use loginkit_core::{
     AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge,
     ProviderConfig, RefreshToken, TokenRef,
 };
 use loginkit_provider_keycloak::KEYCLOAK;
+use loginkit_testkit::TestSigner;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
 
 const DIR: &str = env!("CARGO_MANIFEST_DIR");
@@ -50,17 +52,23 @@ fn authorize_url_names_the_realm() {
 #[tokio::test]
 async fn code_exchange() {
     let server = ContractServer::start().await;
-    server.respond_json("POST", &format!("{OIDC}/token"), 200, fixture(DIR, "token.json")).await;
+    let provider = server.provider(&KEYCLOAK, config());
+    let body = fixture(DIR, "token.json");
+    let body =
+        server.sign_id_token(&*provider, &TestSigner::rs256(), &body, json!({"sub": "contract-sub"})).await;
+    server.respond_json("POST", &format!("{OIDC}/token"), 200, body).await;
     let (_, verifier) = PkceCodeChallenge::new_random_sha256();
     let (code, redirect) = (code("3c0f1a2b.9e8d7c6b"), redirect_uri("keycloak"));
     let exchange = ExchangeRequest::new(&code, &redirect).pkce_verifier(&verifier);
-    let tokens = server.provider(&KEYCLOAK, config()).exchange_code(&exchange).await.unwrap();
+    let tokens = provider.exchange_code(&exchange).await.unwrap();
     assert!(tokens.access_token.secret().contains("eyJzdWIiOiJrZXljbG9hayJ9"));
     assert!(tokens.refresh_token.unwrap().secret().contains("eyJ0eXAiOiJPZmZsaW5lIn0"));
     assert!(tokens.id_token.is_some());
+    let claims = tokens.id_token_claims.as_ref().expect("the ID token is verified");
+    assert_eq!(claims.sub, "contract-sub");
     assert_eq!(tokens.expires_in.unwrap().as_secs(), 300);
 
-    let sent = server.only_request().await;
+    let sent = server.requests_to(&format!("{OIDC}/token")).await.remove(0);
     assert_eq!(
         (sent.method.as_str(), sent.path.as_str()),
         ("POST", "/realms/customers/protocol/openid-connect/token")

@@ -2,7 +2,8 @@
 
 use loginkit_core::EmailTrust;
 use loginkit_core::descriptor::{
-    Capabilities, ClientAuth, ConfigKey, EmailTrustRule, OAuth2Spec, ProviderDescriptor, UserInfoSpec,
+    Capabilities, ClientAuth, ConfigKey, EmailTrustRule, OAuth2Spec, OpenIdSpec, ProviderDescriptor,
+    UserInfoSpec,
 };
 
 /// Microsoft: Microsoft Entra ID work and school accounts and personal Microsoft accounts, through the Microsoft identity platform (v2.0).
@@ -20,6 +21,14 @@ pub const MICROSOFT: ProviderDescriptor = ProviderDescriptor::new(
             .email(&["/mail", "/userPrincipalName"])
             .email_trust(EmailTrustRule::Fixed(EmailTrust::Unknown))
             .name(&["/displayName"]),
+    )
+    .openid(
+        OpenIdSpec::new(
+            "https://login.microsoftonline.com/{tenantid}/v2.0",
+            "https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys",
+        )
+        .per_tenant()
+        .without_userinfo_subject(),
     ),
 )
 .summary(
@@ -35,4 +44,9 @@ pub const MICROSOFT: ProviderDescriptor = ProviderDescriptor::new(
         "Who may sign in: `common` (work, school and personal accounts), `organizations`, `consumers`, or one tenant's id (GUID) or domain (`contoso.onmicrosoft.com`).",
     )
     .default_value("common"),
-]);
+    ConfigKey::optional(
+        "allowed_tenants",
+        "Tenant ids (GUIDs, comma-separated) whose users may sign in when `tenant` is `common` or `organizations`; any tenant when empty. A `tenant` that is one tenant's id, or `consumers`, allows only that tenant.",
+    ),
+])
+.builder(crate::provider::build);

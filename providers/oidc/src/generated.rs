@@ -21,7 +21,7 @@ pub const OIDC: ProviderDescriptor = ProviderDescriptor::new(
 .summary("Any OpenID Connect provider, configured by its issuer (discovery) or with its endpoints.")
 .docs_url("https://openid.net/specs/openid-connect-core-1_0.html#CodeFlowAuth")
 .default_scopes(&["openid", "profile", "email"])
-.capabilities(Capabilities::NONE.pkce(true).oidc(true).refresh(true))
+.capabilities(Capabilities::NONE.pkce(true).oidc(true).refresh(true).revoke(true))
 .config_keys(&[
     ConfigKey::optional(
         "issuer",

@@ -170,3 +170,58 @@ fn endpoint_keys_are_required_and_validated() {
     assert!(config_error(fragment).contains("`authorization_url` may not carry credentials or a fragment"));
     assert!(config_error(config().param("max_age", "ten minutes")).contains("`max_age`"));
 }
+
+/// A discovery document for an issuer at `origin` (no trailing slash), with or without RFC 7009
+/// revocation.
+fn discovery(origin: &str, revocation: bool) -> String {
+    let mut doc = loginkit_core::serde_json::json!({
+        "issuer": origin,
+        "authorization_endpoint": format!("{origin}/authorize"),
+        "token_endpoint": format!("{origin}/token"),
+        "userinfo_endpoint": format!("{origin}/userinfo"),
+        "jwks_uri": format!("{origin}/jwks"),
+        "response_types_supported": ["code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+    });
+    if revocation {
+        doc["revocation_endpoint"] = format!("{origin}/revoke").into();
+    }
+    doc.to_string()
+}
+
+#[tokio::test]
+async fn revocation_goes_to_the_discovered_endpoint() {
+    let server = ContractServer::start().await;
+    let origin = server.uri().as_str().trim_end_matches('/').to_owned();
+    server.respond_json("GET", "/.well-known/openid-configuration", 200, discovery(&origin, true)).await;
+    server.respond("POST", "/revoke", 200, "text/plain", "").await;
+    let provider =
+        server.provider(&OIDC, ProviderConfig::new(CLIENT_ID, CLIENT_SECRET).param("issuer", &origin));
+    let token = RefreshToken::new("rt-to-revoke".into());
+    provider.revoke(TokenRef::Refresh(&token)).await.unwrap();
+    provider.revoke(TokenRef::Refresh(&token)).await.unwrap();
+
+    let revocations = server.requests_to("/revoke").await;
+    assert_eq!(revocations.len(), 2);
+    assert_eq!(
+        revocations[0].form,
+        pairs(&[("token", "rt-to-revoke"), ("token_type_hint", "refresh_token")])
+    );
+    assert_eq!(revocations[0].basic_auth(), Some((CLIENT_ID.to_owned(), CLIENT_SECRET.to_owned())));
+    let discovered = server.requests_to("/.well-known/openid-configuration").await;
+    assert_eq!(discovered.len(), 1, "the discovery document is cached");
+}
+
+#[tokio::test]
+async fn without_a_discovered_revocation_endpoint_revocation_is_unsupported() {
+    let server = ContractServer::start().await;
+    let origin = server.uri().as_str().trim_end_matches('/').to_owned();
+    server.respond_json("GET", "/.well-known/openid-configuration", 200, discovery(&origin, false)).await;
+    let provider =
+        server.provider(&OIDC, ProviderConfig::new(CLIENT_ID, CLIENT_SECRET).param("issuer", &origin));
+    let token = RefreshToken::new("rt".into());
+    let err = provider.revoke(TokenRef::Refresh(&token)).await.unwrap_err();
+    assert!(matches!(err, Error::Unsupported { provider: "oidc", .. }), "{err:?}");
+    assert!(server.requests_to("/revoke").await.is_empty());
+}

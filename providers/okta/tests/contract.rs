@@ -3,11 +3,13 @@
 
 use std::collections::BTreeMap;
 
+use loginkit_core::serde_json::json;
 use loginkit_core::{
     AccessToken, AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge,
     ProviderConfig, RefreshToken, TokenRef,
 };
 use loginkit_provider_okta::OKTA;
+use loginkit_testkit::TestSigner;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
 
 const DIR: &str = env!("CARGO_MANIFEST_DIR");
@@ -56,17 +58,23 @@ fn authorize_url_uses_the_default_server_unless_configured() {
 #[tokio::test]
 async fn code_exchange_authenticates_with_basic() {
     let server = ContractServer::start().await;
-    server.respond_json("POST", "/oauth2/default/v1/token", 200, fixture(DIR, "token.json")).await;
+    let provider = server.provider(&OKTA, config());
+    let body = fixture(DIR, "token.json");
+    let body =
+        server.sign_id_token(&*provider, &TestSigner::rs256(), &body, json!({"sub": "contract-sub"})).await;
+    server.respond_json("POST", "/oauth2/default/v1/token", 200, body).await;
     let (_, verifier) = PkceCodeChallenge::new_random_sha256();
     let (code, redirect) = (code("splxlOBeZQQYbYS6WxSbIA"), redirect_uri("okta"));
     let exchange = ExchangeRequest::new(&code, &redirect).pkce_verifier(&verifier);
-    let tokens = server.provider(&OKTA, config()).exchange_code(&exchange).await.unwrap();
+    let tokens = provider.exchange_code(&exchange).await.unwrap();
     assert!(tokens.access_token.secret().contains("eyJzdWIiOiIwMHVpZDRCeFh3Nkk2VFY0bTBnMyJ9"));
     assert_eq!(tokens.refresh_token.unwrap().secret(), "a9VpZDRCeFh3Nkk2VFY0-example");
     assert!(tokens.id_token.is_some());
+    let claims = tokens.id_token_claims.as_ref().expect("the ID token is verified");
+    assert_eq!(claims.sub, "contract-sub");
     assert_eq!(tokens.expires_in.unwrap().as_secs(), 3600);
 
-    let sent = server.only_request().await;
+    let sent = server.requests_to("/oauth2/default/v1/token").await.remove(0);
     assert_eq!((sent.method.as_str(), sent.path.as_str()), ("POST", "/oauth2/default/v1/token"));
     assert!(sent.query.is_empty());
     assert_eq!(sent.basic_auth(), basic_credentials());

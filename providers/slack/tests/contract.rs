@@ -1,11 +1,13 @@
 //! Slack contract tests: the exact requests loginkit sends for Sign in with Slack and what it reads
 //! from answers shaped like Slack's documented ones, including errors sent with HTTP 200.
 
+use loginkit_core::serde_json::json;
 use loginkit_core::{
     AccessToken, AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge,
     ProviderConfig, RefreshToken, TokenRef,
 };
 use loginkit_provider_slack::SLACK;
+use loginkit_testkit::TestSigner;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
 
 const DIR: &str = env!("CARGO_MANIFEST_DIR");
@@ -40,17 +42,22 @@ fn authorize_url_is_sign_in_with_slack() {
 #[tokio::test]
 async fn code_exchange_posts_credentials_in_the_body() {
     let server = ContractServer::start().await;
-    server.respond_json("POST", "/api/openid.connect.token", 200, fixture(DIR, "token.json")).await;
+    let provider = server.provider(&SLACK, config());
+    let body = fixture(DIR, "token.json");
+    let body =
+        server.sign_id_token(&*provider, &TestSigner::rs256(), &body, json!({"sub": "contract-sub"})).await;
+    server.respond_json("POST", "/api/openid.connect.token", 200, body).await;
     let (code, redirect) = (code("4724469134.4644010092847.232b4e6d"), redirect_uri("slack"));
-    let tokens =
-        server.provider(&SLACK, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
+    let tokens = provider.exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let tokens = tokens.unwrap();
     assert_eq!(tokens.access_token.secret(), "xoxe.xoxp-1-ExampleSlackUserToken");
     assert_eq!(tokens.refresh_token.unwrap().secret(), "xoxe-1-ExampleSlackRefreshToken");
     assert!(tokens.id_token.is_some());
+    let claims = tokens.id_token_claims.as_ref().expect("the ID token is verified");
+    assert_eq!(claims.sub, "contract-sub");
     assert_eq!(tokens.expires_in.unwrap().as_secs(), 43200);
 
-    let sent = server.only_request().await;
+    let sent = server.requests_to("/api/openid.connect.token").await.remove(0);
     assert_eq!((sent.method.as_str(), sent.query.len(), sent.header("authorization")), ("POST", 0, None));
     let expected = pairs(&[
         ("grant_type", "authorization_code"),

@@ -1,11 +1,13 @@
 //! Twitch contract tests: the exact requests loginkit sends and what it reads from answers shaped
 //! like Twitch's documented ones.
 
+use loginkit_core::serde_json::json;
 use loginkit_core::{
     AccessToken, AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge,
     ProviderConfig, RefreshToken, TokenRef,
 };
 use loginkit_provider_twitch::TWITCH;
+use loginkit_testkit::TestSigner;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
 
 const DIR: &str = env!("CARGO_MANIFEST_DIR");
@@ -49,18 +51,23 @@ fn authorize_url_requests_the_userinfo_claims() {
 #[tokio::test]
 async fn code_exchange_posts_credentials_in_the_body() {
     let server = ContractServer::start().await;
-    server.respond_json("POST", "/oauth2/token", 200, fixture(DIR, "token.json")).await;
+    let provider = server.provider(&TWITCH, config());
+    let body = fixture(DIR, "token.json");
+    let body =
+        server.sign_id_token(&*provider, &TestSigner::rs256(), &body, json!({"sub": "contract-sub"})).await;
+    server.respond_json("POST", "/oauth2/token", 200, body).await;
     let (code, redirect) = (code("394a8bc98028f39660e53025de824134fb46313"), redirect_uri("twitch"));
-    let tokens =
-        server.provider(&TWITCH, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
+    let tokens = provider.exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let tokens = tokens.unwrap();
     assert_eq!(tokens.access_token.secret(), "rfx2uswqe8l4g1mkagrvg5tv0ks3");
     assert_eq!(tokens.refresh_token.unwrap().secret(), "5b93chm6hdve3mycz05zfzatkfdenfspp1h1ar2xxdalen01");
     assert_eq!(tokens.expires_in.unwrap().as_secs(), 14124);
     assert!(tokens.id_token.is_some());
+    let claims = tokens.id_token_claims.as_ref().expect("the ID token is verified");
+    assert_eq!(claims.sub, "contract-sub");
     assert_eq!(tokens.scopes.as_deref(), Some(&["openid".to_owned(), "user:read:email".to_owned()][..]));
 
-    let sent = server.only_request().await;
+    let sent = server.requests_to("/oauth2/token").await.remove(0);
     assert_eq!((sent.method.as_str(), sent.query.len(), sent.header("authorization")), ("POST", 0, None));
     let expected = pairs(&[
         ("grant_type", "authorization_code"),

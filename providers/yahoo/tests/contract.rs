@@ -3,11 +3,13 @@
 
 use std::collections::BTreeMap;
 
+use loginkit_core::serde_json::json;
 use loginkit_core::{
     AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge,
     ProviderConfig, RefreshToken, TokenRef,
 };
 use loginkit_provider_yahoo::YAHOO;
+use loginkit_testkit::TestSigner;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
 
 const DIR: &str = env!("CARGO_MANIFEST_DIR");
@@ -42,10 +44,13 @@ fn authorize_url_sends_nonce_but_no_pkce() {
 #[tokio::test]
 async fn code_exchange_uses_basic_auth() {
     let server = ContractServer::start().await;
-    server.respond_json("POST", "/oauth2/get_token", 200, fixture(DIR, "token.json")).await;
+    let provider = server.provider(&YAHOO, config());
+    let body = fixture(DIR, "token.json");
+    let body =
+        server.sign_id_token(&*provider, &TestSigner::rs256(), &body, json!({"sub": "contract-sub"})).await;
+    server.respond_json("POST", "/oauth2/get_token", 200, body).await;
     let (code, redirect) = (code("ydlbeqn"), redirect_uri("yahoo"));
-    let tokens =
-        server.provider(&YAHOO, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
+    let tokens = provider.exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let tokens = tokens.unwrap();
     assert_eq!(tokens.access_token.secret(), "Jzxbkqqcvjqik2IMxGFEE1cuaos--example");
     assert_eq!(
@@ -53,9 +58,11 @@ async fn code_exchange_uses_basic_auth() {
         "AOiRUlJn_qOmByVGTmUpwcMKW3XDcipToOoHx2wRoyLgJC_RFlA-example"
     );
     assert!(tokens.id_token.is_some());
+    let claims = tokens.id_token_claims.as_ref().expect("the ID token is verified");
+    assert_eq!(claims.sub, "contract-sub");
     assert_eq!(tokens.expires_in.unwrap().as_secs(), 3600);
 
-    let sent = server.only_request().await;
+    let sent = server.requests_to("/oauth2/get_token").await.remove(0);
     assert_eq!((sent.method.as_str(), sent.path.as_str()), ("POST", "/oauth2/get_token"));
     assert!(sent.query.is_empty(), "no secret in the URL");
     assert_eq!(sent.basic_auth(), Some((CLIENT_ID.to_owned(), CLIENT_SECRET.to_owned())));

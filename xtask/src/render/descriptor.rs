@@ -161,6 +161,25 @@ fn oauth2(p: &Provider, imports: &mut BTreeSet<&'static str>, email_trust: &mut 
     if let Some(u) = &p.userinfo {
         e = e.method("userinfo", vec![userinfo(u, imports, email_trust)]);
     }
+    if let Some(o) = &p.openid {
+        imports.insert("OpenIdSpec");
+        let mut spec = Expr::call("OpenIdSpec::new", vec![string(&o.issuer), string(&o.jwks_url)]);
+        if !o.issuer_aliases.is_empty() {
+            spec = spec.method("issuer_aliases", vec![strings(&o.issuer_aliases)]);
+        }
+        if o.per_tenant {
+            spec = spec.method("per_tenant", vec![]);
+        }
+        if !o.nonce {
+            spec = spec.method("without_nonce", vec![]);
+        }
+        spec = match o.userinfo_subject.as_deref() {
+            Some("/sub") => spec,
+            Some(pointer) => spec.method("userinfo_subject", vec![string(pointer)]),
+            None => spec.method("without_userinfo_subject", vec![]),
+        };
+        e = e.method("openid", vec![spec]);
+    }
     e
 }
 

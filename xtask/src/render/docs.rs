@@ -241,6 +241,29 @@ fn endpoints(s: &mut String, p: &Provider) {
         }
     }
 
+    if let Some(o) = &p.openid {
+        let issuer = if o.issuer_aliases.is_empty() {
+            format!("`{}`", o.issuer)
+        } else {
+            let all: Vec<String> =
+                std::iter::once(&o.issuer).chain(&o.issuer_aliases).map(|i| format!("`{i}`")).collect();
+            format!("one of {}", and_list(&all).replace(" and ", " or "))
+        };
+        let _ = writeln!(
+            s,
+            "The ID token of every code exchange is verified: signature with the keys at `{}`, issuer {issuer}{}, audience, expiry{}.",
+            o.jwks_url,
+            if o.per_tenant { " (`{tenantid}` being the token's own `tid`)" } else { "" },
+            if o.nonce {
+                " and the login's nonce"
+            } else {
+                " (the provider does not echo a nonce, so none is sent)"
+            },
+        );
+        if let Some(pointer) = &o.userinfo_subject {
+            let _ = writeln!(s, "The user-info answer's `{pointer}` must equal the ID token's `sub`.");
+        }
+    }
     match &p.userinfo {
         None if p.capabilities.oidc => {
             s.push_str("There is no user-info call; the profile comes from the ID token.\n")

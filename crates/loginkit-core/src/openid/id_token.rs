@@ -51,6 +51,9 @@ pub(crate) fn is_asymmetric(alg: Algorithm) -> bool {
 pub enum IssuerRule {
     /// Exactly this issuer (simple string comparison, as OpenID Connect requires).
     Exact(String),
+    /// Any of these issuers, for providers documenting several spellings of one issuer (Google's
+    /// `https://accounts.google.com` and `accounts.google.com`).
+    OneOf(Vec<String>),
     /// Microsoft's multi-tenant endpoints (`common`, `organizations`): the token's `tid` claim is
     /// substituted for `{tenantid}` in `template` and the result must equal `iss`; with
     /// `allowed_tenants`, `tid` must also be one of them.
@@ -80,6 +83,7 @@ impl IssuerRule {
     pub fn accepts_metadata_issuer(&self, issuer: &str) -> bool {
         match self {
             IssuerRule::Exact(expected) => issuer == expected,
+            IssuerRule::OneOf(accepted) => accepted.iter().any(|a| a == issuer),
             IssuerRule::MicrosoftTenant { template, allowed_tenants } => {
                 if issuer == template {
                     return true;
@@ -98,6 +102,8 @@ impl IssuerRule {
         match self {
             IssuerRule::Exact(expected) if iss == expected => Ok(()),
             IssuerRule::Exact(_) => Err(oidc_error(provider, IdTokenError::WrongIssuer)),
+            IssuerRule::OneOf(accepted) if accepted.iter().any(|a| a == iss) => Ok(()),
+            IssuerRule::OneOf(_) => Err(oidc_error(provider, IdTokenError::WrongIssuer)),
             IssuerRule::MicrosoftTenant { template, allowed_tenants } => {
                 let tid = match claims.get("tid") {
                     Some(Value::String(tid)) if valid_tenant(tid) => tid,
