@@ -179,7 +179,7 @@ async fn setup() -> Setup {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
     let dir = std::env::temp_dir().join(format!("loginkit-hostile-{}-{nanos}", std::process::id()));
     let toml = format!(
-        "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[projects.default]\nhostnames = [\"localhost\"]\n\
+        "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nrate_limit = 0\n[projects.default]\nhostnames = [\"localhost\"]\n\
          [projects.default.providers.oidc]\nclient_id = \"{CLIENT}\"\nclient_secret = \"s\"\nparams = {{ issuer = \"{}\" }}\n",
         dir.display(),
         op.issuer

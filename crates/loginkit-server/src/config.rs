@@ -34,6 +34,18 @@ pub struct Config {
     /// and `mock-unverified` in every project. On without a configuration file, off with one.
     #[serde(default)]
     pub mock_idp: bool,
+    /// Requests one client IP may make to the OAuth routes (login starts and callbacks) per
+    /// `rate_limit_window_secs`, as a burst that refills evenly; 0 turns the limit off. Default 50
+    /// per hour, Appwrite's limit on these routes. Over it: HTTP 429 `general_rate_limit_exceeded`.
+    #[serde(default = "default_rate_limit")]
+    pub rate_limit: u32,
+    /// The window of `rate_limit`, in seconds. Default 3600.
+    #[serde(default = "default_rate_limit_window")]
+    pub rate_limit_window_secs: u64,
+    /// Longest time each call to a provider may take, in seconds (the connection itself gets at
+    /// most 5). Default 15.
+    #[serde(default = "default_provider_timeout")]
+    pub provider_timeout_secs: u64,
     /// Projects by id.
     #[serde(default)]
     pub projects: BTreeMap<String, ProjectConfig>,
@@ -91,6 +103,15 @@ pub struct ProviderSettings {
     pub enabled: bool,
 }
 
+fn default_rate_limit() -> u32 {
+    50
+}
+fn default_rate_limit_window() -> u64 {
+    3600
+}
+fn default_provider_timeout() -> u64 {
+    15
+}
 fn default_listen() -> String {
     DEFAULT_LISTEN.to_owned()
 }
@@ -127,6 +148,9 @@ impl Config {
             key: None,
             key_env: None,
             mock_idp: true,
+            rate_limit: default_rate_limit(),
+            rate_limit_window_secs: default_rate_limit_window(),
+            provider_timeout_secs: default_provider_timeout(),
             projects,
         }
     }

@@ -7,6 +7,7 @@
 
 pub mod config;
 mod http;
+pub mod rate_limit;
 pub mod routes;
 
 use std::collections::BTreeMap;
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use loginkit::{HttpClient, ProviderConfig, Registry};
+use loginkit::{HttpClient, HttpConfig, ProviderConfig, Registry};
 use loginkit_flow::{AllowList, Flow, Keys, Project, SqliteStore};
 use loginkit_testkit::{MOUNT_PATH, MockIdpConfig};
 use tokio::net::TcpListener;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub public_url: Option<Url>,
     /// The address actually listened on.
     pub local_addr: SocketAddr,
+    /// The per-IP limit of the OAuth routes.
+    pub rate_limiter: rate_limit::RateLimiter,
 }
 
 impl AppState {
@@ -113,7 +116,10 @@ impl Server {
         let local_addr = listener.local_addr().map_err(|e| StartError::Io(e.to_string()))?;
         let master = load_master_key(&config, &env).await?;
         let registry = Registry::global().map_err(|e| ConfigError(e.to_string()))?;
-        let http = HttpClient::with_defaults().map_err(|e| ConfigError(format!("HTTP client: {e}")))?;
+        let timeout = Duration::from_secs(config.provider_timeout_secs.max(1));
+        let http_config =
+            HttpConfig::default().timeout(timeout).connect_timeout(timeout.min(Duration::from_secs(5)));
+        let http = HttpClient::new(&http_config).map_err(|e| ConfigError(format!("HTTP client: {e}")))?;
         let internal = Url::parse(&format!("http://{local_addr}/")).expect("socket address URL");
         let default_page = public_url.clone().unwrap_or_else(|| internal.clone());
 
@@ -136,7 +142,8 @@ impl Server {
             let keys = Keys::from_encoded(&master).map_err(|e| ConfigError(format!("key: {e}")))?;
             projects.insert(id.clone(), Flow::new(project, store, keys));
         }
-        let state = Arc::new(AppState { projects, public_url, local_addr });
+        let rate_limiter = rate_limit::RateLimiter::new(config.rate_limit, config.rate_limit_window_secs)?;
+        let state = Arc::new(AppState { projects, public_url, local_addr, rate_limiter });
         let mut router = routes::router(state.clone());
         if config.mock_idp {
             let (mock, _handle) =

@@ -18,6 +18,7 @@ use loginkit_flow::{
 };
 use serde_json::{Value, json};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use url::Url;
 
 use crate::AppState;
@@ -50,14 +51,18 @@ pub fn router(state: Arc<AppState>) -> Router {
         .allow_headers(AllowHeaders::mirror_request())
         .expose_headers([HeaderName::from_static("x-fallback-cookies")])
         .max_age(Duration::from_secs(3600));
-    Router::new()
-        .route("/", get(demo))
+    // The OAuth routes are limited per client IP.
+    let oauth = Router::new()
         .route("/v1/account/sessions/oauth2/{provider}", get(start_session))
         .route("/v1/account/tokens/oauth2/{provider}", get(start_token))
         .route(
             "/v1/account/sessions/oauth2/callback/{provider}/{project}",
             get(callback).post(callback_post).layer(DefaultBodyLimit::max(64 * 1024)),
         )
+        .route_layer(middleware::from_fn_with_state(state.clone(), crate::rate_limit::limit));
+    Router::new()
+        .route("/", get(demo))
+        .merge(oauth)
         .route("/v1/account/sessions/token", post(create_session).layer(DefaultBodyLimit::max(16 * 1024)))
         .route("/v1/account/sessions", get(list_sessions).delete(delete_sessions))
         .route("/v1/account/sessions/{id}", get(get_session).patch(update_session).delete(delete_session))
@@ -65,6 +70,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/account/identities", get(list_identities))
         .route("/v1/account/identities/{id}", delete(delete_identity))
         .fallback(not_found)
+        // Callback URLs carry codes and state: never pass them on in a Referer (RFC 9700 §4.2).
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
         .layer(middleware::from_fn(log_request))
         .layer(cors)
         .with_state(state)

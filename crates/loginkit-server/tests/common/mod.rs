@@ -1,0 +1,116 @@
+//! A reference server on loopback for tests: temporary data directory, cookie-keeping browsers,
+//! row counts straight from its SQLite database.
+
+#![allow(dead_code)] // each test file uses part of it
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use loginkit_flow::sqlx::{self, SqlitePool};
+use loginkit_server::{Config, RunningServer, Server};
+use loginkit_testkit::{Browser, Walk};
+use reqwest::StatusCode;
+use serde_json::Value;
+use url::Url;
+
+pub const APP: &str = "http://localhost:3000";
+
+pub fn temp_dir() -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "loginkit-http-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+pub struct Harness {
+    pub server: RunningServer,
+    pub dir: PathBuf,
+}
+
+impl Harness {
+    /// A server with the zero-config project plus `extra` TOML for project `default`.
+    pub async fn start(extra: &str) -> Self {
+        Self::start_in(temp_dir(), "127.0.0.1:0", extra).await
+    }
+
+    pub async fn start_in(dir: PathBuf, listen: &str, extra: &str) -> Self {
+        Self::start_with(dir, listen, "", extra).await
+    }
+
+    /// A server with `top` TOML settings (rate limit, timeouts) and `extra` for project `default`.
+    pub async fn start_with(dir: PathBuf, listen: &str, top: &str, extra: &str) -> Self {
+        let toml = format!(
+            "listen = \"{listen}\"\ndata_dir = \"{}\"\nmock_idp = true\n{top}\n[projects.default]\nhostnames = [\"localhost\"]\n{extra}\n[projects.other]\nhostnames = [\"localhost\"]\n",
+            dir.display()
+        );
+        let config = Config::from_toml(&toml).expect("test config");
+        let server = Server::bind(config, |_| None).await.expect("server starts").spawn();
+        Self { server, dir }
+    }
+
+    pub fn url(&self, path: &str) -> Url {
+        self.server.url().join(path).unwrap()
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser::new([self.server.url().clone()])
+    }
+
+    pub fn start_url(&self, kind: &str, provider: &str, query: &str) -> Url {
+        self.url(&format!(
+            "v1/account/{kind}/oauth2/{provider}?project=default&success={APP}/ok&failure={APP}/fail{query}"
+        ))
+    }
+
+    pub async fn login(&self, browser: &Browser, provider: &str) -> Walk {
+        browser.walk(self.start_url("sessions", provider, "")).await.unwrap()
+    }
+
+    pub async fn db(&self) -> SqlitePool {
+        SqlitePool::connect(&format!("sqlite://{}/default.db", self.dir.display())).await.unwrap()
+    }
+
+    /// (users, identities, sessions, tokens)
+    pub async fn counts(&self) -> (i64, i64, i64, i64) {
+        let db = self.db().await;
+        let mut out = [0i64; 4];
+        for (i, table) in ["users", "identities", "sessions", "tokens"].iter().enumerate() {
+            let sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM loginkit_{table}"));
+            out[i] = sqlx::query_scalar(sql).fetch_one(&db).await.unwrap();
+        }
+        (out[0], out[1], out[2], out[3])
+    }
+
+    pub async fn api(&self, browser: &Browser, method: reqwest::Method, path: &str) -> (StatusCode, Value) {
+        let response = browser
+            .client()
+            .request(method, self.url(path))
+            .header("x-appwrite-project", "default")
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+    }
+
+    pub async fn get(&self, browser: &Browser, path: &str) -> (StatusCode, Value) {
+        self.api(browser, reqwest::Method::GET, path).await
+    }
+}
+
+pub fn error_of(walk: &Walk) -> Value {
+    serde_json::from_str(&walk.param("error").expect("an error parameter")).unwrap()
+}
+
+/// Walks a login up to the callback URL the provider redirects to, without visiting it.
+pub async fn until_callback(h: &Harness, browser: &Browser, provider: &str) -> Url {
+    let stopping = browser.clone().stopping_before("/v1/account/sessions/oauth2/callback/");
+    let walk = stopping.walk(h.start_url("sessions", provider, "")).await.unwrap();
+    assert!(walk.end.path().starts_with("/v1/account/sessions/oauth2/callback/"), "{}", walk.end);
+    walk.end
+}
