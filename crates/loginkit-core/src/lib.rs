@@ -44,6 +44,13 @@ pub use secret::{
 pub use standard::{ClientSecretSource, StandardProvider};
 pub use token::{RawResponse, TokenSet, parse_token_response, token_endpoint_jwt_claims};
 
+/// Entry points for the fuzz targets in `fuzz/`. Not a stable API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::openid::id_token::fuzzing::id_token;
+    pub use crate::token::fuzzing::token_response;
+}
+
 /// Re-exported so provider crates need no direct dependency on these.
 pub use {async_trait::async_trait, jsonwebtoken, reqwest, serde_json, url};
 

@@ -459,3 +459,18 @@ mod tests {
         }
     }
 }
+
+/// Entry point for the token-response fuzz target in `fuzz/`. Not a stable API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::*;
+
+    /// Parses `body` as a token answer with the given status and content type, through a nested
+    /// pointer too; must never panic.
+    pub fn token_response(status: u16, content_type: Option<&str>, body: &[u8]) {
+        for pointer in [None, Some("/authed_user")] {
+            let _ =
+                parse_token_response("fuzz", Operation::ExchangeCode, status, content_type, body, pointer);
+        }
+    }
+}

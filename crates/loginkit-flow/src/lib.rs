@@ -34,3 +34,43 @@ pub use state::{BINDING_COOKIE_PREFIX, STATE_LIFETIME};
 pub use store::{Store, Tx};
 
 pub use sqlx;
+
+/// Entry points for the fuzz targets in `fuzz/`: what a callback reads from the network, without
+/// a store. Not a stable API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::crypto::{Keys, Purpose};
+    use crate::redirect::AllowList;
+    use crate::state::LoginState;
+    use crate::{Timestamp, parse_cookie_header};
+
+    /// A callback's query and `Cookie` header as the flow reads them: the pairs, the sealed
+    /// state opened and, when it opens, its expiry, binding cookie and URLs re-checked.
+    pub fn callback(keys: &Keys, query: &[u8], cookie_header: &str) {
+        let params: Vec<(String, String)> = url::form_urlencoded::parse(query).into_owned().collect();
+        let cookies = parse_cookie_header(cookie_header);
+        for (name, value) in &params {
+            if name == "state" {
+                check(keys, LoginState::open(keys, value), &cookies);
+            }
+        }
+    }
+
+    /// The state opener on arbitrary text, and on arbitrary bytes sealed with the right key (so
+    /// the JSON inside is fuzzed too).
+    pub fn state(keys: &Keys, data: &[u8]) {
+        check(keys, LoginState::open(keys, &String::from_utf8_lossy(data)), &[]);
+        let sealed = keys.seal(Purpose::State, data);
+        check(keys, LoginState::open(keys, &sealed), &[]);
+    }
+
+    fn check(_keys: &Keys, state: Option<LoginState>, cookies: &[(String, String)]) {
+        let Some(state) = state else { return };
+        let _ = state.expired(Timestamp::now());
+        let name = state.cookie_name();
+        let _ = cookies.iter().any(|(n, v)| *n == name && crate::crypto::secrets_equal(v, &state.binding));
+        let allow = AllowList::new(["localhost", "*.example.com"], ["myapp"]);
+        let _ = allow.check(&state.success);
+        let _ = allow.check(&state.failure);
+    }
+}

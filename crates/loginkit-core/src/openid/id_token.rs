@@ -326,6 +326,39 @@ impl IdTokenVerifier {
     }
 }
 
+/// Entry points for the fuzz targets in `fuzz/`: the parts of verification that read untrusted
+/// bytes, without the network. Not a stable API.
+#[doc(hidden)]
+pub mod fuzzing {
+    use super::*;
+
+    /// Runs the header parse, the signature check against `key`, and (when `token`'s payload is a
+    /// JSON object) every claim check, on arbitrary input. Must never panic.
+    pub fn id_token(token: &str, key: &jsonwebtoken::DecodingKey, nonce: Option<&Nonce>) {
+        let verifier = IdTokenVerifier::new(IssuerRule::microsoft(Some(vec!["t".into()])), "client");
+        if let Ok(header) = Header::parse("fuzz", token)
+            && let Ok(alg) = header.alg.parse::<Algorithm>()
+            && let Ok(claims) = verify_signature("fuzz", token, key, alg)
+        {
+            let _ = verifier.check_claims("fuzz", claims, nonce, SystemTime::now());
+        }
+        let payload = token.split('.').nth(1).unwrap_or(token);
+        if let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload)
+            && let Ok(Value::Object(claims)) = serde_json::from_slice::<Value>(&bytes)
+        {
+            for verifier in [verifier.clone(), IdTokenVerifier::new(IssuerRule::exact("https://i"), "client")]
+            {
+                let _ = verifier.clone().with_max_token_age(Duration::from_secs(60)).check_claims(
+                    "fuzz",
+                    claims.clone(),
+                    nonce,
+                    SystemTime::now(),
+                );
+            }
+        }
+    }
+}
+
 /// The JOSE header fields loginkit reads, parsed by hand so that `alg: none` and unknown
 /// algorithms are reported as such rather than as parse failures.
 struct Header {
