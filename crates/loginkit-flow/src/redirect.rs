@@ -201,6 +201,17 @@ mod tests {
             "https://xn--exmple-cua.com/",
             "https://exämple.com/",
             "otherapp://x",
+            // Percent-encoding, mixed case and ports used to smuggle another host.
+            "https://example.com%2f@evil.test/",
+            "https://example.com%40evil.test/",
+            "https://evil.test%2f.example.com/",
+            "https://example.com%00.evil.test/",
+            "https://evil.test:443@example.com/",
+            "HTTPS://EVIL.TEST/",
+            "JavaScript:alert(1)",
+            "jav&#x09;ascript:alert(1)",
+            "///evil.test/",
+            "https:/\\evil.test/",
         ] {
             assert!(list.check(bad).is_err(), "{bad}");
         }
