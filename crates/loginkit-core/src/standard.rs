@@ -71,6 +71,14 @@ impl IdTokenCheck {
         Self { verifier, jwks_url, keys: JwksCache::new(), userinfo_subject }
     }
 
+    /// The same check with another issuer rule (same client, key set, algorithms and subject
+    /// pointer), for providers whose issuer depends on configuration. Starts a fresh key cache.
+    pub fn with_issuer(&self, issuer: IssuerRule) -> Self {
+        let verifier = IdTokenVerifier::new(issuer, self.verifier.client_id())
+            .with_algorithms(self.verifier.algorithms().iter().copied());
+        Self::new(verifier, self.jwks_url.clone(), self.userinfo_subject)
+    }
+
     /// The verifier.
     pub fn verifier(&self) -> &IdTokenVerifier {
         &self.verifier

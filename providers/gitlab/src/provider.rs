@@ -3,11 +3,8 @@
 //! and the instance's URL is the issuer of its ID tokens.
 
 use loginkit_core::descriptor::ProviderDescriptor;
-use loginkit_core::standard::IdTokenCheck;
 use loginkit_core::url::Url;
-use loginkit_core::{
-    Error, HttpClient, IdTokenVerifier, IssuerRule, OAuthProvider, ProviderConfig, StandardProvider,
-};
+use loginkit_core::{Error, HttpClient, IssuerRule, OAuthProvider, ProviderConfig, StandardProvider};
 
 /// The descriptor's constructor: the standard provider, on the configured instance.
 pub fn build(
@@ -27,11 +24,8 @@ pub fn build(
     let standard = StandardProvider::new(descriptor, config, http)?;
     let Some(base) = instance else { return Ok(Box::new(standard)) };
     // A self-managed instance issues ID tokens under its own URL (GitLab's `gitlab.url`).
-    let check = standard.id_token_check().map(|check| {
-        let issuer = base.as_str().trim_end_matches('/').to_owned();
-        let verifier = IdTokenVerifier::new(IssuerRule::exact(issuer), standard.config().client_id.as_str());
-        IdTokenCheck::new(verifier, check.jwks_url().clone(), Some("/sub"))
-    });
+    let issuer = IssuerRule::exact(base.as_str().trim_end_matches('/'));
+    let check = standard.id_token_check().map(|check| check.with_issuer(issuer));
     Ok(Box::new(standard.with_id_token_check(check)))
 }
 

@@ -2,10 +2,9 @@
 //! Microsoft Graph whose `id` is the ID token's `oid`, not its `sub`.
 
 use loginkit_core::descriptor::ProviderDescriptor;
-use loginkit_core::standard::IdTokenCheck;
 use loginkit_core::{
-    Error, HttpClient, IdTokenError, IdTokenVerifier, IssuerRule, OAuthProvider, ProviderConfig,
-    StandardProvider, TokenSet, UserProfile, async_trait,
+    Error, HttpClient, IdTokenError, IssuerRule, OAuthProvider, ProviderConfig, StandardProvider, TokenSet,
+    UserProfile, async_trait,
 };
 
 /// The tenant of every personal Microsoft account (`consumers`).
@@ -19,11 +18,7 @@ pub fn build(
 ) -> Result<Box<dyn OAuthProvider>, Error> {
     let allowed = allowed_tenants(descriptor.id, &config)?;
     let standard = StandardProvider::new(descriptor, config, http)?;
-    let check = standard.id_token_check().map(|check| {
-        let verifier =
-            IdTokenVerifier::new(IssuerRule::microsoft(allowed), standard.config().client_id.as_str());
-        IdTokenCheck::new(verifier, check.jwks_url().clone(), None)
-    });
+    let check = standard.id_token_check().map(|check| check.with_issuer(IssuerRule::microsoft(allowed)));
     Ok(Box::new(Microsoft { standard: standard.with_id_token_check(check) }))
 }
 
