@@ -7,8 +7,11 @@
 //! the user and identity and creates a session (or a one-time secret for the token flow).
 //! [`Flow::refresh_session`] refreshes the provider tokens of a session and its identity.
 //!
-//! Storage is behind the [`Store`] trait; [`SqliteStore`] is the bundled implementation and
-//! takes a [`UserTable`] to keep users in an application's own table.
+//! Storage is behind the [`Store`] trait. [`SqliteStore`] is the bundled implementation and
+//! takes a [`UserTable`] to keep users in an application's own table. With the `postgres`
+//! feature, `PgStore` keeps the same tables in PostgreSQL, so several server instances can share
+//! one database: a login started on one instance completes on any other, and a `state` is
+//! accepted once across all of them.
 
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
@@ -16,6 +19,8 @@ mod crypto;
 mod error;
 mod flow;
 mod model;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod redirect;
 mod sqlite;
 mod state;
@@ -28,6 +33,8 @@ pub use flow::{
     StartRequest, Started, parse_cookie_header,
 };
 pub use model::{Identity, NewUser, OneTimeToken, Sealed, Session, StoredTokens, Timestamp, User};
+#[cfg(feature = "postgres")]
+pub use postgres::{DEFAULT_MAX_CONNECTIONS, PgStore, WRITE_LOCK};
 pub use redirect::{AllowList, MAX_URL_LEN, RedirectError};
 pub use sqlite::{BuiltinUsers, SqliteStore, UserTable};
 pub use state::{BINDING_COOKIE_PREFIX, STATE_LIFETIME};

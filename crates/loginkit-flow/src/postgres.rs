@@ -1,0 +1,483 @@
+//! [`PgStore`]: the [`Store`] on PostgreSQL through sqlx, for several server instances sharing one
+//! database. Same tables and rules as [`SqliteStore`](crate::SqliteStore), its own migrations.
+//!
+//! Writers serialise like SQLite's `BEGIN IMMEDIATE`: every [`Store::begin`] transaction first
+//! takes one transaction-scoped advisory lock (`pg_advisory_xact_lock`), held until commit or
+//! rollback, and runs at READ COMMITTED, so each statement after the lock sees everything
+//! committed before it. The flow's read-check-write steps (account matching by identity and by
+//! email, the per-user session limit, two callbacks of one user at once) then behave exactly as
+//! on SQLite, on every instance. Readers ([`Store::read`]) take no lock. SERIALIZABLE was the
+//! alternative; it would need each whole login retried on a serialisation failure, which the
+//! [`Tx`] interface cannot do once the flow has started driving it.
+
+use std::borrow::Cow;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, Row, SqlSafeStr, Transaction};
+
+use crate::error::StoreError;
+use crate::model::{Identity, NewUser, OneTimeToken, Sealed, Session, StoredTokens, Timestamp, User};
+use crate::store::{Store, Tx};
+
+/// The advisory lock every writing transaction holds: "loginkit" in ASCII, unlikely to collide
+/// with an application's own advisory locks in a shared database.
+pub const WRITE_LOCK: i64 = 0x6c6f_6769_6e6b_6974;
+
+/// Connections a store opened with [`PgStore::open`] keeps at most.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+
+/// A [`Store`] on PostgreSQL.
+///
+/// Users live in loginkit's own `loginkit_users` table (there is no `UserTable` extension point
+/// for Postgres yet).
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The pool's options hold the password.
+        f.debug_struct("PgStore").finish_non_exhaustive()
+    }
+}
+
+fn migrator() -> Migrator {
+    let mut migrator = Migrator::with_migrations(vec![Migration::new(
+        1,
+        Cow::Borrowed("init"),
+        MigrationType::Simple,
+        include_str!("../migrations/postgres/0001_init.sql").into_sql_str(),
+        false,
+    )]);
+    // Its own bookkeeping table, so an application's sqlx migrations in the same database stay
+    // apart. sqlx takes an advisory lock while migrating, so instances starting together are safe.
+    migrator.dangerous_set_table_name("loginkit_migrations");
+    migrator
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgres://user:password@host:5432/database`, or `postgresql://`)
+    /// with up to [`DEFAULT_MAX_CONNECTIONS`] connections and applies loginkit's migrations.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url).map_err(StoreError::database)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(DEFAULT_MAX_CONNECTIONS)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(StoreError::database)?;
+        Self::with_pool(pool).await
+    }
+
+    /// A store over an existing pool; applies loginkit's migrations.
+    pub async fn with_pool(pool: PgPool) -> Result<Self, StoreError> {
+        migrator().run(&pool).await.map_err(StoreError::database)?;
+        Ok(Self { pool })
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn begin(&self) -> Result<Box<dyn Tx>, StoreError> {
+        // READ COMMITTED explicitly: a REPEATABLE READ default would freeze the snapshot before
+        // the lock is granted and hide what the previous holder committed.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED")
+            .await
+            .map_err(StoreError::database)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(WRITE_LOCK)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::database)?;
+        Ok(Box::new(PgTx { tx }))
+    }
+
+    async fn read(&self) -> Result<Box<dyn Tx>, StoreError> {
+        let tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY")
+            .await
+            .map_err(StoreError::database)?;
+        Ok(Box::new(PgTx { tx }))
+    }
+
+    async fn consume_state(&self, state_id: &str, expires: Timestamp) -> Result<bool, StoreError> {
+        let now = Timestamp::now().millis();
+        if expires.millis() < now {
+            return Ok(false);
+        }
+        // Forget records a minute after their state expired: no state that old is accepted.
+        sqlx::query("DELETE FROM loginkit_used_states WHERE expire < $1")
+            .bind(now - 60_000)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::database)?;
+        // One statement, atomic on the primary key: of two instances racing, exactly one inserts.
+        let inserted = sqlx::query(
+            "INSERT INTO loginkit_used_states (id, expire) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(state_id)
+        .bind(expires.millis())
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::database)?;
+        Ok(inserted.rows_affected() == 1)
+    }
+}
+
+struct PgTx {
+    tx: Transaction<'static, Postgres>,
+}
+
+fn db(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(e) if e.is_unique_violation() => StoreError::Conflict("unique constraint"),
+        _ => StoreError::database(error),
+    }
+}
+
+/// The outcome of an `INSERT ... ON CONFLICT DO NOTHING`: no row means a unique rule held.
+///
+/// A unique violation would abort the whole Postgres transaction; SQLite fails only the
+/// statement. Not raising one keeps the transaction usable after a conflict, as on SQLite.
+fn inserted(rows: u64) -> Result<(), StoreError> {
+    if rows == 1 { Ok(()) } else { Err(StoreError::Conflict("unique constraint")) }
+}
+
+fn user_row(row: &PgRow) -> sqlx::Result<User> {
+    Ok(User {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        email_verified: row.try_get("email_verified")?,
+        name: row.try_get("name")?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+    })
+}
+
+fn tokens_row(row: &PgRow) -> sqlx::Result<StoredTokens> {
+    Ok(StoredTokens {
+        access_token: Sealed(row.try_get("access_token")?),
+        refresh_token: row.try_get::<Option<String>, _>("refresh_token")?.map(Sealed),
+        access_token_expiry: row
+            .try_get::<Option<i64>, _>("access_token_expiry")?
+            .map(Timestamp::from_millis),
+    })
+}
+
+fn identity_row(row: &PgRow) -> sqlx::Result<Identity> {
+    Ok(Identity {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        provider: row.try_get("provider")?,
+        provider_uid: row.try_get("provider_uid")?,
+        provider_email: row.try_get("provider_email")?,
+        tokens: tokens_row(row)?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+    })
+}
+
+fn session_row(row: &PgRow) -> sqlx::Result<Session> {
+    Ok(Session {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        secret_digest: row.try_get("secret_digest")?,
+        provider: row.try_get("provider")?,
+        provider_uid: row.try_get("provider_uid")?,
+        tokens: tokens_row(row)?,
+        expire: Timestamp::from_millis(row.try_get("expire")?),
+        ip: row.try_get("ip")?,
+        user_agent: row.try_get("user_agent")?,
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+    })
+}
+
+fn token_row(row: &PgRow) -> sqlx::Result<OneTimeToken> {
+    Ok(OneTimeToken {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        secret_digest: row.try_get("secret_digest")?,
+        provider: row.try_get("provider")?,
+        expire: Timestamp::from_millis(row.try_get("expire")?),
+        created_at: Timestamp::from_millis(row.try_get("created_at")?),
+    })
+}
+
+#[async_trait]
+impl Tx for PgTx {
+    async fn user(&mut self, id: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query("SELECT * FROM loginkit_users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(user_row).transpose().map_err(db)
+    }
+
+    async fn user_by_email(&mut self, email: &str) -> Result<Option<User>, StoreError> {
+        // The same expression as the unique index, so the index answers it.
+        let row = sqlx::query(
+            r#"SELECT * FROM loginkit_users WHERE lower(email COLLATE "C") = lower($1 COLLATE "C")"#,
+        )
+        .bind(email)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        row.as_ref().map(user_row).transpose().map_err(db)
+    }
+
+    async fn create_user(&mut self, user: NewUser) -> Result<User, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO loginkit_users (id, email, email_verified, name, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(&user.id)
+        .bind(&user.email)
+        .bind(user.email_verified)
+        .bind(&user.name)
+        .bind(user.created_at.millis())
+        .bind(user.created_at.millis())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        inserted(done.rows_affected())?;
+        Ok(User {
+            id: user.id,
+            email: user.email,
+            email_verified: user.email_verified,
+            name: user.name,
+            created_at: user.created_at,
+            updated_at: user.created_at,
+        })
+    }
+
+    async fn set_user_name(&mut self, id: &str, name: &str, now: Timestamp) -> Result<(), StoreError> {
+        sqlx::query("UPDATE loginkit_users SET name = $1, updated_at = $2 WHERE id = $3")
+            .bind(name)
+            .bind(now.millis())
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn identity_by_uid(&mut self, provider: &str, uid: &str) -> Result<Option<Identity>, StoreError> {
+        let row = sqlx::query("SELECT * FROM loginkit_identities WHERE provider = $1 AND provider_uid = $2")
+            .bind(provider)
+            .bind(uid)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(identity_row).transpose().map_err(db)
+    }
+
+    async fn identity(&mut self, id: &str) -> Result<Option<Identity>, StoreError> {
+        let row = sqlx::query("SELECT * FROM loginkit_identities WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(identity_row).transpose().map_err(db)
+    }
+
+    async fn identities(&mut self, user_id: &str) -> Result<Vec<Identity>, StoreError> {
+        // COLLATE "C": ties on created_at break by id in byte order, as in SQLite.
+        let rows = sqlx::query(
+            r#"SELECT * FROM loginkit_identities WHERE user_id = $1 ORDER BY created_at, id COLLATE "C""#,
+        )
+        .bind(user_id)
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        rows.iter().map(identity_row).collect::<Result<_, _>>().map_err(db)
+    }
+
+    async fn create_identity(&mut self, i: Identity) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO loginkit_identities (id, user_id, provider, provider_uid, provider_email, access_token,
+               refresh_token, access_token_expiry, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+        )
+        .bind(&i.id)
+        .bind(&i.user_id)
+        .bind(&i.provider)
+        .bind(&i.provider_uid)
+        .bind(&i.provider_email)
+        .bind(&i.tokens.access_token.0)
+        .bind(i.tokens.refresh_token.as_ref().map(|t| &t.0))
+        .bind(i.tokens.access_token_expiry.map(Timestamp::millis))
+        .bind(i.created_at.millis())
+        .bind(i.updated_at.millis())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        inserted(done.rows_affected())
+    }
+
+    async fn update_identity_tokens(
+        &mut self,
+        id: &str,
+        tokens: &StoredTokens,
+        email: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE loginkit_identities SET access_token = $1, refresh_token = $2, access_token_expiry = $3,
+               provider_email = COALESCE($4, provider_email), updated_at = $5 WHERE id = $6",
+        )
+        .bind(&tokens.access_token.0)
+        .bind(tokens.refresh_token.as_ref().map(|t| &t.0))
+        .bind(tokens.access_token_expiry.map(Timestamp::millis))
+        .bind(email)
+        .bind(now.millis())
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn delete_identity(&mut self, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM loginkit_identities WHERE id = $1")
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn create_session(&mut self, s: Session) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO loginkit_sessions (id, user_id, secret_digest, provider, provider_uid, access_token,
+               refresh_token, access_token_expiry, expire, ip, user_agent, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
+        )
+        .bind(&s.id)
+        .bind(&s.user_id)
+        .bind(&s.secret_digest)
+        .bind(&s.provider)
+        .bind(&s.provider_uid)
+        .bind(&s.tokens.access_token.0)
+        .bind(s.tokens.refresh_token.as_ref().map(|t| &t.0))
+        .bind(s.tokens.access_token_expiry.map(Timestamp::millis))
+        .bind(s.expire.millis())
+        .bind(&s.ip)
+        .bind(&s.user_agent)
+        .bind(s.created_at.millis())
+        .bind(s.updated_at.millis())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        inserted(done.rows_affected())
+    }
+
+    async fn session_by_secret(&mut self, secret_digest: &str) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query("SELECT * FROM loginkit_sessions WHERE secret_digest = $1")
+            .bind(secret_digest)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(session_row).transpose().map_err(db)
+    }
+
+    async fn session(&mut self, id: &str) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query("SELECT * FROM loginkit_sessions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(session_row).transpose().map_err(db)
+    }
+
+    async fn sessions(&mut self, user_id: &str) -> Result<Vec<Session>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM loginkit_sessions WHERE user_id = $1 ORDER BY created_at, seq")
+            .bind(user_id)
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        rows.iter().map(session_row).collect::<Result<_, _>>().map_err(db)
+    }
+
+    async fn update_session(
+        &mut self,
+        id: &str,
+        tokens: &StoredTokens,
+        expire: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE loginkit_sessions SET access_token = $1, refresh_token = $2, access_token_expiry = $3,
+               expire = $4, updated_at = $5 WHERE id = $6",
+        )
+        .bind(&tokens.access_token.0)
+        .bind(tokens.refresh_token.as_ref().map(|t| &t.0))
+        .bind(tokens.access_token_expiry.map(Timestamp::millis))
+        .bind(expire.millis())
+        .bind(now.millis())
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn delete_session(&mut self, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM loginkit_sessions WHERE id = $1")
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn create_token(&mut self, t: OneTimeToken) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO loginkit_tokens (id, user_id, secret_digest, provider, expire, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(&t.id)
+        .bind(&t.user_id)
+        .bind(&t.secret_digest)
+        .bind(&t.provider)
+        .bind(t.expire.millis())
+        .bind(t.created_at.millis())
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        inserted(done.rows_affected())
+    }
+
+    async fn take_token(
+        &mut self,
+        user_id: &str,
+        secret_digest: &str,
+    ) -> Result<Option<OneTimeToken>, StoreError> {
+        let row =
+            sqlx::query("DELETE FROM loginkit_tokens WHERE user_id = $1 AND secret_digest = $2 RETURNING *")
+                .bind(user_id)
+                .bind(secret_digest)
+                .fetch_optional(&mut *self.tx)
+                .await
+                .map_err(db)?;
+        row.as_ref().map(token_row).transpose().map_err(db)
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        self.tx.commit().await.map_err(db)
+    }
+}

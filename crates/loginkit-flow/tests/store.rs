@@ -1,0 +1,580 @@
+//! The store suite: one set of checks of the `Store`/`Tx` contract, run against `SqliteStore` (a
+//! file in a temporary directory) and, with the `postgres` feature, `PgStore` (a fresh database
+//! per test on the server `tests/postgres` provides; see `LOGINKIT_TEST_POSTGRES`).
+//!
+//! Every check runs on both, so the two stores cannot drift apart: same uniqueness rules, same
+//! ordering, same transaction semantics, same single-use states.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use loginkit_flow::sqlx::{self, AssertSqlSafe, SqlitePool};
+use loginkit_flow::{
+    Identity, NewUser, OneTimeToken, Sealed, Session, SqliteStore, Store, StoreError, StoredTokens, Timestamp,
+};
+
+/// A store under test, with a side door to its database for what the contract does not expose.
+struct Fixture {
+    store: Arc<dyn Store>,
+    raw: Raw,
+    // Dropped last: the database goes once the store's connections are closed.
+    _cleanup: Cleanup,
+}
+
+enum Raw {
+    Sqlite(SqlitePool),
+    #[cfg(feature = "postgres")]
+    Postgres(sqlx::PgPool),
+}
+
+enum Cleanup {
+    Dir(PathBuf),
+    #[cfg(feature = "postgres")]
+    Postgres {
+        _database: pg::Database,
+    },
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        match self {
+            Cleanup::Dir(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            #[cfg(feature = "postgres")]
+            Cleanup::Postgres { .. } => {}
+        }
+    }
+}
+
+impl Fixture {
+    async fn sqlite() -> Self {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "loginkit-store-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = SqliteStore::open(&format!("sqlite://{}", dir.join("store.db").display())).await.unwrap();
+        let raw = Raw::Sqlite(store.pool().clone());
+        Self { store: Arc::new(store), raw, _cleanup: Cleanup::Dir(dir) }
+    }
+
+    #[cfg(feature = "postgres")]
+    async fn postgres() -> Self {
+        let database = pg::Database::create().await;
+        let store = loginkit_flow::PgStore::open(&database.url).await.unwrap();
+        let raw = Raw::Postgres(store.pool().clone());
+        Self { store: Arc::new(store), raw, _cleanup: Cleanup::Postgres { _database: database } }
+    }
+
+    /// Runs a statement made of literals (no parameters, so it reads the same on both databases).
+    async fn execute(&self, sql: &str) {
+        let sql = AssertSqlSafe(sql.to_owned());
+        match &self.raw {
+            Raw::Sqlite(pool) => drop(sqlx::query(sql).execute(pool).await.unwrap()),
+            #[cfg(feature = "postgres")]
+            Raw::Postgres(pool) => drop(sqlx::query(sql).execute(pool).await.unwrap()),
+        }
+    }
+
+    /// `SELECT COUNT(*)` of a table, with an optional `WHERE` made of literals.
+    async fn count(&self, table: &str, filter: &str) -> i64 {
+        let filter = if filter.is_empty() { String::new() } else { format!(" WHERE {filter}") };
+        let sql = AssertSqlSafe(format!("SELECT COUNT(*) FROM {table}{filter}"));
+        match &self.raw {
+            Raw::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+            #[cfg(feature = "postgres")]
+            Raw::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+        }
+    }
+
+    /// Rows of loginkit's users, identities, sessions and tokens tables.
+    async fn counts(&self) -> [i64; 4] {
+        let mut out = [0; 4];
+        for (i, table) in ["users", "identities", "sessions", "tokens"].into_iter().enumerate() {
+            out[i] = self.count(&format!("loginkit_{table}"), "").await;
+        }
+        out
+    }
+}
+
+#[cfg(feature = "postgres")]
+mod pg {
+    //! A fresh database per test, so the Postgres tests run in parallel and leave nothing behind.
+
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use loginkit_flow::sqlx::postgres::PgConnection;
+    use loginkit_flow::sqlx::{self, AssertSqlSafe, Connection};
+    use url::Url;
+
+    /// Where the tests find PostgreSQL: a role that may create databases, and a database to
+    /// connect to while creating them. `tests/postgres` provides the default.
+    pub const DEFAULT_URL: &str = "postgres://loginkit:loginkit@127.0.0.1:5432/postgres";
+
+    pub struct Database {
+        admin: Url,
+        name: String,
+        pub url: String,
+    }
+
+    fn admin_url() -> Url {
+        let url = std::env::var("LOGINKIT_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_URL.to_owned());
+        Url::parse(&url).unwrap_or_else(|e| panic!("LOGINKIT_TEST_POSTGRES is not a URL ({e})"))
+    }
+
+    async fn connect(admin: &Url) -> PgConnection {
+        match PgConnection::connect(admin.as_str()).await {
+            Ok(conn) => conn,
+            Err(error) => {
+                let mut shown = admin.clone();
+                let _ = shown.set_password(None);
+                panic!(
+                    "PostgreSQL is not reachable at {shown} ({error}). The Postgres tests need it: run \
+                     tests/setup (or tests/postgres) to install and start it, or point \
+                     LOGINKIT_TEST_POSTGRES at a server where the role may create databases."
+                )
+            }
+        }
+    }
+
+    impl Database {
+        pub async fn create() -> Self {
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let admin = admin_url();
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or_default();
+            let name = format!(
+                "loginkit_test_{}_{}_{nanos:x}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            );
+            let mut conn = connect(&admin).await;
+            sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
+            let _ = conn.close().await;
+            let mut url = admin.clone();
+            url.set_path(&name);
+            Self { admin, name, url: url.to_string() }
+        }
+    }
+
+    impl Drop for Database {
+        fn drop(&mut self) {
+            // Drop runs outside async code: a thread with its own runtime does the dropping.
+            let (admin, name) = (self.admin.clone(), self.name.clone());
+            let dropped = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                runtime.block_on(async move {
+                    let mut conn = connect(&admin).await;
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await.map(drop)
+                })
+            })
+            .join();
+            if !matches!(dropped, Ok(Ok(()))) && !std::thread::panicking() {
+                panic!("could not drop test database {}", self.name);
+            }
+        }
+    }
+}
+
+/// Declares each check once per store: `sqlite::<check>` and `postgres::<check>`.
+macro_rules! suite {
+    ($($check:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    super::$check(super::Fixture::sqlite().await).await;
+                }
+            )*
+        }
+
+        #[cfg(feature = "postgres")]
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    super::$check(super::Fixture::postgres().await).await;
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    users,
+    identities,
+    sessions,
+    one_time_tokens,
+    consume_state_is_single_use_and_prunes_old_records,
+    a_transaction_dropped_without_commit_rolls_back_every_write,
+    commit_makes_writes_visible_and_uncommitted_writes_stay_hidden,
+    reads_do_not_wait_for_a_writer,
+    concurrent_writers_checking_one_email_create_one_user,
+    concurrent_writers_trimming_sessions_keep_the_limit,
+);
+
+const T0: i64 = 1_700_000_000_000;
+
+fn at(offset: i64) -> Timestamp {
+    Timestamp::from_millis(T0 + offset)
+}
+
+fn new_user(id: &str, email: Option<&str>) -> NewUser {
+    NewUser {
+        id: id.into(),
+        email: email.map(Into::into),
+        email_verified: true,
+        name: String::new(),
+        created_at: at(0),
+    }
+}
+
+fn tokens(tag: &str, refresh: bool) -> StoredTokens {
+    StoredTokens {
+        access_token: Sealed(format!("access-{tag}")),
+        refresh_token: refresh.then(|| Sealed(format!("refresh-{tag}"))),
+        access_token_expiry: refresh.then(|| at(3_600_000)),
+    }
+}
+
+fn identity(id: &str, user: &str, provider: &str, uid: &str, created: i64) -> Identity {
+    Identity {
+        id: id.into(),
+        user_id: user.into(),
+        provider: provider.into(),
+        provider_uid: uid.into(),
+        provider_email: format!("{uid}@{provider}.test"),
+        tokens: tokens(id, true),
+        created_at: at(created),
+        updated_at: at(created),
+    }
+}
+
+fn session(id: &str, user: &str, created: i64) -> Session {
+    Session {
+        id: id.into(),
+        user_id: user.into(),
+        secret_digest: format!("digest-{id}"),
+        provider: "mock".into(),
+        provider_uid: "1".into(),
+        tokens: tokens(id, id.len().is_multiple_of(2)),
+        expire: at(created + 86_400_000),
+        ip: "127.0.0.1".into(),
+        user_agent: "store-suite".into(),
+        created_at: at(created),
+        updated_at: at(created),
+    }
+}
+
+fn token(id: &str, user: &str) -> OneTimeToken {
+    OneTimeToken {
+        id: id.into(),
+        user_id: user.into(),
+        secret_digest: format!("digest-{id}"),
+        provider: "mock".into(),
+        expire: at(60_000),
+        created_at: at(0),
+    }
+}
+
+fn is_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) -> bool {
+    matches!(result, Err(StoreError::Conflict(_)))
+}
+
+async fn users(f: Fixture) {
+    let mut tx = f.store.begin().await.unwrap();
+    let ada = tx.create_user(new_user("u1", Some("Ada@Example.COM"))).await.unwrap();
+    assert_eq!(ada.email.as_deref(), Some("Ada@Example.COM"), "stored as given");
+    assert_eq!((ada.created_at, ada.updated_at), (at(0), at(0)));
+    assert_eq!(tx.user("u1").await.unwrap(), Some(ada.clone()));
+    assert_eq!(tx.user("nobody").await.unwrap(), None);
+    for spelling in ["ada@example.com", "ADA@EXAMPLE.COM", "Ada@Example.COM"] {
+        assert_eq!(tx.user_by_email(spelling).await.unwrap().map(|u| u.id), Some("u1".into()), "{spelling}");
+    }
+    assert_eq!(tx.user_by_email("ada@example.org").await.unwrap(), None);
+    assert!(is_conflict(tx.create_user(new_user("u2", Some("ADA@example.com"))).await));
+    // Users without an email never collide.
+    tx.create_user(new_user("u3", None)).await.unwrap();
+    tx.create_user(new_user("u4", None)).await.unwrap();
+    // Case folding is ASCII only on both stores (SQLite's NOCASE): these are two addresses.
+    tx.create_user(new_user("u5", Some("\u{e9}@example.com"))).await.unwrap();
+    tx.create_user(new_user("u6", Some("\u{c9}@example.com"))).await.unwrap();
+    assert_eq!(tx.user_by_email("\u{c9}@EXAMPLE.com").await.unwrap().map(|u| u.id), Some("u6".into()));
+    tx.set_user_name("u1", "Ada Lovelace", at(5)).await.unwrap();
+    let renamed = tx.user("u1").await.unwrap().unwrap();
+    assert_eq!(
+        (renamed.name.as_str(), renamed.created_at, renamed.updated_at),
+        ("Ada Lovelace", at(0), at(5))
+    );
+    assert!(renamed.email_verified);
+    tx.commit().await.unwrap();
+    assert_eq!(f.counts().await, [5, 0, 0, 0]);
+}
+
+async fn identities(f: Fixture) {
+    let mut tx = f.store.begin().await.unwrap();
+    tx.create_user(new_user("u1", Some("ada@example.com"))).await.unwrap();
+    // Created out of order; ties on created_at break by id.
+    tx.create_identity(identity("i-c", "u1", "github", "100", 20)).await.unwrap();
+    tx.create_identity(identity("i-b", "u1", "google", "100", 10)).await.unwrap();
+    tx.create_identity(identity("i-a", "u1", "gitlab", "7", 20)).await.unwrap();
+    tx.create_identity(identity("i-z", "u2", "gitlab", "8", 0)).await.unwrap();
+    assert!(is_conflict(tx.create_identity(identity("i-d", "u2", "github", "100", 30)).await));
+    let found = tx.identity_by_uid("github", "100").await.unwrap().unwrap();
+    assert_eq!(found, identity("i-c", "u1", "github", "100", 20));
+    assert_eq!(tx.identity_by_uid("github", "7").await.unwrap(), None);
+    assert_eq!(tx.identity("i-b").await.unwrap().map(|i| i.provider), Some("google".into()));
+    assert_eq!(tx.identity("missing").await.unwrap(), None);
+    let order: Vec<String> = tx.identities("u1").await.unwrap().into_iter().map(|i| i.id).collect();
+    assert_eq!(order, ["i-b", "i-a", "i-c"]);
+    assert!(tx.identities("nobody").await.unwrap().is_empty());
+
+    // New tokens and a new email...
+    tx.update_identity_tokens("i-c", &tokens("new", false), Some("new@github.test"), at(40)).await.unwrap();
+    let updated = tx.identity("i-c").await.unwrap().unwrap();
+    assert_eq!(updated.tokens, tokens("new", false));
+    assert_eq!(updated.provider_email, "new@github.test");
+    assert_eq!((updated.created_at, updated.updated_at), (at(20), at(40)));
+    // ...then new tokens keeping the email.
+    tx.update_identity_tokens("i-c", &tokens("newer", true), None, at(50)).await.unwrap();
+    let updated = tx.identity("i-c").await.unwrap().unwrap();
+    assert_eq!(updated.tokens, tokens("newer", true));
+    assert_eq!((updated.provider_email.as_str(), updated.updated_at), ("new@github.test", at(50)));
+    assert_eq!(tx.identity("i-b").await.unwrap().unwrap().tokens, tokens("i-b", true), "others untouched");
+
+    assert!(tx.delete_identity("i-a").await.unwrap());
+    assert!(!tx.delete_identity("i-a").await.unwrap());
+    assert_eq!(tx.identity_by_uid("gitlab", "7").await.unwrap(), None);
+    // The provider account is free again.
+    tx.create_identity(identity("i-e", "u2", "gitlab", "7", 60)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(f.counts().await, [1, 4, 0, 0]);
+}
+
+async fn sessions(f: Fixture) {
+    let mut tx = f.store.begin().await.unwrap();
+    // Same creation time: insertion order decides, whatever the ids.
+    for (id, created) in [("s-z", 10), ("s-y", 10), ("s-a", 5), ("s-x", 10)] {
+        tx.create_session(session(id, "u1", created)).await.unwrap();
+    }
+    tx.create_session(session("s-other", "u2", 0)).await.unwrap();
+    let mut duplicate = session("s-dup", "u2", 0);
+    duplicate.secret_digest = "digest-s-z".into();
+    assert!(is_conflict(tx.create_session(duplicate).await), "secret digests are unique");
+    assert_eq!(tx.session_by_secret("digest-s-y").await.unwrap(), Some(session("s-y", "u1", 10)));
+    assert_eq!(tx.session_by_secret("digest-nothing").await.unwrap(), None);
+    assert_eq!(tx.session("s-a").await.unwrap(), Some(session("s-a", "u1", 5)));
+    assert_eq!(tx.session("missing").await.unwrap(), None);
+    let order: Vec<String> = tx.sessions("u1").await.unwrap().into_iter().map(|s| s.id).collect();
+    assert_eq!(order, ["s-a", "s-z", "s-y", "s-x"]);
+
+    tx.update_session("s-y", &tokens("refreshed", true), at(999_999), at(77)).await.unwrap();
+    let updated = tx.session("s-y").await.unwrap().unwrap();
+    assert_eq!(updated.tokens, tokens("refreshed", true));
+    assert_eq!((updated.expire, updated.created_at, updated.updated_at), (at(999_999), at(10), at(77)));
+    assert_eq!(updated.secret_digest, "digest-s-y");
+    assert_eq!(tx.session("s-z").await.unwrap(), Some(session("s-z", "u1", 10)), "others untouched");
+
+    assert!(tx.delete_session("s-z").await.unwrap());
+    assert!(!tx.delete_session("s-z").await.unwrap());
+    assert_eq!(tx.session_by_secret("digest-s-z").await.unwrap(), None);
+    let order: Vec<String> = tx.sessions("u1").await.unwrap().into_iter().map(|s| s.id).collect();
+    assert_eq!(order, ["s-a", "s-y", "s-x"]);
+    tx.commit().await.unwrap();
+    assert_eq!(f.counts().await, [0, 0, 4, 0]);
+}
+
+async fn one_time_tokens(f: Fixture) {
+    let mut tx = f.store.begin().await.unwrap();
+    tx.create_token(token("t1", "u1")).await.unwrap();
+    tx.create_token(token("t2", "u1")).await.unwrap();
+    assert_eq!(tx.take_token("u2", "digest-t1").await.unwrap(), None, "another user's secret");
+    assert_eq!(tx.take_token("u1", "digest-t3").await.unwrap(), None);
+    assert_eq!(tx.take_token("u1", "digest-t1").await.unwrap(), Some(token("t1", "u1")));
+    assert_eq!(tx.take_token("u1", "digest-t1").await.unwrap(), None, "taken once");
+    tx.commit().await.unwrap();
+    assert_eq!(f.counts().await, [0, 0, 0, 1]);
+    let mut tx = f.store.begin().await.unwrap();
+    assert_eq!(tx.take_token("u1", "digest-t2").await.unwrap(), Some(token("t2", "u1")));
+    tx.commit().await.unwrap();
+    assert_eq!(f.counts().await, [0, 0, 0, 0]);
+}
+
+async fn consume_state_is_single_use_and_prunes_old_records(f: Fixture) {
+    let now = Timestamp::now();
+    let later = now.plus(Duration::from_secs(600));
+    assert!(f.store.consume_state("state-1", later).await.unwrap());
+    assert!(!f.store.consume_state("state-1", later).await.unwrap(), "second use");
+    assert!(!f.store.consume_state("state-1", now.plus(Duration::from_secs(900))).await.unwrap());
+    assert!(f.store.consume_state("state-2", later).await.unwrap(), "another state");
+    let past = Timestamp::from_millis(now.millis() - 1_000);
+    assert!(!f.store.consume_state("state-3", past).await.unwrap(), "expired");
+    assert_eq!(
+        f.count("loginkit_used_states", "id = 'state-3'").await,
+        0,
+        "an expired state is not recorded"
+    );
+
+    // Records of states expired more than a minute ago go at the next use; younger ones stay.
+    let (old, recent) = (now.millis() - 120_000, now.millis() - 30_000);
+    f.execute(&format!(
+        "INSERT INTO loginkit_used_states (id, expire) VALUES ('old', {old}), ('recent', {recent})"
+    ))
+    .await;
+    assert!(f.store.consume_state("state-4", later).await.unwrap());
+    assert_eq!(f.count("loginkit_used_states", "id = 'old'").await, 0, "pruned");
+    assert_eq!(f.count("loginkit_used_states", "id = 'recent'").await, 1, "kept");
+    assert_eq!(f.count("loginkit_used_states", "").await, 4);
+}
+
+async fn a_transaction_dropped_without_commit_rolls_back_every_write(f: Fixture) {
+    let mut tx = f.store.begin().await.unwrap();
+    tx.create_user(new_user("kept", Some("kept@example.com"))).await.unwrap();
+    tx.create_identity(identity("i-kept", "kept", "mock", "1", 0)).await.unwrap();
+    tx.create_session(session("s-kept", "kept", 0)).await.unwrap();
+    tx.create_token(token("t-kept", "kept")).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let mut tx = f.store.begin().await.unwrap();
+    tx.create_user(new_user("u1", Some("ada@example.com"))).await.unwrap();
+    tx.set_user_name("kept", "Changed", at(1)).await.unwrap();
+    tx.create_identity(identity("i1", "u1", "mock", "2", 0)).await.unwrap();
+    tx.update_identity_tokens("i-kept", &tokens("changed", false), Some("x@y.z"), at(1)).await.unwrap();
+    tx.create_session(session("s1", "u1", 0)).await.unwrap();
+    tx.update_session("s-kept", &tokens("changed", false), at(1), at(1)).await.unwrap();
+    tx.create_token(token("t1", "u1")).await.unwrap();
+    assert!(tx.take_token("kept", "digest-t-kept").await.unwrap().is_some());
+    assert!(tx.delete_session("s-kept").await.unwrap());
+    assert!(tx.delete_identity("i-kept").await.unwrap());
+    assert_eq!(tx.user("u1").await.unwrap().map(|u| u.id), Some("u1".into()), "visible inside");
+    drop(tx);
+
+    assert_eq!(f.counts().await, [1, 1, 1, 1], "nothing of the dropped transaction remains");
+    let mut tx = f.store.read().await.unwrap();
+    assert_eq!(tx.user_by_email("ada@example.com").await.unwrap(), None);
+    assert_eq!(tx.user("kept").await.unwrap().unwrap().name, "");
+    assert_eq!(tx.identity("i-kept").await.unwrap(), Some(identity("i-kept", "kept", "mock", "1", 0)));
+    assert_eq!(tx.session("s-kept").await.unwrap(), Some(session("s-kept", "kept", 0)));
+    drop(tx);
+    // The email and the provider account are free: the rollback released them.
+    let mut tx = f.store.begin().await.unwrap();
+    tx.create_user(new_user("u1", Some("ada@example.com"))).await.unwrap();
+    tx.create_identity(identity("i1", "u1", "mock", "2", 0)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(f.counts().await, [2, 2, 1, 1]);
+}
+
+async fn commit_makes_writes_visible_and_uncommitted_writes_stay_hidden(f: Fixture) {
+    let mut writer = f.store.begin().await.unwrap();
+    writer.create_user(new_user("u1", Some("ada@example.com"))).await.unwrap();
+    writer.create_session(session("s1", "u1", 0)).await.unwrap();
+    {
+        let mut reader = f.store.read().await.unwrap();
+        assert_eq!(reader.user("u1").await.unwrap(), None, "not committed yet");
+        assert_eq!(reader.session_by_secret("digest-s1").await.unwrap(), None);
+    }
+    writer.commit().await.unwrap();
+    let mut reader = f.store.read().await.unwrap();
+    assert_eq!(reader.user_by_email("ADA@example.com").await.unwrap().map(|u| u.id), Some("u1".into()));
+    assert_eq!(reader.session_by_secret("digest-s1").await.unwrap(), Some(session("s1", "u1", 0)));
+    drop(reader);
+    let mut next = f.store.begin().await.unwrap();
+    assert_eq!(next.sessions("u1").await.unwrap().len(), 1, "the next writer sees it");
+    next.commit().await.unwrap();
+}
+
+async fn reads_do_not_wait_for_a_writer(f: Fixture) {
+    let mut seed = f.store.begin().await.unwrap();
+    seed.create_user(new_user("u1", None)).await.unwrap();
+    seed.commit().await.unwrap();
+    let mut writer = f.store.begin().await.unwrap();
+    writer.create_user(new_user("u2", None)).await.unwrap();
+    let read = async {
+        let mut reader = f.store.read().await.unwrap();
+        reader.user("u1").await.unwrap()
+    };
+    let found =
+        tokio::time::timeout(Duration::from_secs(5), read).await.expect("a read while a writer is open");
+    assert!(found.is_some());
+    writer.commit().await.unwrap();
+}
+
+/// Runs `n` copies of `task` at once and collects their results.
+async fn race<T, F, Fut>(n: usize, task: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    let handles: Vec<_> = (0..n).map(|i| tokio::spawn(task(i))).collect();
+    let mut out = Vec::new();
+    for handle in handles {
+        out.push(handle.await.unwrap());
+    }
+    out
+}
+
+async fn concurrent_writers_checking_one_email_create_one_user(f: Fixture) {
+    #[derive(Debug, PartialEq)]
+    enum Outcome {
+        Created,
+        Found,
+        Conflict,
+    }
+    let outcomes = race(8, |i| {
+        let store = f.store.clone();
+        async move {
+            let mut tx = store.begin().await.unwrap();
+            if tx.user_by_email("race@example.com").await.unwrap().is_some() {
+                return Outcome::Found;
+            }
+            // Widen the window between the check and the insert.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            match tx.create_user(new_user(&format!("u{i}"), Some("Race@Example.com"))).await {
+                Ok(_) => {
+                    tx.commit().await.unwrap();
+                    Outcome::Created
+                }
+                Err(StoreError::Conflict(_)) => Outcome::Conflict,
+                Err(other) => panic!("only a conflict may fail a racing writer: {other}"),
+            }
+        }
+    })
+    .await;
+    assert_eq!(outcomes.iter().filter(|o| **o == Outcome::Created).count(), 1, "{outcomes:?}");
+    assert_eq!(f.count("loginkit_users", "").await, 1);
+}
+
+async fn concurrent_writers_trimming_sessions_keep_the_limit(f: Fixture) {
+    // What the flow does at every login: insert a session, then remove the user's oldest beyond
+    // the limit. Unless writers serialise, each sees only its own new row and too many survive.
+    const LIMIT: usize = 3;
+    race(10, |i| {
+        let store = f.store.clone();
+        async move {
+            let mut tx = store.begin().await.unwrap();
+            tx.create_session(session(&format!("s{i:02}"), "u1", i as i64)).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            let sessions = tx.sessions("u1").await.unwrap();
+            for old in sessions.iter().take(sessions.len().saturating_sub(LIMIT)) {
+                assert!(tx.delete_session(&old.id).await.unwrap());
+            }
+            tx.commit().await.unwrap();
+        }
+    })
+    .await;
+    assert_eq!(f.count("loginkit_sessions", "").await, LIMIT as i64);
+}
