@@ -1,6 +1,7 @@
 //! Server configuration: a TOML file, environment overrides, and the zero-config defaults.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -12,8 +13,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// The project used when no configuration names one.
 pub const DEFAULT_PROJECT: &str = "default";
 
-/// The whole configuration file.
-#[derive(Debug, Clone, Deserialize)]
+/// The whole configuration file. `Debug` leaves out the key.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Address to listen on (`127.0.0.1:8080`; port 0 picks a free port).
@@ -26,7 +27,8 @@ pub struct Config {
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
     /// The master key (64 hex digits or 43 base64url characters). When absent, a key is read
-    /// from `<data_dir>/master.key`, and generated there on first start.
+    /// from `<data_dir>/master.key`, and generated there on first start; a project on Postgres
+    /// requires `key` or `key_env`, since every instance sharing its database needs the same key.
     pub key: Option<String>,
     /// Like `key`, read from this environment variable.
     pub key_env: Option<String>,
@@ -51,8 +53,8 @@ pub struct Config {
     pub projects: BTreeMap<String, ProjectConfig>,
 }
 
-/// One project.
-#[derive(Debug, Clone, Deserialize)]
+/// One project. `Debug` leaves out the database password.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectConfig {
     /// Hostname patterns success/failure URLs and CORS origins may use (`example.com`,
@@ -72,8 +74,13 @@ pub struct ProjectConfig {
     /// Seconds a login may take from start to callback. Default 600.
     #[serde(default = "default_state_lifetime")]
     pub state_lifetime_secs: u64,
-    /// SQLite URL of the project's database. Default `sqlite://<data_dir>/<project>.db`.
+    /// The project's database: `sqlite://path.db` (one instance), or `postgres://user:password@host/db`
+    /// (also `postgresql://`), which several instances may share. Default
+    /// `sqlite://<data_dir>/<project>.db`.
     pub database_url: Option<String>,
+    /// Like `database_url`, read from this environment variable (keeps a database password out of
+    /// the file).
+    pub database_url_env: Option<String>,
     /// Success URL when a login names none. Default: the demo page.
     pub success_url: Option<String>,
     /// Failure URL when a login names none. Default: the demo page.
@@ -83,8 +90,8 @@ pub struct ProjectConfig {
     pub providers: BTreeMap<String, ProviderSettings>,
 }
 
-/// One provider of a project.
-#[derive(Debug, Clone, Deserialize)]
+/// One provider of a project. `Debug` leaves out the client secret.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderSettings {
     /// The OAuth client id.
@@ -101,6 +108,58 @@ pub struct ProviderSettings {
     /// `false` keeps the settings but disables the provider.
     #[serde(default = "yes")]
     pub enabled: bool,
+}
+
+/// `"<redacted>"` for a secret that is set.
+fn redacted(value: &Option<String>) -> Option<&'static str> {
+    value.as_ref().map(|_| "<redacted>")
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("data_dir", &self.data_dir)
+            .field("key", &redacted(&self.key))
+            .field("key_env", &self.key_env)
+            .field("mock_idp", &self.mock_idp)
+            .field("rate_limit", &self.rate_limit)
+            .field("rate_limit_window_secs", &self.rate_limit_window_secs)
+            .field("provider_timeout_secs", &self.provider_timeout_secs)
+            .field("projects", &self.projects)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ProjectConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProjectConfig")
+            .field("hostnames", &self.hostnames)
+            .field("schemes", &self.schemes)
+            .field("session_limit", &self.session_limit)
+            .field("session_duration_secs", &self.session_duration_secs)
+            .field("state_lifetime_secs", &self.state_lifetime_secs)
+            .field("database_url", &self.database_url.as_deref().map(redact_url))
+            .field("database_url_env", &self.database_url_env)
+            .field("success_url", &self.success_url)
+            .field("failure_url", &self.failure_url)
+            .field("providers", &self.providers)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ProviderSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProviderSettings")
+            .field("client_id", &self.client_id)
+            .field("client_secret", &redacted(&self.client_secret))
+            .field("client_secret_env", &self.client_secret_env)
+            .field("params", &self.params.keys().collect::<Vec<_>>())
+            .field("base_url", &self.base_url)
+            .field("enabled", &self.enabled)
+            .finish()
+    }
 }
 
 fn default_rate_limit() -> u32 {
@@ -223,6 +282,7 @@ impl ProjectConfig {
             session_duration_secs: default_session_duration(),
             state_lifetime_secs: default_state_lifetime(),
             database_url: None,
+            database_url_env: None,
             success_url: None,
             failure_url: None,
             providers: BTreeMap::new(),
@@ -242,6 +302,98 @@ impl ProviderSettings {
             },
             (None, None) => Ok(None),
         }
+    }
+}
+
+/// Where a project keeps its data.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Database {
+    /// A SQLite file (`sqlite:` URL): one server instance.
+    Sqlite(String),
+    /// A PostgreSQL database (`postgres://` or `postgresql://` URL), which several instances may
+    /// share.
+    Postgres(String),
+}
+
+impl Database {
+    /// Whether other server instances may use the same database.
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Database::Postgres(_))
+    }
+
+    /// The URL.
+    pub fn url(&self) -> &str {
+        match self {
+            Database::Sqlite(url) | Database::Postgres(url) => url,
+        }
+    }
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Database::Sqlite(url) => f.debug_tuple("Sqlite").field(&redact_url(url)).finish(),
+            Database::Postgres(url) => f.debug_tuple("Postgres").field(&redact_url(url)).finish(),
+        }
+    }
+}
+
+/// Each project's database, from `database_url`, `database_url_env` or the default SQLite file in
+/// `data_dir`. Errors name the setting; no two projects may share a database (users and
+/// sessions are not scoped by project inside one).
+pub fn databases(
+    config: &Config,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<BTreeMap<String, Database>, ConfigError> {
+    let mut out: BTreeMap<String, Database> = BTreeMap::new();
+    for (id, project) in &config.projects {
+        let url = match (&project.database_url, &project.database_url_env) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError(format!(
+                    "projects.{id}: set database_url or database_url_env, not both"
+                )));
+            }
+            (Some(url), None) => url.clone(),
+            (None, Some(var)) => env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
+                ConfigError(format!("projects.{id}.database_url_env names `{var}`, which is not set"))
+            })?,
+            (None, None) => format!("sqlite://{}", config.data_dir.join(format!("{id}.db")).display()),
+        };
+        let database = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Database::Postgres(url)
+        } else if url.starts_with("sqlite:") {
+            Database::Sqlite(url)
+        } else {
+            return Err(ConfigError(format!(
+                "projects.{id}.database_url: `{}` is neither a sqlite: nor a postgres:// URL",
+                redact_url(&url)
+            )));
+        };
+        if let Some((other, _)) = out.iter().find(|(_, db)| db.url() == database.url()) {
+            return Err(ConfigError(format!(
+                "projects.{id}.database_url: projects {other} and {id} use the same database; each \
+                 project needs its own"
+            )));
+        }
+        out.insert(id.clone(), database);
+    }
+    Ok(out)
+}
+
+/// A database URL fit for messages and logs: the password replaced by `****`.
+pub fn redact_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("****"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        // Unparseable: show nothing that could be a password.
+        Err(_) => match url.split_once('@') {
+            Some((_, host)) => format!("****@{host}"),
+            None => url.to_owned(),
+        },
     }
 }
 
@@ -297,6 +449,53 @@ mod tests {
         config.public_url = Some("ftp://x".into());
         assert!(config.public_url().is_err());
         assert!(config.apply_env(|k| (k == "LOGINKIT_MOCK_IDP").then(|| "maybe".into())).is_err());
+    }
+
+    #[test]
+    fn databases_are_chosen_by_url_and_named_in_errors() {
+        let with = |extra: &str| {
+            Config::from_toml(&format!(
+                "data_dir = \"/data\"\n[projects.a]\n{extra}\n[projects.b]\ndatabase_url = \"postgresql://u:pw@db/b\""
+            ))
+            .unwrap()
+        };
+        let env = |k: &str| (k == "A_DB").then(|| "postgres://u:secret@db:5432/a".to_owned());
+        let dbs = databases(&with(""), env).unwrap();
+        assert_eq!(dbs["a"], Database::Sqlite("sqlite:///data/a.db".into()));
+        assert_eq!(dbs["b"], Database::Postgres("postgresql://u:pw@db/b".into()));
+        assert!(dbs["b"].is_shared() && !dbs["a"].is_shared());
+        let dbs = databases(&with("database_url_env = \"A_DB\""), env).unwrap();
+        assert_eq!(dbs["a"], Database::Postgres("postgres://u:secret@db:5432/a".into()));
+        let error = |extra: &str| databases(&with(extra), env).unwrap_err().to_string();
+        let mysql = error("database_url = \"mysql://u:hunter2@db/a\"");
+        assert!(mysql.contains("projects.a.database_url") && !mysql.contains("hunter2"), "{mysql}");
+        assert!(error("database_url_env = \"NOPE\"").contains("NOPE"));
+        assert!(error("database_url = \"sqlite://x\"\ndatabase_url_env = \"A_DB\"").contains("not both"));
+        let shared = error("database_url = \"postgresql://u:pw@db/b\"");
+        assert!(shared.contains("same database") && !shared.contains("pw@"), "{shared}");
+    }
+
+    #[test]
+    fn debug_output_holds_no_secret() {
+        let config = Config::from_toml(
+            r#"
+            key = "k-secret-value"
+            [projects.app]
+            database_url = "postgres://loginkit:db-secret-value@db/app"
+            [projects.app.providers.github]
+            client_id = "id"
+            client_secret = "client-secret-value"
+            params = { private_key = "param-secret-value" }
+            "#,
+        )
+        .unwrap();
+        let shown = format!("{config:?} {:?}", databases(&config, |_| None).unwrap());
+        for secret in ["k-secret-value", "db-secret-value", "client-secret-value", "param-secret-value"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("postgres://loginkit:****@db/app"), "{shown}");
+        assert_eq!(redact_url("sqlite::memory:"), "sqlite::memory:");
+        assert_eq!(redact_url("postgres://u:p@h:5432/d"), "postgres://u:****@h:5432/d");
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! loginkit's reference server: Appwrite's account OAuth2 REST API over [`loginkit_flow`].
 //!
-//! [`Server::bind`] turns a [`Config`] into a listening server: one [`Flow`] and one SQLite
-//! database per project, the master key from the configuration or generated on first start, and
-//! optionally the built-in mock identity provider under `/mock/oauth2`. The HTTP layer is in
-//! [`routes`]; it only translates between HTTP and the flow.
+//! [`Server::bind`] turns a [`Config`] into a listening server: one [`Flow`] and one database per
+//! project (SQLite, or PostgreSQL shared by several instances), the master key from the
+//! configuration or generated on first start, and optionally the built-in mock identity provider
+//! under `/mock/oauth2`. The HTTP layer is in [`routes`]; it only translates between HTTP and the
+//! flow.
 
 pub mod config;
 mod http;
@@ -19,7 +20,7 @@ use std::time::Duration;
 
 use axum::Router;
 use loginkit::{HttpClient, HttpConfig, ProviderConfig, Registry};
-use loginkit_flow::{AllowList, Flow, Keys, Project, SqliteStore};
+use loginkit_flow::{AllowList, Flow, Keys, PgStore, Project, SqliteStore, Store};
 use loginkit_testkit::{MOUNT_PATH, MockIdpConfig};
 use tokio::net::TcpListener;
 use url::Url;
@@ -97,7 +98,7 @@ pub enum StartError {
     /// A database could not be opened or migrated.
     #[error("database {url}: {source}")]
     Store {
-        /// The database URL.
+        /// The database URL, without its password.
         url: String,
         /// The cause.
         source: loginkit_flow::StoreError,
@@ -106,7 +107,7 @@ pub enum StartError {
 
 impl Server {
     /// Binds the listen address and prepares every project. `env` reads environment variables
-    /// (client secrets named by `client_secret_env`, `key_env`).
+    /// (client secrets named by `client_secret_env`, `key_env`, `database_url_env`).
     pub async fn bind(config: Config, env: impl Fn(&str) -> Option<String>) -> Result<Self, StartError> {
         let addr = config.listen_addr()?;
         let public_url = config.public_url()?;
@@ -114,6 +115,19 @@ impl Server {
             .await
             .map_err(|e| StartError::Io(format!("cannot listen on {addr}: {e}")))?;
         let local_addr = listener.local_addr().map_err(|e| StartError::Io(e.to_string()))?;
+        let databases = config::databases(&config, &env)?;
+        if let Some((id, _)) = databases.iter().find(|(_, db)| db.is_shared())
+            && config.key.is_none()
+            && config.key_env.is_none()
+        {
+            return Err(ConfigError(format!(
+                "projects.{id}.database_url is a Postgres database, which other server instances may \
+                 share: set `key` or `key_env` (or LOGINKIT_KEY) to the master key every instance uses. \
+                 A key generated here would differ from theirs, and they could not open the login states \
+                 and provider tokens this instance seals."
+            ))
+            .into());
+        }
         let master = load_master_key(&config, &env).await?;
         let registry = Registry::global().map_err(|e| ConfigError(e.to_string()))?;
         let timeout = Duration::from_secs(config.provider_timeout_secs.max(1));
@@ -127,20 +141,30 @@ impl Server {
         for (id, settings) in &config.projects {
             let project =
                 build_project(id, settings, &config, registry, &http, &internal, &default_page, &env)?;
-            let url = match &settings.database_url {
-                Some(url) => url.clone(),
-                None => {
-                    tokio::fs::create_dir_all(&config.data_dir).await.map_err(|e| {
-                        StartError::Io(format!("cannot create data_dir {}: {e}", config.data_dir.display()))
-                    })?;
-                    format!("sqlite://{}", config.data_dir.join(format!("{id}.db")).display())
+            let store: Arc<dyn Store> = match &databases[id] {
+                config::Database::Postgres(url) => Arc::new(
+                    PgStore::open(url)
+                        .await
+                        .map_err(|source| StartError::Store { url: config::redact_url(url), source })?,
+                ),
+                config::Database::Sqlite(url) => {
+                    if settings.database_url.is_none() && settings.database_url_env.is_none() {
+                        tokio::fs::create_dir_all(&config.data_dir).await.map_err(|e| {
+                            StartError::Io(format!(
+                                "cannot create data_dir {}: {e}",
+                                config.data_dir.display()
+                            ))
+                        })?;
+                    }
+                    Arc::new(
+                        SqliteStore::open(url)
+                            .await
+                            .map_err(|source| StartError::Store { url: config::redact_url(url), source })?,
+                    )
                 }
             };
-            let store = SqliteStore::open(&url)
-                .await
-                .map_err(|source| StartError::Store { url: url.clone(), source })?;
             let keys = Keys::from_encoded(&master).map_err(|e| ConfigError(format!("key: {e}")))?;
-            projects.insert(id.clone(), Flow::new(project, store, keys));
+            projects.insert(id.clone(), Flow::with_shared_store(project, store, keys));
         }
         let rate_limiter = rate_limit::RateLimiter::new(config.rate_limit, config.rate_limit_window_secs)?;
         let state = Arc::new(AppState { projects, public_url, local_addr, rate_limiter });
