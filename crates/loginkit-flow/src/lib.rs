@@ -81,3 +81,35 @@ pub mod fuzzing {
         let _ = allow.check(&state.failure);
     }
 }
+
+/// Entry points for the micro benchmarks: the sealed state on its own. Not a stable API.
+#[doc(hidden)]
+pub mod benching {
+    use crate::crypto::{Keys, random_id, random_secret};
+    use crate::state::LoginState;
+    use crate::{STATE_LIFETIME, Timestamp};
+
+    /// Seals the state of a typical login (session flow, PKCE and nonce, loopback URLs), as
+    /// [`Flow::start`](crate::Flow::start) does.
+    pub fn seal_state(keys: &Keys) -> String {
+        LoginState {
+            id: random_id(),
+            project: "bench".into(),
+            provider: "oidc".into(),
+            success: "https://app.example.com/signed-in".into(),
+            failure: "https://app.example.com/sign-in-failed".into(),
+            token: false,
+            redirect_uri: "https://auth.example.com/v1/account/sessions/oauth2/callback/oidc/bench".into(),
+            binding: random_secret(),
+            pkce_verifier: Some(random_secret()),
+            nonce: Some(random_secret()),
+            expires: Timestamp::now().millis() + STATE_LIFETIME.as_millis() as i64,
+        }
+        .seal(keys)
+    }
+
+    /// Opens a sealed state as the callback does; whether it opened and is unexpired.
+    pub fn open_state(keys: &Keys, sealed: &str) -> bool {
+        LoginState::open(keys, sealed).is_some_and(|state| !state.expired(Timestamp::now()))
+    }
+}
