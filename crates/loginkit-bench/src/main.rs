@@ -31,7 +31,7 @@ struct Args {
     /// Seconds each measured run lasts.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
-    /// Stored-user counts for loginkit's scaling runs, comma-separated (empty: skip).
+    /// Stored-user counts for loginkit's scaling runs, comma-separated (0: skip them).
     #[arg(long, value_delimiter = ',')]
     users: Option<Vec<u64>>,
     /// Directory holding `loginkit-server` and `loginkit-ceiling`.
@@ -88,11 +88,12 @@ async fn run(args: Args) -> Result<(), String> {
         .map(|name| System::parse(name).ok_or_else(|| format!("unknown system `{name}`")))
         .collect::<Result<_, _>>()?;
     let clients = args.clients.clone().unwrap_or(if args.smoke { vec![1, 4] } else { vec![1, 10, 100] });
-    let user_counts = args.users.clone().unwrap_or(if args.smoke {
+    let mut user_counts = args.users.clone().unwrap_or(if args.smoke {
         vec![100, 1000]
     } else {
         vec![1_000, 100_000, 1_000_000]
     });
+    user_counts.retain(|&count| count > 0);
     let length = |_: usize| {
         if args.smoke { Length::Logins(3) } else { Length::Time(Duration::from_secs(args.seconds)) }
     };

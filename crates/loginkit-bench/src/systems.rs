@@ -132,26 +132,11 @@ pub async fn start(system: System, paths: &Paths, issuer: &str) -> Result<Runnin
             (command, peer_target(), url(&format!("{base}/health")))
         }
         System::Authlib => {
-            let python = paths.peers.join("python");
-            let mut command = Command::new(python.join(".venv/bin/python"));
-            command
-                .args([
-                    "-m",
-                    "uvicorn",
-                    "app:app",
-                    "--host",
-                    "127.0.0.1",
-                    "--log-level",
-                    "warning",
-                    "--no-access-log",
-                ])
-                .arg("--port")
-                .arg(port.to_string())
-                .current_dir(&python);
+            let command = Command::new(paths.peers.join("python/run"));
             (command, peer_target(), url(&format!("{base}/health")))
         }
         System::OpenIdConnect => {
-            let command = Command::new(paths.peers.join("openidconnect/target/release/openidconnect-peer"));
+            let command = Command::new(paths.peers.join("openidconnect/target/release/peer-openidconnect"));
             (command, peer_target(), url(&format!("{base}/health")))
         }
     };

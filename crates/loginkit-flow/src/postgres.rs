@@ -12,6 +12,7 @@
 
 use std::borrow::Cow;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -21,7 +22,7 @@ use sqlx::{Postgres, Row, SqlSafeStr, Transaction};
 
 use crate::error::StoreError;
 use crate::model::{Identity, NewUser, OneTimeToken, Sealed, Session, StoredTokens, Timestamp, User};
-use crate::store::{Store, Tx};
+use crate::store::{PruneClock, Store, Tx};
 
 /// The advisory lock every writing transaction holds: "loginkit" in ASCII, unlikely to collide
 /// with an application's own advisory locks in a shared database.
@@ -37,6 +38,7 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    pruned: Arc<PruneClock>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -77,7 +79,7 @@ impl PgStore {
     /// A store over an existing pool; applies loginkit's migrations.
     pub async fn with_pool(pool: PgPool) -> Result<Self, StoreError> {
         migrator().run(&pool).await.map_err(StoreError::database)?;
-        Ok(Self { pool })
+        Ok(Self { pool, pruned: Arc::default() })
     }
 
     /// The connection pool.
@@ -119,11 +121,13 @@ impl Store for PgStore {
             return Ok(false);
         }
         // Forget records a minute after their state expired: no state that old is accepted.
-        sqlx::query("DELETE FROM loginkit_used_states WHERE expire < $1")
-            .bind(now - 60_000)
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::database)?;
+        if self.pruned.due(now) {
+            sqlx::query("DELETE FROM loginkit_used_states WHERE expire < $1")
+                .bind(now - PruneClock::GRACE_MS)
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::database)?;
+        }
         // One statement, atomic on the primary key: of two instances racing, exactly one inserts.
         let inserted = sqlx::query(
             "INSERT INTO loginkit_used_states (id, expire) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -16,7 +17,7 @@ use sqlx::{Row, SqlSafeStr, Sqlite, Transaction};
 
 use crate::error::StoreError;
 use crate::model::{Identity, NewUser, OneTimeToken, Sealed, Session, StoredTokens, Timestamp, User};
-use crate::store::{Store, Tx};
+use crate::store::{PruneClock, Store, Tx};
 
 /// Where users live: [`BuiltinUsers`] (loginkit's own table) or an application's table.
 ///
@@ -114,10 +115,17 @@ impl UserTable for BuiltinUsers {
 }
 
 /// A [`Store`] on SQLite.
+///
+/// SQLite has one writer at a time. Writers of this store queue for an in-process lock before
+/// `BEGIN IMMEDIATE`, so under load they wait their turn instead of retrying on `SQLITE_BUSY`
+/// with the busy handler's sleeps (another process writing the same file is still handled by the
+/// busy timeout).
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
     users: Arc<dyn UserTable>,
+    write: Arc<tokio::sync::Mutex<()>>,
+    pruned: Arc<PruneClock>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -148,7 +156,9 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            // Pages read through a shared mapping instead of a read() call per page miss.
+            .pragma("mmap_size", "268435456");
         // Every connection to `:memory:` is its own database: keep a single one.
         let connections = if url.contains(":memory:") || url.contains("mode=memory") { 1 } else { 8 };
         let pool = SqlitePoolOptions::new()
@@ -162,7 +172,7 @@ impl SqliteStore {
     /// A store over an existing pool, with users kept by `users`; applies loginkit's migrations.
     pub async fn with_pool(pool: SqlitePool, users: impl UserTable) -> Result<Self, StoreError> {
         migrator().run(&pool).await.map_err(StoreError::database)?;
-        Ok(Self { pool, users: Arc::new(users) })
+        Ok(Self { pool, users: Arc::new(users), write: Arc::default(), pruned: Arc::default() })
     }
 
     /// The connection pool.
@@ -174,13 +184,17 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn begin(&self) -> Result<Box<dyn Tx>, StoreError> {
+        let turn = self.write.clone().lock_owned().await;
         let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(StoreError::database)?;
-        Ok(Box::new(SqliteTx { tx, users: self.users.clone() }))
+        Ok(Box::new(SqliteTx { tx: Conn::Write(tx), users: self.users.clone(), _turn: Some(turn) }))
     }
 
+    /// Reads run on a pooled connection in autocommit mode: each statement sees the latest
+    /// committed data, and a request saves the `BEGIN` and `ROLLBACK` round trips to the
+    /// connection's thread.
     async fn read(&self) -> Result<Box<dyn Tx>, StoreError> {
-        let tx = self.pool.begin().await.map_err(StoreError::database)?;
-        Ok(Box::new(SqliteTx { tx, users: self.users.clone() }))
+        let conn = self.pool.acquire().await.map_err(StoreError::database)?;
+        Ok(Box::new(SqliteTx { tx: Conn::Read(conn), users: self.users.clone(), _turn: None }))
     }
 
     async fn consume_state(&self, state_id: &str, expires: Timestamp) -> Result<bool, StoreError> {
@@ -188,12 +202,15 @@ impl Store for SqliteStore {
         if expires.millis() < now {
             return Ok(false);
         }
+        let _turn = self.write.lock().await;
         // Forget records a minute after their state expired: no state that old is accepted.
-        sqlx::query("DELETE FROM loginkit_used_states WHERE expire < ?")
-            .bind(now - 60_000)
-            .execute(&self.pool)
-            .await
-            .map_err(StoreError::database)?;
+        if self.pruned.due(now) {
+            sqlx::query("DELETE FROM loginkit_used_states WHERE expire < ?")
+                .bind(now - PruneClock::GRACE_MS)
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::database)?;
+        }
         let inserted =
             sqlx::query("INSERT INTO loginkit_used_states (id, expire) VALUES (?, ?) ON CONFLICT DO NOTHING")
                 .bind(state_id)
@@ -205,9 +222,37 @@ impl Store for SqliteStore {
     }
 }
 
+/// A write transaction, or a plain connection for reads.
+enum Conn {
+    Write(Transaction<'static, Sqlite>),
+    Read(PoolConnection<Sqlite>),
+}
+
+impl std::ops::Deref for Conn {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        match self {
+            Conn::Write(tx) => tx,
+            Conn::Read(conn) => conn,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        match self {
+            Conn::Write(tx) => tx,
+            Conn::Read(conn) => conn,
+        }
+    }
+}
+
 struct SqliteTx {
-    tx: Transaction<'static, Sqlite>,
+    tx: Conn,
     users: Arc<dyn UserTable>,
+    /// A writer's turn, released after the commit or rollback.
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 fn db(error: sqlx::Error) -> StoreError {
@@ -485,6 +530,9 @@ impl Tx for SqliteTx {
     }
 
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
-        self.tx.commit().await.map_err(db)
+        match self.tx {
+            Conn::Write(tx) => tx.commit().await.map_err(db),
+            Conn::Read(_) => Ok(()),
+        }
     }
 }

@@ -91,3 +91,22 @@ pub trait Tx: Send {
     /// Makes the transaction's writes durable.
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
+
+/// When a store last forgot expired `state` records: pruning runs at most once a minute per
+/// store instead of on every callback, so a callback's cost does not grow with the number of
+/// logins of the last minutes.
+#[derive(Debug, Default)]
+pub(crate) struct PruneClock(std::sync::atomic::AtomicI64);
+
+impl PruneClock {
+    /// Records older than this many milliseconds past their expiry are forgotten.
+    pub(crate) const GRACE_MS: i64 = 60_000;
+
+    /// Whether to prune now (`now` in milliseconds); `true` at most once a minute.
+    pub(crate) fn due(&self, now: i64) -> bool {
+        use std::sync::atomic::Ordering;
+        let last = self.0.load(Ordering::Relaxed);
+        now - last >= Self::GRACE_MS
+            && self.0.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+    }
+}
