@@ -94,7 +94,8 @@ fn id_token_verification(c: &mut Criterion) {
 
         let issuer = "https://id.example.com";
         let nonce = Nonce::new_random();
-        let claims = id_token::claims(issuer, "client-id", &json!({ "nonce": nonce.secret() }));
+        let claims =
+            id_token::claims(issuer, "client-id", &json!({ "sub": "user-1", "nonce": nonce.secret() }));
         let token = IdToken::new(signer.sign(&claims));
         let verifier = IdTokenVerifier::new(IssuerRule::exact(issuer), "client-id").with_algorithms([alg]);
         let cache = JwksCache::new();

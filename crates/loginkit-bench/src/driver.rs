@@ -213,10 +213,11 @@ pub enum Length {
     Time(Duration),
 }
 
-/// Runs `clients` virtual clients against `target`; each keeps its jar and connections for the
-/// whole run. `users` numbers the provider users; `next_user` carries the count across runs.
+/// Runs `clients` virtual clients, client `i` against `targets[i % targets.len()]` (several
+/// instances of one system); each keeps its connections for the whole run. `users` numbers the
+/// provider users; `next_user` carries the count across runs.
 pub async fn run(
-    target: &Target,
+    targets: &[Target],
     clients: usize,
     length: Length,
     users: Users,
@@ -228,8 +229,8 @@ pub async fn run(
         Length::Logins(_) => None,
     };
     let mut tasks = Vec::with_capacity(clients);
-    for _ in 0..clients {
-        let target = target.clone();
+    for i in 0..clients {
+        let target = targets[i % targets.len()].clone();
         let next_user = next_user.clone();
         tasks.push(tokio::spawn(async move {
             let jar = Arc::new(Jar::default());

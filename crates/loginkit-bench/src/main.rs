@@ -18,11 +18,12 @@ struct Args {
     /// A few logins per system and concurrency: checks that everything works, measures nothing.
     #[arg(long)]
     smoke: bool,
-    /// Systems to run, comma-separated (loginkit, ceiling, openid-client, authlib, openidconnect).
+    /// Systems to run, comma-separated (loginkit, loginkit-pg, loginkit-pg-x2, ceiling,
+    /// openid-client, authlib, openidconnect).
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "loginkit,ceiling,openid-client,authlib,openidconnect"
+        default_value = "loginkit,loginkit-pg,loginkit-pg-x2,ceiling,openid-client,authlib,openidconnect"
     )]
     systems: Vec<String>,
     /// Concurrent clients, comma-separated; each level is a run.
@@ -43,6 +44,13 @@ struct Args {
     /// Scratch directory (databases, configuration).
     #[arg(long, default_value = "target/bench")]
     work: PathBuf,
+    /// A PostgreSQL URL whose user may create databases, for loginkit-pg and loginkit-pg-x2.
+    #[arg(
+        long,
+        env = "LOGINKIT_BENCH_POSTGRES",
+        default_value = "postgres://loginkit:loginkit@127.0.0.1:5432/postgres"
+    )]
+    postgres: String,
     /// Also write the report here.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -99,7 +107,12 @@ async fn run(args: Args) -> Result<(), String> {
     };
     std::fs::create_dir_all(&args.work).map_err(|e| format!("{}: {e}", args.work.display()))?;
     let work = args.work.canonicalize().map_err(|e| e.to_string())?;
-    let paths = Paths { bin_dir: args.bin_dir.clone(), peers: args.peers.clone(), work };
+    let paths = Paths {
+        bin_dir: args.bin_dir.clone(),
+        peers: args.peers.clone(),
+        work,
+        postgres: args.postgres.clone(),
+    };
     let idp = Idp::start().await.map_err(|e| format!("provider: {e}"))?;
     let next_user = Arc::new(AtomicU64::new(0));
     let mut rows = Vec::new();
@@ -110,7 +123,8 @@ async fn run(args: Args) -> Result<(), String> {
         for &n in &clients {
             // Warm-up: connections, discovery, key sets, JIT and caches; not measured.
             let warm =
-                driver::run(&running.target, n, Length::Logins(2), Users::Returning(1000), &next_user).await;
+                driver::run(&running.targets(), n, Length::Logins(2), Users::Returning(1000), &next_user)
+                    .await;
             if warm.errors > 0 {
                 failures.push(format!(
                     "{} warm-up at {n} clients: {} errors, e.g. {:?}",
@@ -153,7 +167,7 @@ async fn run(args: Args) -> Result<(), String> {
                 stored = count;
             }
             let users = Users::New { first: 100_000_000 };
-            driver::run(&running.target, n, Length::Logins(2), users, &fresh).await;
+            driver::run(&running.targets(), n, Length::Logins(2), users, &fresh).await;
             let row = measure(&running, &idp, n, length(n), users, &fresh).await;
             eprintln!(
                 "loginkit with {count} stored users: {:.0} logins/s, callback p50 {:.2} ms p99 {:.2} ms",
@@ -188,10 +202,9 @@ async fn measure(
     next_user: &Arc<AtomicU64>,
 ) -> Row {
     let (server_before, provider_before, driver_before) =
-        (procstat::usage(running.pid), idp.counts(), procstat::own_cpu());
-    let measured = driver::run(&running.target, clients, length, users, next_user).await;
-    let (server_after, provider_after, driver_after) =
-        (procstat::usage(running.pid), idp.counts(), procstat::own_cpu());
+        (running.usage(), idp.counts(), procstat::own_cpu());
+    let measured = driver::run(&running.targets(), clients, length, users, next_user).await;
+    let (server_after, provider_after, driver_after) = (running.usage(), idp.counts(), procstat::own_cpu());
     Row {
         system: running.system,
         clients,
@@ -215,7 +228,7 @@ fn check(row: &Row, failures: &mut Vec<String>) {
             row.clients, row.measured.logins, row.measured.errors, row.measured.first_errors
         ));
     }
-    if row.system == System::Loginkit {
+    if row.system.is_loginkit() {
         let p = &row.provider;
         if p.discovery + p.jwks > 0 {
             failures.push(format!(
