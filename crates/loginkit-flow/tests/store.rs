@@ -15,6 +15,8 @@ use loginkit_flow::sqlx::{self, AssertSqlSafe, SqlitePool};
 use loginkit_flow::{
     Identity, NewUser, OneTimeToken, Sealed, Session, SqliteStore, Store, StoreError, StoredTokens, Timestamp,
 };
+#[cfg(feature = "postgres")]
+use loginkit_testkit::postgres::TestDatabase;
 
 /// A store under test, with a side door to its database for what the contract does not expose.
 struct Fixture {
@@ -34,7 +36,7 @@ enum Cleanup {
     Dir(PathBuf),
     #[cfg(feature = "postgres")]
     Postgres {
-        _database: pg::Database,
+        _database: TestDatabase,
     },
 }
 
@@ -67,8 +69,8 @@ impl Fixture {
 
     #[cfg(feature = "postgres")]
     async fn postgres() -> Self {
-        let database = pg::Database::create().await;
-        let store = loginkit_flow::PgStore::open(&database.url).await.unwrap();
+        let database = TestDatabase::create("store").await;
+        let store = loginkit_flow::PgStore::open(database.url()).await.unwrap();
         let raw = Raw::Postgres(store.pool().clone());
         Self { store: Arc::new(store), raw, _cleanup: Cleanup::Postgres { _database: database } }
     }
@@ -101,91 +103,6 @@ impl Fixture {
             out[i] = self.count(&format!("loginkit_{table}"), "").await;
         }
         out
-    }
-}
-
-#[cfg(feature = "postgres")]
-mod pg {
-    //! A fresh database per test, so the Postgres tests run in parallel and leave nothing behind.
-
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    use loginkit_flow::sqlx::postgres::PgConnection;
-    use loginkit_flow::sqlx::{self, AssertSqlSafe, Connection};
-    use url::Url;
-
-    /// Where the tests find PostgreSQL: a role that may create databases, and a database to
-    /// connect to while creating them. `tests/postgres` provides the default.
-    pub const DEFAULT_URL: &str = "postgres://loginkit:loginkit@127.0.0.1:5432/postgres";
-
-    pub struct Database {
-        admin: Url,
-        name: String,
-        pub url: String,
-    }
-
-    fn admin_url() -> Url {
-        let url = std::env::var("LOGINKIT_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_URL.to_owned());
-        Url::parse(&url).unwrap_or_else(|e| panic!("LOGINKIT_TEST_POSTGRES is not a URL ({e})"))
-    }
-
-    async fn connect(admin: &Url) -> PgConnection {
-        match PgConnection::connect(admin.as_str()).await {
-            Ok(conn) => conn,
-            Err(error) => {
-                let mut shown = admin.clone();
-                let _ = shown.set_password(None);
-                panic!(
-                    "PostgreSQL is not reachable at {shown} ({error}). The Postgres tests need it: run \
-                     tests/setup (or tests/postgres) to install and start it, or point \
-                     LOGINKIT_TEST_POSTGRES at a server where the role may create databases."
-                )
-            }
-        }
-    }
-
-    impl Database {
-        pub async fn create() -> Self {
-            static N: AtomicUsize = AtomicUsize::new(0);
-            let admin = admin_url();
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or_default();
-            let name = format!(
-                "loginkit_test_{}_{}_{nanos:x}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::Relaxed)
-            );
-            let mut conn = connect(&admin).await;
-            sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut conn)
-                .await
-                .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
-            let _ = conn.close().await;
-            let mut url = admin.clone();
-            url.set_path(&name);
-            Self { admin, name, url: url.to_string() }
-        }
-    }
-
-    impl Drop for Database {
-        fn drop(&mut self) {
-            // Drop runs outside async code: a thread with its own runtime does the dropping.
-            let (admin, name) = (self.admin.clone(), self.name.clone());
-            let dropped = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-                runtime.block_on(async move {
-                    let mut conn = connect(&admin).await;
-                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await.map(drop)
-                })
-            })
-            .join();
-            if !matches!(dropped, Ok(Ok(()))) && !std::thread::panicking() {
-                panic!("could not drop test database {}", self.name);
-            }
-        }
     }
 }
 

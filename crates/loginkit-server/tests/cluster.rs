@@ -14,90 +14,13 @@ use common::{APP, Harness, temp_dir};
 use loginkit_flow::Keys;
 use loginkit_flow::sqlx::{self, PgPool};
 use loginkit_server::{Config, Server};
+use loginkit_testkit::postgres::TestDatabase;
 use loginkit_testkit::{Browser, FormAnswer, MockIdp, MockIdpConfig, MockUser};
 use reqwest::StatusCode;
 use serde_json::Value;
 use url::Url;
 
 const CALLBACK: &str = "/v1/account/sessions/oauth2/callback/";
-
-mod pg {
-    //! A fresh database per test, dropped at the end.
-
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    use loginkit_flow::sqlx::postgres::PgConnection;
-    use loginkit_flow::sqlx::{self, AssertSqlSafe, Connection};
-    use url::Url;
-
-    const DEFAULT_URL: &str = "postgres://loginkit:loginkit@127.0.0.1:5432/postgres";
-
-    pub struct Database {
-        admin: Url,
-        name: String,
-        pub url: String,
-    }
-
-    async fn connect(admin: &Url) -> PgConnection {
-        match PgConnection::connect(admin.as_str()).await {
-            Ok(conn) => conn,
-            Err(error) => {
-                let mut shown = admin.clone();
-                let _ = shown.set_password(None);
-                panic!(
-                    "PostgreSQL is not reachable at {shown} ({error}). The cluster tests need it: run \
-                     tests/setup (or tests/postgres) to install and start it, or point \
-                     LOGINKIT_TEST_POSTGRES at a server where the role may create databases."
-                )
-            }
-        }
-    }
-
-    impl Database {
-        pub async fn create() -> Self {
-            static N: AtomicUsize = AtomicUsize::new(0);
-            let admin = std::env::var("LOGINKIT_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_URL.to_owned());
-            let admin = Url::parse(&admin).expect("LOGINKIT_TEST_POSTGRES is a URL");
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or_default();
-            let name = format!(
-                "loginkit_test_cluster_{}_{}_{nanos:x}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::Relaxed)
-            );
-            let mut conn = connect(&admin).await;
-            sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut conn)
-                .await
-                .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
-            let _ = conn.close().await;
-            let mut url = admin.clone();
-            url.set_path(&name);
-            Self { admin, name, url: url.to_string() }
-        }
-    }
-
-    impl Drop for Database {
-        fn drop(&mut self) {
-            // Drop runs outside async code: a thread with its own runtime does the dropping.
-            let (admin, name) = (self.admin.clone(), self.name.clone());
-            let dropped = std::thread::spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-                runtime.block_on(async move {
-                    let mut conn = connect(&admin).await;
-                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await.map(drop)
-                })
-            })
-            .join();
-            if !matches!(dropped, Ok(Ok(()))) && !std::thread::panicking() {
-                panic!("could not drop test database {}", self.name);
-            }
-        }
-    }
-}
 
 /// Two instances, A and B, one database, one key, one provider.
 struct Cluster {
@@ -106,12 +29,12 @@ struct Cluster {
     idp: MockIdp,
     pool: PgPool,
     // Dropped last, once the servers are gone.
-    _database: pg::Database,
+    _database: TestDatabase,
 }
 
 impl Cluster {
     async fn start(users: Vec<MockUser>) -> Self {
-        let database = pg::Database::create().await;
+        let database = TestDatabase::create("cluster").await;
         let idp =
             MockIdp::start_with(MockIdpConfig { users, auto_approve: false, ..MockIdpConfig::default() })
                 .await
@@ -121,14 +44,14 @@ impl Cluster {
         // codes in that instance's memory.)
         let project = format!(
             "session_limit = 0\ndatabase_url = \"{}\"\n[projects.default.providers.mock]\nclient_id = \"1\"\nclient_secret = \"123456\"\nbase_url = \"{}\"",
-            database.url,
+            database.url(),
             idp.origin()
         );
         let top = format!("rate_limit = 0\nkey = \"{}\"", Keys::generate_master());
         let a = Harness::start_with(temp_dir(), "127.0.0.1:0", &top, &project).await;
         let b = Harness::start_with(temp_dir(), "127.0.0.1:0", &top, &project).await;
         assert_ne!(a.server.url().port(), b.server.url().port());
-        let pool = PgPool::connect(&database.url).await.unwrap();
+        let pool = PgPool::connect(database.url()).await.unwrap();
         Self { a, b, idp, pool, _database: database }
     }
 

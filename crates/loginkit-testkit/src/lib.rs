@@ -46,6 +46,8 @@ mod idp;
 mod impersonate;
 mod params;
 pub mod persona;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 mod state;
 mod token;
 mod userinfo;
