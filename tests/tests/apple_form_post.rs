@@ -15,7 +15,7 @@ use axum::{Form, Json, Router};
 use loginkit::jsonwebtoken::jwk::{Jwk, PublicKeyUse};
 use loginkit::jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use loginkit_server::{Config, Server};
-use loginkit_testkit::{Browser, Submission, parse_form};
+use loginkit_testkit::{Browser, Submission, parse_form, scratch_dir};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -100,8 +100,7 @@ async fn form_post_login_verifies_the_id_token_and_captures_the_name() {
         .with_state(Arc::new(FakeApple::default()));
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-    let dir = std::env::temp_dir().join(format!("loginkit-apple-{}-{nanos}", std::process::id()));
+    let dir = scratch_dir("apple");
     let toml = format!(
         "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[projects.default]\nhostnames = [\"localhost\"]\n\
          [projects.default.providers.apple]\nclient_id = \"{SERVICES_ID}\"\nbase_url = \"{apple_origin}\"\n\

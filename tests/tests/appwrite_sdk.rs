@@ -24,15 +24,11 @@ fn require_setup() {
 }
 
 async fn server() -> RunningServer {
-    let dir = std::env::temp_dir().join(format!("loginkit-sdk-{}-{}", std::process::id(), rand_suffix()));
+    let dir = loginkit_testkit::scratch_dir("sdk");
     let mut config = Config::zero();
     config.listen = "127.0.0.1:0".into();
     config.data_dir = dir;
     Server::bind(config, |_| None).await.expect("server starts").spawn()
-}
-
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
 }
 
 /// Runs a script against the server and returns its JSON summary; fails with its stderr.

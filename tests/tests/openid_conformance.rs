@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use loginkit_server::{Config, RunningServer, Server};
-use loginkit_testkit::{Browser, Submission, Walk, parse_form};
+use loginkit_testkit::{Browser, Submission, Walk, parse_form, scratch_dir};
 use reqwest::Method;
 use serde_json::Value;
 use url::Url;
@@ -19,10 +19,7 @@ use url::Url;
 const APP: &str = "http://localhost:3000";
 
 fn scratch(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let dir = std::env::temp_dir().join(format!("loginkit-oidc-{name}-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    scratch_dir(&format!("oidc-{name}"))
 }
 
 fn free_port() -> u16 {

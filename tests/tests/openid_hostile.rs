@@ -18,7 +18,7 @@ use loginkit::jsonwebtoken::jwk::{Jwk, PublicKeyUse};
 use loginkit::jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use loginkit_flow::sqlx::{self, SqlitePool};
 use loginkit_server::{Config, RunningServer, Server};
-use loginkit_testkit::Browser;
+use loginkit_testkit::{Browser, scratch_dir};
 use serde_json::{Value, json};
 use url::Url;
 
@@ -176,8 +176,7 @@ struct Setup {
 
 async fn setup() -> Setup {
     let op = start_op().await;
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
-    let dir = std::env::temp_dir().join(format!("loginkit-hostile-{}-{nanos}", std::process::id()));
+    let dir = scratch_dir("hostile");
     let toml = format!(
         "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nrate_limit = 0\n[projects.default]\nhostnames = [\"localhost\"]\n\
          [projects.default.providers.oidc]\nclient_id = \"{CLIENT}\"\nclient_secret = \"s\"\nparams = {{ issuer = \"{}\" }}\n",

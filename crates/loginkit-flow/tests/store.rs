@@ -8,7 +8,6 @@
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use loginkit_flow::sqlx::{self, AssertSqlSafe, SqlitePool};
@@ -54,14 +53,7 @@ impl Drop for Cleanup {
 
 impl Fixture {
     async fn sqlite() -> Self {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "loginkit-store-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = loginkit_testkit::scratch_dir("store");
         let store = SqliteStore::open(&format!("sqlite://{}", dir.join("store.db").display())).await.unwrap();
         let raw = Raw::Sqlite(store.pool().clone());
         Self { store: Arc::new(store), raw, _cleanup: Cleanup::Dir(dir) }

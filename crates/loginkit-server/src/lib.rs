@@ -269,22 +269,34 @@ async fn load_master_key(
     Ok(master)
 }
 
+/// Reads the key file, or creates it on first start. The new key is written whole to a private
+/// temporary file and then linked into place, so a second server starting on the same directory
+/// at the same moment reads the key that won instead of failing or reading a half-written file.
 async fn read_or_create_key(path: &Path) -> Result<String, StartError> {
-    match tokio::fs::read_to_string(path).await {
-        Ok(key) => Ok(key.trim().to_owned()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if let Some(dir) = path.parent() {
-                tokio::fs::create_dir_all(dir)
-                    .await
-                    .map_err(|e| StartError::Io(format!("cannot create {}: {e}", dir.display())))?;
-            }
-            let key = Keys::generate_master();
-            write_private(path, &key)
-                .map_err(|e| StartError::Io(format!("cannot write {}: {e}", path.display())))?;
+    let read = |path: &Path| match std::fs::read_to_string(path) {
+        Ok(key) => Ok(Some(key.trim().to_owned())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StartError::Io(format!("cannot read {}: {e}", path.display()))),
+    };
+    if let Some(key) = read(path)? {
+        return Ok(key);
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(|e| StartError::Io(format!("cannot create {}: {e}", dir.display())))?;
+    let key = Keys::generate_master();
+    let draft = dir.join(format!(".master.key.{}.tmp", Keys::generate_master()));
+    let written = write_private(&draft, &key).and_then(|()| std::fs::hard_link(&draft, path));
+    let _ = std::fs::remove_file(&draft);
+    match written {
+        Ok(()) => {
             tracing::info!(path = %path.display(), "generated a new master key");
             Ok(key)
         }
-        Err(e) => Err(StartError::Io(format!("cannot read {}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(path)?
+            .ok_or_else(|| StartError::Io(format!("{} vanished while being created", path.display()))),
+        Err(e) => Err(StartError::Io(format!("cannot write {}: {e}", path.display()))),
     }
 }
 
@@ -293,7 +305,8 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
-    file.write_all(contents.as_bytes())
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()
 }
 
 #[cfg(not(unix))]
@@ -377,4 +390,38 @@ fn build_project(
         project = project.enable(instance);
     }
     Ok(project)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn servers_starting_together_on_one_directory_share_one_whole_key() {
+        let dir = std::env::temp_dir().join(format!("loginkit-key-race-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let path = dir.join("master.key");
+        let starts: Vec<_> = (0..16)
+            .map(|_| {
+                let path = path.clone();
+                tokio::spawn(async move { read_or_create_key(&path).await })
+            })
+            .collect();
+        let mut keys = Vec::new();
+        for start in starts {
+            keys.push(start.await.unwrap().expect("every start gets a key"));
+        }
+        keys.dedup();
+        assert_eq!(keys.len(), 1, "one key for all: {}", keys.len());
+        assert!(Keys::from_encoded(&keys[0]).is_ok());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), keys[0]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(leftovers, [std::ffi::OsString::from("master.key")]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -59,3 +59,16 @@ pub use id_token::TestSigner;
 pub use idp::{MOUNT_PATH, MockIdp, router};
 pub use persona::{ImpersonatingIdp, Persona};
 pub use state::{MockIdpHandle, RecordedRequest};
+
+/// A fresh, empty directory under the system's temporary directory, unique within this machine's
+/// running processes: `loginkit-<tag>-<pid>-<n>`, with `n` counted per process (never a clock, so
+/// two tests starting in the same instant cannot share one). A leftover of an earlier process with
+/// the same id is removed first.
+pub fn scratch_dir(tag: &str) -> std::path::PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("loginkit-{tag}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    dir
+}

@@ -6,7 +6,6 @@
 #![allow(unused_crate_dependencies)]
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -33,10 +32,7 @@ struct Crate(PathBuf);
 
 impl Crate {
     fn new(persona: &str, fixtures: &[(&str, &str)]) -> Crate {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("loginkit-persona-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = loginkit_testkit::scratch_dir("persona");
         std::fs::create_dir_all(dir.join("tests/fixtures")).unwrap();
         std::fs::write(dir.join("tests/persona.toml"), persona).unwrap();
         for (name, body) in fixtures {
@@ -278,8 +274,7 @@ fn unusable_personas_are_refused_when_loading() {
 
 #[test]
 fn discovery_sorts_personas_and_lists_crates_without_one() {
-    let root = std::env::temp_dir().join(format!("loginkit-persona-discover-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+    let root = loginkit_testkit::scratch_dir("persona-discover");
     let make = |dir: &str, persona: Option<String>| {
         let krate = root.join("providers").join(dir);
         std::fs::create_dir_all(krate.join("tests/fixtures")).unwrap();

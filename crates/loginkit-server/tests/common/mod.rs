@@ -4,7 +4,6 @@
 #![allow(dead_code)] // each test file uses part of it
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use loginkit_flow::sqlx::{self, SqlitePool};
 use loginkit_server::{Config, RunningServer, Server};
@@ -16,14 +15,7 @@ use url::Url;
 pub const APP: &str = "http://localhost:3000";
 
 pub fn temp_dir() -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "loginkit-http-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    loginkit_testkit::scratch_dir("http")
 }
 
 pub struct Harness {
