@@ -513,7 +513,9 @@ impl Flow {
         let email = profile.email.as_deref().filter(|e| !e.is_empty());
         let verified = profile.email_trust.is_verified();
         let mut tx = self.inner.store.begin().await?;
-        let identity = tx.identity_by_uid(login.provider, &profile.id).await?;
+        // A returning account's new tokens are stored first, in the same statement that finds its
+        // identity; when a check below refuses the login, dropping `tx` rolls that back.
+        let identity = tx.renew_identity(login.provider, &profile.id, &stored, email, now).await?;
         let user: User = if let Some(current) = current {
             if identity.as_ref().is_some_and(|i| i.user_id != current.user_id) {
                 return Err(already_exists("This account is already linked to another user."));
@@ -574,21 +576,18 @@ impl Flow {
             }
         };
         let provider_email = email.unwrap_or_default().to_owned();
-        match &identity {
-            Some(identity) => tx.update_identity_tokens(&identity.id, &stored, email, now).await?,
-            None => {
-                tx.create_identity(Identity {
-                    id: crypto::random_id(),
-                    user_id: user.id.clone(),
-                    provider: login.provider.to_owned(),
-                    provider_uid: profile.id.clone(),
-                    provider_email,
-                    tokens: stored.clone(),
-                    created_at: now,
-                    updated_at: now,
-                })
-                .await?
-            }
+        if identity.is_none() {
+            tx.create_identity(Identity {
+                id: crypto::random_id(),
+                user_id: user.id.clone(),
+                provider: login.provider.to_owned(),
+                provider_uid: profile.id.clone(),
+                provider_email,
+                tokens: stored.clone(),
+                created_at: now,
+                updated_at: now,
+            })
+            .await?;
         }
         if user.name.is_empty()
             && let Some(name) = &login.display_name
@@ -647,14 +646,7 @@ impl Flow {
             updated_at: now,
         };
         tx.create_session(session.clone()).await?;
-        let limit = self.inner.project.session_limit as usize;
-        if limit > 0 {
-            let sessions = tx.sessions(user_id).await?;
-            let excess = sessions.len().saturating_sub(limit);
-            for old in sessions.iter().filter(|s| s.id != session.id).take(excess) {
-                tx.delete_session(&old.id).await?;
-            }
-        }
+        tx.trim_sessions(user_id, self.inner.project.session_limit as usize, &session.id).await?;
         let payload = serde_json::to_vec(&CookiePayload { id: user_id.to_owned(), secret })
             .expect("cookie payload serialises");
         Ok(NewSession { session, cookie_value: STANDARD.encode(payload) })

@@ -356,6 +356,32 @@ impl Tx for PgTx {
         Ok(())
     }
 
+    async fn renew_identity(
+        &mut self,
+        provider: &str,
+        uid: &str,
+        tokens: &StoredTokens,
+        email: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Option<Identity>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE loginkit_identities SET access_token = $1, refresh_token = $2, access_token_expiry = $3,
+               provider_email = COALESCE($4, provider_email), updated_at = $5
+             WHERE provider = $6 AND provider_uid = $7 RETURNING *",
+        )
+        .bind(&tokens.access_token.0)
+        .bind(tokens.refresh_token.as_ref().map(|t| &t.0))
+        .bind(tokens.access_token_expiry.map(Timestamp::millis))
+        .bind(email)
+        .bind(now.millis())
+        .bind(provider)
+        .bind(uid)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        row.as_ref().map(identity_row).transpose().map_err(db)
+    }
+
     async fn delete_identity(&mut self, id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM loginkit_identities WHERE id = $1")
             .bind(id)
@@ -447,6 +473,24 @@ impl Tx for PgTx {
             .await
             .map_err(db)?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn trim_sessions(&mut self, user_id: &str, keep: usize, spare: &str) -> Result<u64, StoreError> {
+        if keep == 0 {
+            return Ok(0);
+        }
+        let done = sqlx::query(
+            "DELETE FROM loginkit_sessions WHERE user_id = $1 AND id <> $2 AND seq NOT IN (
+               SELECT seq FROM loginkit_sessions WHERE user_id = $1 AND id <> $2
+               ORDER BY created_at DESC, seq DESC LIMIT $3)",
+        )
+        .bind(user_id)
+        .bind(spare)
+        .bind(i64::try_from(keep - 1).unwrap_or(i64::MAX))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected())
     }
 
     async fn create_token(&mut self, t: OneTimeToken) -> Result<(), StoreError> {

@@ -156,13 +156,16 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(10))
-            // Pages read through a shared mapping instead of a read() call per page miss.
-            .pragma("mmap_size", "268435456");
+            // No mmap: every write by one connection makes the others unmap and remap the file
+            // (a TLB shootdown across cores); at one write per login that cost more than it saved.
+            .busy_timeout(Duration::from_secs(10));
         // Every connection to `:memory:` is its own database: keep a single one.
         let connections = if url.contains(":memory:") || url.contains("mode=memory") { 1 } else { 8 };
         let pool = SqlitePoolOptions::new()
             .max_connections(connections)
+            // A local file cannot hang up: pinging each connection as it leaves the pool would
+            // cost a round trip to its thread on every request.
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(StoreError::database)?;
@@ -403,6 +406,32 @@ impl Tx for SqliteTx {
         Ok(())
     }
 
+    async fn renew_identity(
+        &mut self,
+        provider: &str,
+        uid: &str,
+        tokens: &StoredTokens,
+        email: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Option<Identity>, StoreError> {
+        let row = sqlx::query(
+            "UPDATE loginkit_identities SET access_token = ?, refresh_token = ?, access_token_expiry = ?,
+               provider_email = COALESCE(?, provider_email), updated_at = ?
+             WHERE provider = ? AND provider_uid = ? RETURNING *",
+        )
+        .bind(&tokens.access_token.0)
+        .bind(tokens.refresh_token.as_ref().map(|t| &t.0))
+        .bind(tokens.access_token_expiry.map(Timestamp::millis))
+        .bind(email)
+        .bind(now.millis())
+        .bind(provider)
+        .bind(uid)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        row.as_ref().map(identity_row).transpose().map_err(db)
+    }
+
     async fn delete_identity(&mut self, id: &str) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM loginkit_identities WHERE id = ?")
             .bind(id)
@@ -495,6 +524,24 @@ impl Tx for SqliteTx {
             .await
             .map_err(db)?;
         Ok(done.rows_affected() > 0)
+    }
+
+    async fn trim_sessions(&mut self, user_id: &str, keep: usize, spare: &str) -> Result<u64, StoreError> {
+        if keep == 0 {
+            return Ok(0);
+        }
+        let done = sqlx::query(
+            "DELETE FROM loginkit_sessions WHERE user_id = ?1 AND id <> ?2 AND rowid NOT IN (
+               SELECT rowid FROM loginkit_sessions WHERE user_id = ?1 AND id <> ?2
+               ORDER BY created_at DESC, rowid DESC LIMIT ?3)",
+        )
+        .bind(user_id)
+        .bind(spare)
+        .bind(i64::try_from(keep - 1).unwrap_or(i64::MAX))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected())
     }
 
     async fn create_token(&mut self, t: OneTimeToken) -> Result<(), StoreError> {

@@ -57,6 +57,29 @@ pub trait Tx: Send {
         email: Option<&str>,
         now: Timestamp,
     ) -> Result<(), StoreError>;
+    /// Stores a login's provider tokens (and its email, when given) on the identity of a provider
+    /// account and returns that identity as updated; `None`, changing nothing, when the account
+    /// has none. The default is [`Tx::identity_by_uid`] then [`Tx::update_identity_tokens`];
+    /// stores override it with one statement, since every returning login calls it.
+    async fn renew_identity(
+        &mut self,
+        provider: &str,
+        uid: &str,
+        tokens: &StoredTokens,
+        email: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Option<Identity>, StoreError> {
+        let Some(mut identity) = self.identity_by_uid(provider, uid).await? else {
+            return Ok(None);
+        };
+        self.update_identity_tokens(&identity.id, tokens, email, now).await?;
+        identity.tokens = tokens.clone();
+        if let Some(email) = email {
+            identity.provider_email = email.to_owned();
+        }
+        identity.updated_at = now;
+        Ok(Some(identity))
+    }
     /// Deletes an identity; `false` when there was none.
     async fn delete_identity(&mut self, id: &str) -> Result<bool, StoreError>;
 
@@ -78,6 +101,22 @@ pub trait Tx: Send {
     ) -> Result<(), StoreError>;
     /// Deletes a session; `false` when there was none.
     async fn delete_session(&mut self, id: &str) -> Result<bool, StoreError>;
+    /// Enforces a session limit after a login: keeps `spare` (the session just created) and the
+    /// user's newest `keep - 1` others, deletes the rest, and returns how many went; `keep` 0
+    /// keeps all. Age is [`Tx::sessions`] order. The default lists and deletes one by one;
+    /// stores override it with one statement, since every login calls it.
+    async fn trim_sessions(&mut self, user_id: &str, keep: usize, spare: &str) -> Result<u64, StoreError> {
+        if keep == 0 {
+            return Ok(0);
+        }
+        let others: Vec<Session> =
+            self.sessions(user_id).await?.into_iter().filter(|s| s.id != spare).collect();
+        let mut deleted = 0;
+        for old in others.iter().take(others.len().saturating_sub(keep - 1)) {
+            deleted += u64::from(self.delete_session(&old.id).await?);
+        }
+        Ok(deleted)
+    }
 
     /// Stores a one-time token.
     async fn create_token(&mut self, token: OneTimeToken) -> Result<(), StoreError>;

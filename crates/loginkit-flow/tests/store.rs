@@ -3,16 +3,20 @@
 //! per test on the server `tests/postgres` provides; see `LOGINKIT_TEST_POSTGRES`).
 //!
 //! Every check runs on both, so the two stores cannot drift apart: same uniqueness rules, same
-//! ordering, same transaction semantics, same single-use states.
+//! ordering, same transaction semantics, same single-use states. Every check also runs on SQLite
+//! through a store that implements only the required methods, which holds the contract's default
+//! methods (what a third-party store inherits) to the same rules.
 
 use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use loginkit_flow::sqlx::{self, AssertSqlSafe, SqlitePool};
 use loginkit_flow::{
-    Identity, NewUser, OneTimeToken, Sealed, Session, SqliteStore, Store, StoreError, StoredTokens, Timestamp,
+    Identity, NewUser, OneTimeToken, Sealed, Session, SqliteStore, Store, StoreError, StoredTokens,
+    Timestamp, Tx, User,
 };
 #[cfg(feature = "postgres")]
 use loginkit_testkit::postgres::TestDatabase;
@@ -59,6 +63,13 @@ impl Fixture {
         Self { store: Arc::new(store), raw, _cleanup: Cleanup::Dir(dir) }
     }
 
+    /// SQLite behind a store that overrides none of the contract's provided methods, so the
+    /// defaults a third-party store inherits meet the same checks.
+    async fn defaults() -> Self {
+        let Self { store, raw, _cleanup } = Self::sqlite().await;
+        Self { store: Arc::new(RequiredOnly(store)), raw, _cleanup }
+    }
+
     #[cfg(feature = "postgres")]
     async fn postgres() -> Self {
         let database = TestDatabase::create("store").await;
@@ -98,7 +109,107 @@ impl Fixture {
     }
 }
 
-/// Declares each check once per store: `sqlite::<check>` and `postgres::<check>`.
+/// A store implementing only the contract's required methods (and `read`), by forwarding them.
+struct RequiredOnly(Arc<dyn Store>);
+
+struct RequiredOnlyTx(Box<dyn Tx>);
+
+#[async_trait]
+impl Store for RequiredOnly {
+    async fn begin(&self) -> Result<Box<dyn Tx>, StoreError> {
+        Ok(Box::new(RequiredOnlyTx(self.0.begin().await?)))
+    }
+
+    // Forwarded too: its default (a write transaction) is correct but waits for writers, which
+    // one of the checks rules out.
+    async fn read(&self) -> Result<Box<dyn Tx>, StoreError> {
+        Ok(Box::new(RequiredOnlyTx(self.0.read().await?)))
+    }
+
+    async fn consume_state(&self, state_id: &str, expires: Timestamp) -> Result<bool, StoreError> {
+        self.0.consume_state(state_id, expires).await
+    }
+}
+
+#[async_trait]
+impl Tx for RequiredOnlyTx {
+    async fn user(&mut self, id: &str) -> Result<Option<User>, StoreError> {
+        self.0.user(id).await
+    }
+    async fn user_by_email(&mut self, email: &str) -> Result<Option<User>, StoreError> {
+        self.0.user_by_email(email).await
+    }
+    async fn create_user(&mut self, user: NewUser) -> Result<User, StoreError> {
+        self.0.create_user(user).await
+    }
+    async fn set_user_name(&mut self, id: &str, name: &str, now: Timestamp) -> Result<(), StoreError> {
+        self.0.set_user_name(id, name, now).await
+    }
+    async fn identity_by_uid(&mut self, provider: &str, uid: &str) -> Result<Option<Identity>, StoreError> {
+        self.0.identity_by_uid(provider, uid).await
+    }
+    async fn identity(&mut self, id: &str) -> Result<Option<Identity>, StoreError> {
+        self.0.identity(id).await
+    }
+    async fn identities(&mut self, user_id: &str) -> Result<Vec<Identity>, StoreError> {
+        self.0.identities(user_id).await
+    }
+    async fn create_identity(&mut self, identity: Identity) -> Result<(), StoreError> {
+        self.0.create_identity(identity).await
+    }
+    async fn update_identity_tokens(
+        &mut self,
+        id: &str,
+        tokens: &StoredTokens,
+        email: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.0.update_identity_tokens(id, tokens, email, now).await
+    }
+    async fn delete_identity(&mut self, id: &str) -> Result<bool, StoreError> {
+        self.0.delete_identity(id).await
+    }
+    async fn create_session(&mut self, session: Session) -> Result<(), StoreError> {
+        self.0.create_session(session).await
+    }
+    async fn session_by_secret(&mut self, secret_digest: &str) -> Result<Option<Session>, StoreError> {
+        self.0.session_by_secret(secret_digest).await
+    }
+    async fn session(&mut self, id: &str) -> Result<Option<Session>, StoreError> {
+        self.0.session(id).await
+    }
+    async fn sessions(&mut self, user_id: &str) -> Result<Vec<Session>, StoreError> {
+        self.0.sessions(user_id).await
+    }
+    async fn update_session(
+        &mut self,
+        id: &str,
+        tokens: &StoredTokens,
+        expire: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.0.update_session(id, tokens, expire, now).await
+    }
+    async fn delete_session(&mut self, id: &str) -> Result<bool, StoreError> {
+        self.0.delete_session(id).await
+    }
+    async fn create_token(&mut self, token: OneTimeToken) -> Result<(), StoreError> {
+        self.0.create_token(token).await
+    }
+    async fn take_token(
+        &mut self,
+        user_id: &str,
+        secret_digest: &str,
+    ) -> Result<Option<OneTimeToken>, StoreError> {
+        self.0.take_token(user_id, secret_digest).await
+    }
+    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        self.0.commit().await
+    }
+}
+
+/// Declares each check once per store: `sqlite::<check>`, `defaults::<check>` (SQLite through
+/// the contract's default methods) and `postgres::<check>`.
 macro_rules! suite {
     ($($check:ident),* $(,)?) => {
         mod sqlite {
@@ -106,6 +217,15 @@ macro_rules! suite {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $check() {
                     super::$check(super::Fixture::sqlite().await).await;
+                }
+            )*
+        }
+
+        mod defaults {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    super::$check(super::Fixture::defaults().await).await;
                 }
             )*
         }
@@ -126,6 +246,7 @@ suite!(
     users,
     identities,
     sessions,
+    trimming_sessions_spares_the_new_one_and_keeps_the_newest_others,
     one_time_tokens,
     consume_state_is_single_use_and_prunes_old_records,
     a_transaction_dropped_without_commit_rolls_back_every_write,
@@ -264,6 +385,28 @@ async fn identities(f: Fixture) {
     assert_eq!((updated.provider_email.as_str(), updated.updated_at), ("new@github.test", at(50)));
     assert_eq!(tx.identity("i-b").await.unwrap().unwrap().tokens, tokens("i-b", true), "others untouched");
 
+    // A returning login renews by provider account: found, updated and returned in one go...
+    let renewed = tx
+        .renew_identity("github", "100", &tokens("renewed", true), Some("r@github.test"), at(55))
+        .await
+        .unwrap();
+    let mut expected = identity("i-c", "u1", "github", "100", 20);
+    (expected.tokens, expected.provider_email, expected.updated_at) =
+        (tokens("renewed", true), "r@github.test".into(), at(55));
+    assert_eq!(renewed.as_ref(), Some(&expected));
+    assert_eq!(tx.identity("i-c").await.unwrap(), Some(expected));
+    // ...keeping the email when the provider sent none...
+    let renewed =
+        tx.renew_identity("github", "100", &tokens("again", false), None, at(56)).await.unwrap().unwrap();
+    assert_eq!((renewed.provider_email.as_str(), renewed.tokens), ("r@github.test", tokens("again", false)));
+    // ...and an account without an identity is left alone.
+    assert_eq!(
+        tx.renew_identity("github", "7", &tokens("x", true), Some("x@y.z"), at(57)).await.unwrap(),
+        None
+    );
+    assert_eq!(tx.identity_by_uid("github", "7").await.unwrap(), None);
+    assert_eq!(tx.identity("i-a").await.unwrap().unwrap().tokens, tokens("i-a", true), "others untouched");
+
     assert!(tx.delete_identity("i-a").await.unwrap());
     assert!(!tx.delete_identity("i-a").await.unwrap());
     assert_eq!(tx.identity_by_uid("gitlab", "7").await.unwrap(), None);
@@ -304,6 +447,27 @@ async fn sessions(f: Fixture) {
     assert_eq!(order, ["s-a", "s-y", "s-x"]);
     tx.commit().await.unwrap();
     assert_eq!(f.counts().await, [0, 0, 4, 0]);
+}
+
+async fn trimming_sessions_spares_the_new_one_and_keeps_the_newest_others(f: Fixture) {
+    let mut tx = f.store.begin().await.unwrap();
+    // Age is creation time, ties broken by insertion order. The new session is spared even when a
+    // clock step makes it look oldest.
+    for (id, created) in [("s-3", 30), ("s-1", 10), ("s-2a", 20), ("s-2b", 20), ("s-new", 0)] {
+        tx.create_session(session(id, "u1", created)).await.unwrap();
+    }
+    tx.create_session(session("s-other", "u2", 0)).await.unwrap();
+    let ids = |sessions: Vec<Session>| sessions.into_iter().map(|s| s.id).collect::<Vec<_>>();
+    assert_eq!(tx.trim_sessions("u1", 0, "s-new").await.unwrap(), 0, "0 keeps all");
+    assert_eq!(tx.trim_sessions("u1", 3, "s-new").await.unwrap(), 2);
+    assert_eq!(ids(tx.sessions("u1").await.unwrap()), ["s-new", "s-2b", "s-3"]);
+    assert_eq!(tx.trim_sessions("u1", 3, "s-new").await.unwrap(), 0, "at the limit");
+    assert_eq!(tx.trim_sessions("u1", 1, "s-new").await.unwrap(), 2);
+    assert_eq!(ids(tx.sessions("u1").await.unwrap()), ["s-new"]);
+    assert_eq!(tx.trim_sessions("nobody", 1, "s-none").await.unwrap(), 0);
+    tx.commit().await.unwrap();
+    assert_eq!(f.count("loginkit_sessions", "user_id = 'u2'").await, 1, "other users untouched");
+    assert_eq!(f.counts().await, [0, 0, 2, 0]);
 }
 
 async fn one_time_tokens(f: Fixture) {
@@ -475,12 +639,10 @@ async fn concurrent_writers_trimming_sessions_keep_the_limit(f: Fixture) {
         let store = f.store.clone();
         async move {
             let mut tx = store.begin().await.unwrap();
-            tx.create_session(session(&format!("s{i:02}"), "u1", i as i64)).await.unwrap();
+            let id = format!("s{i:02}");
+            tx.create_session(session(&id, "u1", i as i64)).await.unwrap();
             tokio::time::sleep(Duration::from_millis(10)).await;
-            let sessions = tx.sessions("u1").await.unwrap();
-            for old in sessions.iter().take(sessions.len().saturating_sub(LIMIT)) {
-                assert!(tx.delete_session(&old.id).await.unwrap());
-            }
+            tx.trim_sessions("u1", LIMIT, &id).await.unwrap();
             tx.commit().await.unwrap();
         }
     })

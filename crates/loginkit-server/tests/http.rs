@@ -266,6 +266,33 @@ async fn signed_in_browser_links_a_second_provider_to_its_user() {
 }
 
 #[tokio::test]
+async fn linking_another_users_provider_account_is_refused_and_changes_nothing() {
+    let h = Harness::start("").await;
+    let owner = h.browser().answering(FormAnswer::Approve("2".into()));
+    assert_eq!(h.login(&owner, "mock").await.end.path(), "/ok");
+    let other = h.browser();
+    assert_eq!(h.login(&other, "mock").await.end.path(), "/ok");
+    let identity = || async {
+        sqlx::query_as::<_, (String, String, i64)>(
+            "SELECT user_id, access_token, updated_at FROM loginkit_identities
+             WHERE provider = 'mock' AND provider_uid = '2'",
+        )
+        .fetch_one(&h.db().await)
+        .await
+        .unwrap()
+    };
+    let (before, counts) = (identity().await, h.counts().await);
+    // Signed in as the other user, the browser tries to link the owner's provider account.
+    let walk = h.login(&other.clone().answering(FormAnswer::Approve("2".into())), "mock").await;
+    assert_eq!(walk.end.path(), "/fail");
+    assert_eq!(error_of(&walk)["type"], "user_already_exists");
+    // The login exchanged new provider tokens, but the owner's identity keeps its own.
+    assert_eq!(identity().await, before);
+    assert_eq!(h.counts().await, counts);
+    assert_eq!(h.get(&other, "v1/account").await.1["email"], "useroauth@localhost.test", "still signed in");
+}
+
+#[tokio::test]
 async fn bad_states_are_refused_and_nothing_is_written() {
     let h = Harness::start("").await;
     // Tampered.
