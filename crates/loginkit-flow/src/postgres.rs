@@ -22,7 +22,7 @@ use sqlx::{Postgres, Row, SqlSafeStr, Transaction};
 
 use crate::error::StoreError;
 use crate::model::{Identity, NewUser, OneTimeToken, Sealed, Session, StoredTokens, Timestamp, User};
-use crate::store::{PruneClock, Store, Tx};
+use crate::store::{IdentityKey, PruneClock, Store, Tx};
 
 /// The advisory lock every writing transaction holds: "loginkit" in ASCII, unlikely to collide
 /// with an application's own advisory locks in a shared database.
@@ -221,6 +221,45 @@ fn token_row(row: &PgRow) -> sqlx::Result<OneTimeToken> {
     })
 }
 
+impl PgTx {
+    /// Stores provider tokens (and the email, when given) on one identity and returns it as
+    /// updated; `None` when there is no such identity.
+    async fn set_identity_tokens(
+        &mut self,
+        key: IdentityKey<'_>,
+        tokens: &StoredTokens,
+        email: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Option<Identity>, StoreError> {
+        macro_rules! update {
+            ($where:literal) => {
+                concat!(
+                    "UPDATE loginkit_identities SET access_token = $1, refresh_token = $2, access_token_expiry = $3,
+                       provider_email = COALESCE($4, provider_email), updated_at = $5 WHERE ",
+                    $where,
+                    " RETURNING *"
+                )
+            };
+        }
+        let sql = match key {
+            IdentityKey::Id(_) => update!("id = $6"),
+            IdentityKey::Account(..) => update!("provider = $6 AND provider_uid = $7"),
+        };
+        let query = sqlx::query(sql)
+            .bind(&tokens.access_token.0)
+            .bind(tokens.refresh_token.as_ref().map(|t| &t.0))
+            .bind(tokens.access_token_expiry.map(Timestamp::millis))
+            .bind(email)
+            .bind(now.millis());
+        let query = match key {
+            IdentityKey::Id(id) => query.bind(id),
+            IdentityKey::Account(provider, uid) => query.bind(provider).bind(uid),
+        };
+        let row = query.fetch_optional(&mut *self.tx).await.map_err(db)?;
+        row.as_ref().map(identity_row).transpose().map_err(db)
+    }
+}
+
 #[async_trait]
 impl Tx for PgTx {
     async fn user(&mut self, id: &str) -> Result<Option<User>, StoreError> {
@@ -340,20 +379,7 @@ impl Tx for PgTx {
         email: Option<&str>,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE loginkit_identities SET access_token = $1, refresh_token = $2, access_token_expiry = $3,
-               provider_email = COALESCE($4, provider_email), updated_at = $5 WHERE id = $6",
-        )
-        .bind(&tokens.access_token.0)
-        .bind(tokens.refresh_token.as_ref().map(|t| &t.0))
-        .bind(tokens.access_token_expiry.map(Timestamp::millis))
-        .bind(email)
-        .bind(now.millis())
-        .bind(id)
-        .execute(&mut *self.tx)
-        .await
-        .map_err(db)?;
-        Ok(())
+        self.set_identity_tokens(IdentityKey::Id(id), tokens, email, now).await.map(drop)
     }
 
     async fn renew_identity(
@@ -364,22 +390,7 @@ impl Tx for PgTx {
         email: Option<&str>,
         now: Timestamp,
     ) -> Result<Option<Identity>, StoreError> {
-        let row = sqlx::query(
-            "UPDATE loginkit_identities SET access_token = $1, refresh_token = $2, access_token_expiry = $3,
-               provider_email = COALESCE($4, provider_email), updated_at = $5
-             WHERE provider = $6 AND provider_uid = $7 RETURNING *",
-        )
-        .bind(&tokens.access_token.0)
-        .bind(tokens.refresh_token.as_ref().map(|t| &t.0))
-        .bind(tokens.access_token_expiry.map(Timestamp::millis))
-        .bind(email)
-        .bind(now.millis())
-        .bind(provider)
-        .bind(uid)
-        .fetch_optional(&mut *self.tx)
-        .await
-        .map_err(db)?;
-        row.as_ref().map(identity_row).transpose().map_err(db)
+        self.set_identity_tokens(IdentityKey::Account(provider, uid), tokens, email, now).await
     }
 
     async fn delete_identity(&mut self, id: &str) -> Result<bool, StoreError> {

@@ -17,7 +17,7 @@ use sqlx::{Row, SqlSafeStr, Sqlite, Transaction};
 
 use crate::error::StoreError;
 use crate::model::{Identity, NewUser, OneTimeToken, Sealed, Session, StoredTokens, Timestamp, User};
-use crate::store::{PruneClock, Store, Tx};
+use crate::store::{IdentityKey, PruneClock, Store, Tx};
 
 /// Where users live: [`BuiltinUsers`] (loginkit's own table) or an application's table.
 ///
@@ -315,6 +315,45 @@ fn token_row(row: &SqliteRow) -> sqlx::Result<OneTimeToken> {
     })
 }
 
+impl SqliteTx {
+    /// Stores provider tokens (and the email, when given) on one identity and returns it as
+    /// updated; `None` when there is no such identity.
+    async fn set_identity_tokens(
+        &mut self,
+        key: IdentityKey<'_>,
+        tokens: &StoredTokens,
+        email: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Option<Identity>, StoreError> {
+        macro_rules! update {
+            ($where:literal) => {
+                concat!(
+                    "UPDATE loginkit_identities SET access_token = ?, refresh_token = ?, access_token_expiry = ?,
+                       provider_email = COALESCE(?, provider_email), updated_at = ? WHERE ",
+                    $where,
+                    " RETURNING *"
+                )
+            };
+        }
+        let sql = match key {
+            IdentityKey::Id(_) => update!("id = ?"),
+            IdentityKey::Account(..) => update!("provider = ? AND provider_uid = ?"),
+        };
+        let query = sqlx::query(sql)
+            .bind(&tokens.access_token.0)
+            .bind(tokens.refresh_token.as_ref().map(|t| &t.0))
+            .bind(tokens.access_token_expiry.map(Timestamp::millis))
+            .bind(email)
+            .bind(now.millis());
+        let query = match key {
+            IdentityKey::Id(id) => query.bind(id),
+            IdentityKey::Account(provider, uid) => query.bind(provider).bind(uid),
+        };
+        let row = query.fetch_optional(&mut *self.tx).await.map_err(db)?;
+        row.as_ref().map(identity_row).transpose().map_err(db)
+    }
+}
+
 #[async_trait]
 impl Tx for SqliteTx {
     async fn user(&mut self, id: &str) -> Result<Option<User>, StoreError> {
@@ -390,20 +429,7 @@ impl Tx for SqliteTx {
         email: Option<&str>,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE loginkit_identities SET access_token = ?, refresh_token = ?, access_token_expiry = ?,
-               provider_email = COALESCE(?, provider_email), updated_at = ? WHERE id = ?",
-        )
-        .bind(&tokens.access_token.0)
-        .bind(tokens.refresh_token.as_ref().map(|t| &t.0))
-        .bind(tokens.access_token_expiry.map(Timestamp::millis))
-        .bind(email)
-        .bind(now.millis())
-        .bind(id)
-        .execute(&mut *self.tx)
-        .await
-        .map_err(db)?;
-        Ok(())
+        self.set_identity_tokens(IdentityKey::Id(id), tokens, email, now).await.map(drop)
     }
 
     async fn renew_identity(
@@ -414,22 +440,7 @@ impl Tx for SqliteTx {
         email: Option<&str>,
         now: Timestamp,
     ) -> Result<Option<Identity>, StoreError> {
-        let row = sqlx::query(
-            "UPDATE loginkit_identities SET access_token = ?, refresh_token = ?, access_token_expiry = ?,
-               provider_email = COALESCE(?, provider_email), updated_at = ?
-             WHERE provider = ? AND provider_uid = ? RETURNING *",
-        )
-        .bind(&tokens.access_token.0)
-        .bind(tokens.refresh_token.as_ref().map(|t| &t.0))
-        .bind(tokens.access_token_expiry.map(Timestamp::millis))
-        .bind(email)
-        .bind(now.millis())
-        .bind(provider)
-        .bind(uid)
-        .fetch_optional(&mut *self.tx)
-        .await
-        .map_err(db)?;
-        row.as_ref().map(identity_row).transpose().map_err(db)
+        self.set_identity_tokens(IdentityKey::Account(provider, uid), tokens, email, now).await
     }
 
     async fn delete_identity(&mut self, id: &str) -> Result<bool, StoreError> {

@@ -131,6 +131,15 @@ pub trait Tx: Send {
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }
 
+/// Which identity a store's token update targets.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum IdentityKey<'a> {
+    /// By identity id.
+    Id(&'a str),
+    /// By provider account: provider id and the provider's user id.
+    Account(&'a str, &'a str),
+}
+
 /// When a store last forgot expired `state` records: pruning runs at most once a minute per
 /// store instead of on every callback, so a callback's cost does not grow with the number of
 /// logins of the last minutes.
