@@ -17,7 +17,9 @@ use sqlx::{Row, SqlSafeStr, Sqlite, Transaction};
 
 use crate::error::StoreError;
 use crate::model::{Identity, NewUser, OneTimeToken, Sealed, Session, StoredTokens, Timestamp, User};
-use crate::store::{IdentityKey, PruneClock, Store, Tx};
+use crate::store::{IdentityKey, PruneClock, Store, Tx, row_decoders};
+
+row_decoders!(SqliteRow);
 
 /// Where users live: [`BuiltinUsers`] (loginkit's own table) or an application's table.
 ///
@@ -46,17 +48,6 @@ pub trait UserTable: Send + Sync + 'static {
 /// Users in loginkit's own `loginkit_users` table.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct BuiltinUsers;
-
-fn user_row(row: &SqliteRow) -> sqlx::Result<User> {
-    Ok(User {
-        id: row.try_get("id")?,
-        email: row.try_get("email")?,
-        email_verified: row.try_get("email_verified")?,
-        name: row.try_get("name")?,
-        created_at: Timestamp::from_millis(row.try_get("created_at")?),
-        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
-    })
-}
 
 #[async_trait]
 impl UserTable for BuiltinUsers {
@@ -263,56 +254,6 @@ fn db(error: sqlx::Error) -> StoreError {
         sqlx::Error::Database(e) if e.is_unique_violation() => StoreError::Conflict("unique constraint"),
         _ => StoreError::database(error),
     }
-}
-
-fn tokens_row(row: &SqliteRow) -> sqlx::Result<StoredTokens> {
-    Ok(StoredTokens {
-        access_token: Sealed(row.try_get("access_token")?),
-        refresh_token: row.try_get::<Option<String>, _>("refresh_token")?.map(Sealed),
-        access_token_expiry: row
-            .try_get::<Option<i64>, _>("access_token_expiry")?
-            .map(Timestamp::from_millis),
-    })
-}
-
-fn identity_row(row: &SqliteRow) -> sqlx::Result<Identity> {
-    Ok(Identity {
-        id: row.try_get("id")?,
-        user_id: row.try_get("user_id")?,
-        provider: row.try_get("provider")?,
-        provider_uid: row.try_get("provider_uid")?,
-        provider_email: row.try_get("provider_email")?,
-        tokens: tokens_row(row)?,
-        created_at: Timestamp::from_millis(row.try_get("created_at")?),
-        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
-    })
-}
-
-fn session_row(row: &SqliteRow) -> sqlx::Result<Session> {
-    Ok(Session {
-        id: row.try_get("id")?,
-        user_id: row.try_get("user_id")?,
-        secret_digest: row.try_get("secret_digest")?,
-        provider: row.try_get("provider")?,
-        provider_uid: row.try_get("provider_uid")?,
-        tokens: tokens_row(row)?,
-        expire: Timestamp::from_millis(row.try_get("expire")?),
-        ip: row.try_get("ip")?,
-        user_agent: row.try_get("user_agent")?,
-        created_at: Timestamp::from_millis(row.try_get("created_at")?),
-        updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
-    })
-}
-
-fn token_row(row: &SqliteRow) -> sqlx::Result<OneTimeToken> {
-    Ok(OneTimeToken {
-        id: row.try_get("id")?,
-        user_id: row.try_get("user_id")?,
-        secret_digest: row.try_get("secret_digest")?,
-        provider: row.try_get("provider")?,
-        expire: Timestamp::from_millis(row.try_get("expire")?),
-        created_at: Timestamp::from_millis(row.try_get("created_at")?),
-    })
 }
 
 impl SqliteTx {

@@ -158,3 +158,72 @@ impl PruneClock {
             && self.0.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
     }
 }
+
+/// The decoders from a database row of loginkit's tables to the model (`user_row`,
+/// `tokens_row`, `identity_row`, `session_row`, `token_row`), written once for every store's row
+/// type: the columns are the same in SQLite and PostgreSQL.
+macro_rules! row_decoders {
+    ($row:ty) => {
+        fn user_row(row: &$row) -> sqlx::Result<User> {
+            Ok(User {
+                id: row.try_get("id")?,
+                email: row.try_get("email")?,
+                email_verified: row.try_get("email_verified")?,
+                name: row.try_get("name")?,
+                created_at: Timestamp::from_millis(row.try_get("created_at")?),
+                updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+            })
+        }
+
+        fn tokens_row(row: &$row) -> sqlx::Result<StoredTokens> {
+            Ok(StoredTokens {
+                access_token: Sealed(row.try_get("access_token")?),
+                refresh_token: row.try_get::<Option<String>, _>("refresh_token")?.map(Sealed),
+                access_token_expiry: row
+                    .try_get::<Option<i64>, _>("access_token_expiry")?
+                    .map(Timestamp::from_millis),
+            })
+        }
+
+        fn identity_row(row: &$row) -> sqlx::Result<Identity> {
+            Ok(Identity {
+                id: row.try_get("id")?,
+                user_id: row.try_get("user_id")?,
+                provider: row.try_get("provider")?,
+                provider_uid: row.try_get("provider_uid")?,
+                provider_email: row.try_get("provider_email")?,
+                tokens: tokens_row(row)?,
+                created_at: Timestamp::from_millis(row.try_get("created_at")?),
+                updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+            })
+        }
+
+        fn session_row(row: &$row) -> sqlx::Result<Session> {
+            Ok(Session {
+                id: row.try_get("id")?,
+                user_id: row.try_get("user_id")?,
+                secret_digest: row.try_get("secret_digest")?,
+                provider: row.try_get("provider")?,
+                provider_uid: row.try_get("provider_uid")?,
+                tokens: tokens_row(row)?,
+                expire: Timestamp::from_millis(row.try_get("expire")?),
+                ip: row.try_get("ip")?,
+                user_agent: row.try_get("user_agent")?,
+                created_at: Timestamp::from_millis(row.try_get("created_at")?),
+                updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+            })
+        }
+
+        fn token_row(row: &$row) -> sqlx::Result<OneTimeToken> {
+            Ok(OneTimeToken {
+                id: row.try_get("id")?,
+                user_id: row.try_get("user_id")?,
+                secret_digest: row.try_get("secret_digest")?,
+                provider: row.try_get("provider")?,
+                expire: Timestamp::from_millis(row.try_get("expire")?),
+                created_at: Timestamp::from_millis(row.try_get("created_at")?),
+            })
+        }
+    };
+}
+pub(crate) use row_decoders;

@@ -10,7 +10,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{APP, Harness, temp_dir};
+use common::{APP, Harness, race_callbacks, status_and_json, temp_dir};
 use loginkit_flow::Keys;
 use loginkit_flow::sqlx::{self, PgPool};
 use loginkit_server::{Config, Server};
@@ -95,9 +95,7 @@ async fn api(instance: &Harness, method: reqwest::Method, path: &str, session: &
         .send()
         .await
         .unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+    status_and_json(response).await
 }
 
 /// The session cookie's value the browser holds for `instance`.
@@ -193,19 +191,13 @@ async fn a_state_replayed_on_the_other_instance_is_refused_and_writes_nothing() 
     let browser = c.browser();
     let callback = until_callback(&c.b, &browser).await;
     let cookie = browser.jar().cookies(&callback).unwrap();
-    let shots: Vec<_> = (0..20)
+    let shots = (0..20)
         .map(|i| {
             let target = if i % 2 == 0 { on(&c.a, &callback) } else { callback.clone() };
-            let request = plain.get(target).header("cookie", cookie.clone());
-            tokio::spawn(async move { request.send().await.unwrap().status() })
+            plain.get(target).header("cookie", cookie.clone())
         })
         .collect();
-    let mut statuses = Vec::new();
-    for shot in shots {
-        statuses.push(shot.await.unwrap());
-    }
-    let won = statuses.iter().filter(|s| **s == StatusCode::MOVED_PERMANENTLY).count();
-    let refused = statuses.iter().filter(|s| **s == StatusCode::BAD_REQUEST).count();
+    let (won, refused, statuses) = race_callbacks(shots).await;
     assert_eq!((won, refused), (1, 19), "{statuses:?}");
     assert_eq!(c.counts().await, (1, 1, 2, 0), "one more session for the same user, nothing else");
 }

@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{APP, Harness, error_of, temp_dir, until_callback};
+use common::{APP, Harness, error_of, race_callbacks, temp_dir, until_callback};
 use loginkit_flow::sqlx;
 use loginkit_testkit::{Browser, Endpoint, Fault, MockIdp, MockIdpConfig};
 use reqwest::StatusCode;
@@ -165,18 +165,8 @@ async fn one_callback_fired_twenty_times_at_once_makes_one_session() {
     let callback = until_callback(&h, &browser, "mock").await;
     let cookie = browser.jar().cookies(&callback).unwrap();
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let shots: Vec<_> = (0..20)
-        .map(|_| {
-            let request = client.get(callback.clone()).header("cookie", cookie.clone());
-            tokio::spawn(async move { request.send().await.unwrap().status() })
-        })
-        .collect();
-    let mut statuses = Vec::new();
-    for shot in shots {
-        statuses.push(shot.await.unwrap());
-    }
-    let won = statuses.iter().filter(|s| **s == StatusCode::MOVED_PERMANENTLY).count();
-    let refused = statuses.iter().filter(|s| **s == StatusCode::BAD_REQUEST).count();
+    let shots = (0..20).map(|_| client.get(callback.clone()).header("cookie", cookie.clone())).collect();
+    let (won, refused, statuses) = race_callbacks(shots).await;
     assert_eq!((won, refused), (1, 19), "{statuses:?}");
     assert_eq!(h.counts().await, (1, 1, 1, 0));
 }

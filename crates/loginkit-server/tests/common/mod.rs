@@ -85,14 +85,35 @@ impl Harness {
             .send()
             .await
             .unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+        status_and_json(response).await
     }
 
     pub async fn get(&self, browser: &Browser, path: &str) -> (StatusCode, Value) {
         self.api(browser, reqwest::Method::GET, path).await
     }
+}
+
+/// A response's status and JSON body (`Null` when empty).
+pub async fn status_and_json(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (status, if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() })
+}
+
+/// Sends the requests all at once and returns how many won (301, a login completed) and how
+/// many were refused (400): what a replayed callback must yield.
+pub async fn race_callbacks(requests: Vec<reqwest::RequestBuilder>) -> (usize, usize, Vec<StatusCode>) {
+    let shots: Vec<_> = requests
+        .into_iter()
+        .map(|request| tokio::spawn(async move { request.send().await.unwrap().status() }))
+        .collect();
+    let mut statuses = Vec::new();
+    for shot in shots {
+        statuses.push(shot.await.unwrap());
+    }
+    let won = statuses.iter().filter(|s| **s == StatusCode::MOVED_PERMANENTLY).count();
+    let refused = statuses.iter().filter(|s| **s == StatusCode::BAD_REQUEST).count();
+    (won, refused, statuses)
 }
 
 pub fn error_of(walk: &Walk) -> Value {
