@@ -91,8 +91,13 @@ async fn jwks(State(op): State<Shared>) -> Json<Value> {
 }
 
 async fn authorize(State(op): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
-    let code = format!("code-{}", op.nonces.lock().unwrap().len());
-    op.nonces.lock().unwrap().insert(code.clone(), q.get("nonce").cloned().unwrap_or_default());
+    // Numbered and recorded under one lock: concurrent logins must never share a code.
+    let code = {
+        let mut nonces = op.nonces.lock().unwrap();
+        let code = format!("code-{}", nonces.len());
+        nonces.insert(code.clone(), q.get("nonce").cloned().unwrap_or_default());
+        code
+    };
     let mut to = Url::parse(&q["redirect_uri"]).unwrap();
     to.query_pairs_mut()
         .append_pair("code", &code)
@@ -278,7 +283,8 @@ async fn concurrent_cold_logins_fetch_discovery_and_keys_once() {
         })
         .collect();
     for login in logins {
-        assert_eq!(login.await.unwrap().path(), "/ok");
+        let end = login.await.unwrap();
+        assert_eq!(end.path(), "/ok", "{end}");
     }
     assert_eq!(setup.op.hits.discovery.load(Ordering::SeqCst), 1);
     assert_eq!(setup.op.hits.jwks.load(Ordering::SeqCst), 1);
