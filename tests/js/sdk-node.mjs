@@ -283,8 +283,12 @@ async function main() {
     info.secretLength = secret.length;
     return { userId, secret };
   });
-  const cookiesAtApi = [...(jar.get(new URL(apiOrigin).hostname)?.keys() ?? [])];
-  info.cookiesLeftInJar = cookiesAtApi; // names only; the state-binding cookie should be gone after the callback
+  await step('binding cookie gone after the callback', () => {
+    const cookiesAtApi = [...(jar.get(new URL(apiOrigin).hostname)?.keys() ?? [])];
+    info.cookiesLeftInJar = cookiesAtApi; // names only
+    const binding = cookiesAtApi.filter((name) => name.includes('loginkit_state_'));
+    expect(binding.length === 0, `the callback left the state-binding cookie(s) ${binding.join(', ')} in the jar`);
+  });
 
   const created = await step('createSession', async () => {
     const s = await account.createSession({ userId, secret });
@@ -359,9 +363,15 @@ async function main() {
   });
 
   await step('deleteSession(current)', async () => {
+    const before = window.localStorage.getItem('cookieFallback');
+    expect(before && Object.keys(JSON.parse(before)).includes(`a_session_${PROJECT}`),
+      'before deleteSession the stored fallback should hold the session');
     await account.deleteSession({ sessionId: 'current' });
     const fb = window.localStorage.getItem('cookieFallback');
     info.fallbackAfterDelete = fb === null ? null : `<${fb.length} chars>`;
+    let left = {};
+    try { left = fb === null ? {} : JSON.parse(fb); } catch { throw new Failure('the stored fallback is not JSON after delete'); }
+    expect(!(`a_session_${PROJECT}` in left), 'the stored fallback still holds the deleted session after deleteSession');
   });
 
   errors.afterDelete = await step('getSession(current) after delete', async () => {

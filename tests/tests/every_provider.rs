@@ -158,6 +158,22 @@ async fn login(persona: Persona) -> Result<Vec<&'static str>, String> {
     let stage = Stage::new(&persona).await?;
     let result = async {
         let caps = stage.descriptor.capabilities;
+        // A capability the descriptor claims is exercised: a persona may not skip it.
+        for (claimed, section, name) in
+            [(caps.refresh, persona.refresh.is_some(), "refresh"), (caps.revoke, persona.revoke.is_some(), "revoke")]
+        {
+            match (claimed, section) {
+                (true, false) => {
+                    return Err(format!(
+                        "the descriptor claims `{name}` but the persona has no [persona.{name}] to exercise it"
+                    ));
+                }
+                (false, true) => {
+                    return Err(format!("the persona has [persona.{name}] but the descriptor lacks `{name}`"));
+                }
+                _ => {}
+            }
+        }
         let mut steps = vec!["login"];
         let (code, verifier, nonce) = stage.authorize().await?;
         let tokens = stage
@@ -183,7 +199,7 @@ async fn login(persona: Persona) -> Result<Vec<&'static str>, String> {
         }
         stage.check_profile(&persona, &tokens, "after login").await?;
         let mut current = tokens;
-        if persona.refresh.is_some() && caps.refresh {
+        if caps.refresh {
             let refresh_token = current.refresh_token.clone().ok_or(
                 "the persona has [persona.refresh] and the descriptor `refresh`, but the token answer \
                  carries no refresh token (add one to the token fixture, or drop [persona.refresh])",
@@ -197,7 +213,7 @@ async fn login(persona: Persona) -> Result<Vec<&'static str>, String> {
             current = refreshed;
             steps.push("refresh");
         }
-        if persona.revoke.is_some() && caps.revoke {
+        if caps.revoke {
             let revoked = &current.access_token;
             stage.provider.revoke(TokenRef::Access(revoked)).await.map_err(|e| format!("revoke: {e}"))?;
             if stage.idp.is_live(revoked.secret()) {

@@ -862,12 +862,25 @@ async fn fault_oversized() {
 #[tokio::test]
 async fn fault_delay_then_normal_answer() {
     let idp = MockIdp::start().await.unwrap();
-    let delay = Duration::from_millis(300);
-    idp.handle().inject(Endpoint::Token, Fault::Delay(delay));
-    let code = code(&idp).await;
-    let started = Instant::now();
-    let response = exchange(&idp, &code).await;
-    assert!(started.elapsed() >= delay);
+    // Held far longer than the client waits: a client with a timeout gives up, as a relying party
+    // facing a slow provider must.
+    idp.handle().inject(Endpoint::Token, Fault::Delay(Duration::from_secs(60)));
+    let impatient = reqwest::Client::builder().timeout(Duration::from_millis(500)).build().unwrap();
+    let held = impatient
+        .post(idp.url("token"))
+        .basic_auth(CLIENT_ID, Some(CLIENT_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code(&idp).await),
+            ("redirect_uri", REDIRECT),
+        ])
+        .send()
+        .await
+        .expect_err("the delayed answer does not come before the client's timeout");
+    assert!(held.is_timeout(), "{held}");
+    assert_eq!(idp.handle().hits(Endpoint::Token), 1, "the request reached the provider and was held");
+    // The fault was one-shot: the next exchange is answered at once, normally.
+    let response = exchange(&idp, &code(&idp).await).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert!(json(response).await.get("access_token").is_some());
 }

@@ -38,6 +38,10 @@ pub const OIDC: ProviderDescriptor = ProviderDescriptor::new(
     ConfigKey::optional("token_url", "Without discovery: full URL of the token endpoint."),
     ConfigKey::optional("userinfo_url", "Without discovery: full URL of the user-info endpoint."),
     ConfigKey::optional(
+        "revocation_url",
+        "Without discovery: full URL of the RFC 7009 revocation endpoint, when the provider has one.",
+    ),
+    ConfigKey::optional(
         "jwks_url",
         "Without discovery: full URL of the provider's signing keys (`jwks_uri`); with `issuer`, turns on ID-token verification.",
     ),

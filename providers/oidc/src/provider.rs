@@ -69,6 +69,10 @@ pub fn build(
                     config = config.endpoint(*endpoint, url.clone());
                 }
             }
+            if param(&config, "revocation_url").is_some() {
+                let url = url_key(descriptor, &config, "revocation_url")?;
+                config = config.endpoint(Endpoint::Revoke, url);
+            }
             let jwks = match (issuer, param(&config, "jwks_url")) {
                 (Some(issuer), Some(_)) => {
                     Some((IssuerRule::exact(issuer), url_key(descriptor, &config, "jwks_url")?))
@@ -260,11 +264,13 @@ impl OAuthProvider for Oidc {
 
     async fn revoke(&self, token: TokenRef<'_>) -> Result<(), Error> {
         let resolved = self.resolve().await?;
-        match &resolved.metadata {
-            Some(metadata) if metadata.revocation_endpoint.is_some() => {
-                resolved.standard(&self.standard).revoke(token).await
-            }
-            _ => Err(Error::Unsupported { provider: self.id(), capability: "token revocation" }),
+        let endpoint = match &resolved.metadata {
+            Some(metadata) => metadata.revocation_endpoint.is_some(),
+            None => param(&self.config, "revocation_url").is_some(),
+        };
+        if !endpoint {
+            return Err(Error::Unsupported { provider: self.id(), capability: "token revocation" });
         }
+        resolved.standard(&self.standard).revoke(token).await
     }
 }
