@@ -23,8 +23,12 @@ impl UserTable for Accounts {
     async fn user(&self, db: &mut SqliteConnection, id: &str) -> sqlx::Result<Option<User>> {
         Ok(sqlx::query("SELECT * FROM accounts WHERE id = ?").bind(id).fetch_optional(db).await?.map(account))
     }
-    async fn user_by_email(&self, db: &mut SqliteConnection, email: &str) -> sqlx::Result<Option<User>> {
-        Ok(sqlx::query("SELECT * FROM accounts WHERE email = ?")
+    async fn user_by_verified_email(
+        &self,
+        db: &mut SqliteConnection,
+        email: &str,
+    ) -> sqlx::Result<Option<User>> {
+        Ok(sqlx::query("SELECT * FROM accounts WHERE email = ? AND verified")
             .bind(email)
             .fetch_optional(db)
             .await?
@@ -45,7 +49,7 @@ fn account(r: SqliteRow) -> User {
 async fn login(State(flow): State<Flow>) -> Result<Response, String> {
     let callback = "http://127.0.0.1:3000/callback".parse().unwrap();
     let started = flow.start(&StartRequest::new("mock", &callback)).await.map_err(|e| e.to_string())?;
-    let cookie = started.cookie.header("/callback", false);
+    let cookie = started.cookie.header();
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to(started.location.as_str())).into_response())
 }
 
@@ -56,9 +60,12 @@ async fn callback(
 ) -> Result<Response, String> {
     let cookies = parse_cookie_header(h.get(header::COOKIE).and_then(|v| v.to_str().ok()).unwrap_or(""));
     let done = flow.callback(&CallbackRequest::new("mock", &q, &cookies)).await.map_err(|e| e.to_string())?;
-    let sid = done.session.map(|s| format!("sid={}; Path=/; HttpOnly; SameSite=Lax", s.cookie_value));
-    Ok(([(header::SET_COOKIE, sid.unwrap_or_default())], Redirect::to(done.location.as_str()))
-        .into_response())
+    let mut cookies: Vec<_> = done.cookies.iter().map(|c| (header::SET_COOKIE, c.header())).collect();
+    cookies
+        .extend(done.session.map(|s| {
+            (header::SET_COOKIE, format!("sid={}; Path=/; HttpOnly; SameSite=Lax", s.cookie_value))
+        }));
+    Ok((axum::response::AppendHeaders(cookies), Redirect::to(done.location.as_str())).into_response())
 }
 
 async fn me(State(flow): State<Flow>, h: HeaderMap) -> Result<Json<serde_json::Value>, String> {
@@ -76,8 +83,12 @@ async fn me(State(flow): State<Flow>, h: HeaderMap) -> Result<Json<serde_json::V
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let pool = SqlitePoolOptions::new().max_connections(1).connect("sqlite::memory:").await?;
-    let table = "CREATE TABLE accounts (id TEXT PRIMARY KEY, email TEXT UNIQUE, verified INTEGER, name TEXT)";
+    let table = "CREATE TABLE accounts (id TEXT PRIMARY KEY, email TEXT, verified INTEGER, name TEXT)";
     sqlx::query(table).execute(&pool).await?;
+    // Only a verified address is one person's: an unverified one must not lock its owner out.
+    sqlx::query("CREATE UNIQUE INDEX accounts_email ON accounts (email) WHERE verified")
+        .execute(&pool)
+        .await?;
     let store = SqliteStore::with_pool(pool, Accounts).await?;
 
     // A local mock identity provider plays GitHub's part, so the example runs offline.

@@ -50,6 +50,9 @@ pub struct Project {
     pub default_success: Option<Url>,
     /// Failure URL when a login names none.
     pub default_failure: Option<Url>,
+    /// Whether the site is served over https: the flow's cookies are then `Secure` and named with
+    /// the `__Host-` prefix, which a sibling subdomain cannot plant.
+    pub secure_cookies: bool,
 }
 
 impl Project {
@@ -67,7 +70,18 @@ impl Project {
             state_lifetime: STATE_LIFETIME,
             default_success: None,
             default_failure: None,
+            secure_cookies: false,
         }
+    }
+
+    /// The name of one of the flow's cookies: `__Host-<name>` when cookies are `Secure`.
+    fn cookie_name(&self, name: &str) -> String {
+        if self.secure_cookies { format!("__Host-{name}") } else { name.to_owned() }
+    }
+
+    /// The cookie tying token-flow secrets of this project to the browser that finished them.
+    fn link_cookie_name(&self) -> String {
+        self.cookie_name(&format!("{LINK_COOKIE_PREFIX}{}", self.id))
     }
 
     /// Enables a provider under its descriptor's id.
@@ -86,6 +100,7 @@ impl fmt::Debug for Project {
             .field("providers", &self.providers.keys().collect::<Vec<_>>())
             .field("session_limit", &self.session_limit)
             .field("session_duration", &self.session_duration)
+            .field("secure_cookies", &self.secure_cookies)
             .finish_non_exhaustive()
     }
 }
@@ -129,38 +144,53 @@ impl<'a> StartRequest<'a> {
 pub struct Started {
     /// The provider's authorize URL.
     pub location: Url,
-    /// The browser-binding cookie to set (HttpOnly, SameSite=Lax, for the state's lifetime).
-    pub cookie: BindingCookie,
+    /// The browser-binding cookie to set (for the state's lifetime).
+    pub cookie: Cookie,
 }
 
-/// The cookie that ties a login's `state` to the browser that started it.
+/// Prefix of the cookie that ties a project's token-flow secrets to the browser that finished
+/// the login; the project id follows.
+pub const LINK_COOKIE_PREFIX: &str = "loginkit_link_";
+
+/// A cookie the flow needs set (or deleted, with an empty value and no lifetime). Its name
+/// already carries the `__Host-` prefix when [`Project::secure_cookies`] is on.
 #[derive(Clone)]
-pub struct BindingCookie {
+pub struct Cookie {
     /// Name.
     pub name: String,
-    /// Value (random).
+    /// Value (random); empty to delete.
     pub value: String,
-    /// Lifetime.
+    /// Lifetime; zero deletes the cookie.
     pub max_age: Duration,
+    /// Whether it is `Secure` (the site is https).
+    pub secure: bool,
 }
 
-impl BindingCookie {
-    /// A `Set-Cookie` value for it: HttpOnly, SameSite=Lax, limited to `path` (the callback's),
-    /// `Secure` when the site is served over https.
-    pub fn header(&self, path: &str, secure: bool) -> String {
-        let secure = if secure { "; Secure" } else { "" };
+impl Cookie {
+    /// A `Set-Cookie` value for it: `Path=/`, HttpOnly, SameSite=Lax (sent on the top-level
+    /// navigation back from the provider), `Secure` when the site is served over https.
+    pub fn header(&self) -> String {
+        let secure = if self.secure { "; Secure" } else { "" };
         format!(
-            "{}={}; Path={path}; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+            "{}={}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
             self.name,
             self.value,
             self.max_age.as_secs()
         )
     }
+
+    /// The same cookie, deleted.
+    fn removal(name: String, secure: bool) -> Self {
+        Self { name, value: String::new(), max_age: Duration::ZERO, secure }
+    }
 }
 
-impl fmt::Debug for BindingCookie {
+impl fmt::Debug for Cookie {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BindingCookie").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("Cookie")
+            .field("name", &self.name)
+            .field("max_age", &self.max_age)
+            .finish_non_exhaustive()
     }
 }
 
@@ -203,8 +233,9 @@ pub fn parse_cookie_header(header: &str) -> Vec<(String, String)> {
 pub struct Completed {
     /// The URL to redirect to.
     pub location: Url,
-    /// The binding cookie to delete.
-    pub clear_cookie: String,
+    /// Cookies to set with the redirect: the binding cookie deleted and, after a token-flow
+    /// login, the cookie that lets this browser link providers to the session its secret makes.
+    pub cookies: Vec<Cookie>,
     /// The session created (session flow only), with its secret for the cookie.
     pub session: Option<NewSession>,
     /// The error when `location` is the failure URL.
@@ -338,10 +369,11 @@ impl Flow {
         })?;
         Ok(Started {
             location,
-            cookie: BindingCookie {
-                name: state.cookie_name(),
+            cookie: Cookie {
+                name: project.cookie_name(&state.cookie_name()),
                 value: state.binding,
                 max_age: project.state_lifetime,
+                secure: project.secure_cookies,
             },
         })
     }
@@ -382,7 +414,8 @@ impl Flow {
         if state.expired(Timestamp::now()) {
             return Err(FlowError::bad_state("expired; start the login again"));
         }
-        let cookie_name = state.cookie_name();
+        // Only the `__Host-` name counts on an https site: a sibling subdomain can plant the plain one.
+        let cookie_name = project.cookie_name(&state.cookie_name());
         let bound = request
             .cookies
             .iter()
@@ -390,6 +423,7 @@ impl Flow {
         if !bound {
             return Err(FlowError::bad_state("this browser did not start the login"));
         }
+        let clear = Cookie::removal(cookie_name, project.secure_cookies);
         let success = project.allow.check(&state.success).map_err(|_| {
             FlowError::new(ErrorType::ProjectInvalidSuccessUrl, "Invalid redirect URL for OAuth success.")
         })?;
@@ -403,7 +437,7 @@ impl Flow {
             tracing::info!(provider = request.provider, kind = %error.kind(), "login failed");
             Ok(Completed {
                 location: failure_url(&failure, &error),
-                clear_cookie: cookie_name.clone(),
+                cookies: vec![clear.clone()],
                 session: None,
                 error: Some(error),
             })
@@ -414,13 +448,17 @@ impl Flow {
         };
         let name = provider.descriptor().display_name;
         if let Some(error) = param("error") {
-            let description =
-                param("error_description").map(|d| format!(": {}", truncate(d, 512))).unwrap_or_default();
+            // The provider's words reach the app's failure page: as plain text, capped.
+            let description = param("error_description")
+                .map(|d| plain_text(d, 256))
+                .filter(|d| !d.is_empty())
+                .map(|d| format!(": {d}"))
+                .unwrap_or_default();
             return fail(FlowError::new(
                 ErrorType::UserOauth2ProviderError,
                 format!(
                     "The {name} OAuth2 provider returned an error: {}{description}",
-                    truncate(error, 256)
+                    plain_text(error, 64)
                 ),
             ));
         }
@@ -453,7 +491,7 @@ impl Flow {
                         ErrorType::UserOauth2ProviderFailure,
                         format!(
                             "{name} couldn't complete sign-in ({}). Please try again.",
-                            truncate(&reason, 256)
+                            plain_text(&reason, 256)
                         ),
                     )
                     .with_source(error),
@@ -466,7 +504,10 @@ impl Flow {
                 return fail(
                     FlowError::new(
                         ErrorType::UserOauth2ProviderError,
-                        format!("{name} did not return the user's profile: {error}"),
+                        format!(
+                            "{name} did not return the user's profile: {}",
+                            plain_text(&error.to_string(), 256)
+                        ),
                     )
                     .with_source(error),
                 );
@@ -478,25 +519,58 @@ impl Flow {
         let display_name =
             profile.name.clone().filter(|n| !n.is_empty()).or_else(|| apple_user_name(param("user")));
         let login = Login { provider: request.provider, profile: &profile, display_name, tokens: &tokens };
-        match self.complete(&login, &state, request.current_session, request.client).await {
+        let current = request.current_session.filter(|session| self.may_link_to(session, request.cookies));
+        match self.complete(&login, &state, current, request.client).await {
             Ok((user_id, outcome)) => {
                 let mut location = success;
+                let mut cookies = vec![clear];
                 let session = match outcome {
                     Outcome::Session(session) => Some(*session),
-                    Outcome::Token(secret) => {
+                    Outcome::Token { secret, link } => {
                         location
                             .query_pairs_mut()
                             .append_pair("userId", &user_id)
                             .append_pair("secret", &secret);
+                        cookies.push(Cookie {
+                            name: project.link_cookie_name(),
+                            value: link,
+                            max_age: project.session_duration,
+                            secure: project.secure_cookies,
+                        });
                         None
                     }
                 };
                 tracing::info!(provider = request.provider, user = %user_id, token_flow = state.token, "login completed");
-                Ok(Completed { location, clear_cookie: cookie_name, session, error: None })
+                Ok(Completed { location, cookies, session, error: None })
             }
             Err(error) if error.kind() == ErrorType::GeneralServerError => Err(error),
             Err(error) => fail(error),
         }
+    }
+
+    /// Whether a login may link its identity to the user of `session`, the session the browser
+    /// is signed in with.
+    ///
+    /// A session made from a token-flow secret was made by whoever held the secret, and a secret
+    /// travels in a URL: an attacker can finish the token flow for their own account and hand
+    /// the success URL to a victim, whose browser then redeems it and is signed in as the
+    /// attacker. Linking the victim's next provider to that session would hand the attacker the
+    /// victim's identity and provider tokens. Such a session is a link target only in the
+    /// browser that finished its token-flow login, which holds the link cookie whose digest the
+    /// session carries; elsewhere the login goes on as if no one were signed in.
+    fn may_link_to(&self, session: &Session, cookies: &[(String, String)]) -> bool {
+        let Some(expected) = &session.link_binding else { return true };
+        let name = self.inner.project.link_cookie_name();
+        let proven = cookies
+            .iter()
+            .any(|(n, value)| *n == name && crypto::secrets_equal(&crypto::digest_secret(value), expected));
+        if !proven {
+            tracing::info!(
+                session = %session.id,
+                "a session redeemed from a token-flow secret outside the browser that finished its login is not a link target"
+            );
+        }
+        proven
     }
 
     /// Account matching and all writes of a login, in one transaction.
@@ -521,7 +595,7 @@ impl Flow {
                 return Err(already_exists("This account is already linked to another user."));
             }
             if let Some(email) = email
-                && let Some(other) = tx.user_by_email(email).await?
+                && let Some(other) = tx.user_by_verified_email(email).await?
                 && other.id != current.user_id
             {
                 return Err(already_exists("A user with the same email already exists."));
@@ -538,7 +612,7 @@ impl Flow {
             // about the account it belongs to.
             let by_email = match email {
                 None => None,
-                Some(email) => tx.user_by_email(email).await?,
+                Some(email) => tx.user_by_verified_email(email).await?,
             };
             match by_email {
                 // Linking by email is safe only when both sides vouch for the same address.
@@ -596,6 +670,7 @@ impl Flow {
         }
         let outcome = if state.token {
             let secret = crypto::random_secret();
+            let link = crypto::random_secret();
             tx.create_token(OneTimeToken {
                 id: crypto::random_id(),
                 user_id: user.id.clone(),
@@ -603,16 +678,17 @@ impl Flow {
                 provider: login.provider.to_owned(),
                 expire: now.plus(self.inner.project.token_lifetime),
                 created_at: now,
+                link_binding: Some(crypto::digest_secret(&link)),
             })
             .await?;
-            Outcome::Token(secret)
+            Outcome::Token { secret, link }
         } else {
             if let Some(current) = current {
                 // Like Appwrite: the new OAuth2 session replaces the one the browser had.
                 tx.delete_session(&current.id).await?;
             }
             let new = self
-                .new_session(&mut *tx, &user.id, login.provider, &profile.id, stored, client, now)
+                .new_session(&mut *tx, &user.id, login.provider, &profile.id, stored, None, client, now)
                 .await?;
             Outcome::Session(Box::new(new))
         };
@@ -628,6 +704,7 @@ impl Flow {
         provider: &str,
         provider_uid: &str,
         tokens: StoredTokens,
+        link_binding: Option<String>,
         client: &Client,
         now: Timestamp,
     ) -> Result<NewSession, FlowError> {
@@ -644,6 +721,7 @@ impl Flow {
             user_agent: truncate(&client.user_agent, 512).to_owned(),
             created_at: now,
             updated_at: now,
+            link_binding,
         };
         tx.create_session(session.clone()).await?;
         tx.trim_sessions(user_id, self.inner.project.session_limit as usize, &session.id).await?;
@@ -703,6 +781,7 @@ impl Flow {
                 &token.provider,
                 &identity.provider_uid,
                 identity.tokens,
+                token.link_binding,
                 client,
                 now,
             )
@@ -823,7 +902,11 @@ impl Flow {
 
 enum Outcome {
     Session(Box<NewSession>),
-    Token(String),
+    /// The token flow's one-time secret, and the link cookie's value for the browser.
+    Token {
+        secret: String,
+        link: String,
+    },
 }
 
 struct Login<'a> {
@@ -871,6 +954,29 @@ fn apple_user_name(user: Option<&str>) -> Option<String> {
     (!full.is_empty()).then_some(full)
 }
 
+/// Text from a provider (an `error_description`, an error message quoting one) made safe for an
+/// app's failure page: markup removed, control characters and the characters that open markup or
+/// quote dropped, whitespace collapsed, at most `max` characters.
+fn plain_text(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in text.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            _ if in_tag => {}
+            '>' | '"' | '\\' | '`' => {}
+            c if c.is_whitespace() || c.is_control() => {
+                if !out.is_empty() && !out.ends_with(' ') {
+                    out.push(' ');
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    truncate(out.trim_end(), max).to_owned()
+}
+
 fn truncate(s: &str, max: usize) -> &str {
     match s.char_indices().nth(max) {
         Some((index, _)) => &s[..index],
@@ -904,6 +1010,17 @@ mod tests {
         let error: serde_json::Value = serde_json::from_str(&pairs[1].1).unwrap();
         assert_eq!(error["type"], "user_oauth2_provider_error");
         assert_eq!(error["code"], 424);
+    }
+
+    #[test]
+    fn provider_text_becomes_plain_text() {
+        assert_eq!(
+            plain_text("<script>alert(1)</script>Access <b>denied</b>\n\tby   policy \"x\" > y", 100),
+            "alert(1)Access denied by policy x y"
+        );
+        assert_eq!(plain_text("<img src=x onerror=alert(1)>", 100), "");
+        assert_eq!(plain_text(&"é".repeat(300), 256).chars().count(), 256);
+        assert_eq!(plain_text("unclosed <tag and more", 100), "unclosed");
     }
 
     #[test]

@@ -29,8 +29,8 @@ mod store;
 pub use crypto::{KeyError, Keys, MASTER_KEY_LEN};
 pub use error::{ErrorType, FlowError, StoreError};
 pub use flow::{
-    BindingCookie, CallbackRequest, Client, Completed, Flow, MAX_SCOPE_LEN, MAX_SCOPES, NewSession, Project,
-    StartRequest, Started, parse_cookie_header,
+    CallbackRequest, Client, Completed, Cookie, Flow, LINK_COOKIE_PREFIX, MAX_SCOPE_LEN, MAX_SCOPES,
+    NewSession, Project, StartRequest, Started, parse_cookie_header,
 };
 pub use model::{Identity, NewUser, OneTimeToken, Sealed, Session, StoredTokens, Timestamp, User};
 #[cfg(feature = "postgres")]

@@ -82,7 +82,8 @@ pub struct StoredTokens {
 pub struct User {
     /// Id.
     pub id: String,
-    /// Email address, if known.
+    /// Email address, if known. Only a verified address is unique among users: an unverified
+    /// one may be claimed by several, and names no one.
     pub email: Option<String>,
     /// Whether a provider vouched for the email.
     pub email_verified: bool,
@@ -155,6 +156,11 @@ pub struct Session {
     pub created_at: Timestamp,
     /// Last change.
     pub updated_at: Timestamp,
+    /// For a session made from a token-flow secret: the digest of the link cookie given to the
+    /// browser that finished that login. The session is a target for linking another provider
+    /// only in a browser holding that cookie. `None` for sessions made by a browser's own
+    /// callback.
+    pub link_binding: Option<String>,
 }
 
 /// A one-time secret of the token flow, exchanged for a session.
@@ -172,6 +178,9 @@ pub struct OneTimeToken {
     pub expire: Timestamp,
     /// Creation time.
     pub created_at: Timestamp,
+    /// Digest of the link cookie given to the browser that finished the login; the session the
+    /// secret makes inherits it (see [`Session::link_binding`]).
+    pub link_binding: Option<String>,
 }
 
 #[cfg(test)]

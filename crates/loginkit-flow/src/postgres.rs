@@ -51,13 +51,13 @@ impl std::fmt::Debug for PgStore {
 }
 
 fn migrator() -> Migrator {
-    let mut migrator = Migrator::with_migrations(vec![Migration::new(
-        1,
-        Cow::Borrowed("init"),
-        MigrationType::Simple,
-        include_str!("../migrations/postgres/0001_init.sql").into_sql_str(),
-        false,
-    )]);
+    let migration = |version, name, sql: &'static str| {
+        Migration::new(version, Cow::Borrowed(name), MigrationType::Simple, sql.into_sql_str(), false)
+    };
+    let mut migrator = Migrator::with_migrations(vec![
+        migration(1, "init", include_str!("../migrations/postgres/0001_init.sql")),
+        migration(2, "security", include_str!("../migrations/postgres/0002_security.sql")),
+    ]);
     // Its own bookkeeping table, so an application's sqlx migrations in the same database stay
     // apart. sqlx takes an advisory lock while migrating, so instances starting together are safe.
     migrator.dangerous_set_table_name("loginkit_migrations");
@@ -212,10 +212,10 @@ impl Tx for PgTx {
         row.as_ref().map(user_row).transpose().map_err(db)
     }
 
-    async fn user_by_email(&mut self, email: &str) -> Result<Option<User>, StoreError> {
+    async fn user_by_verified_email(&mut self, email: &str) -> Result<Option<User>, StoreError> {
         // The same expression as the unique index, so the index answers it.
         let row = sqlx::query(
-            r#"SELECT * FROM loginkit_users WHERE lower(email COLLATE "C") = lower($1 COLLATE "C")"#,
+            r#"SELECT * FROM loginkit_users WHERE lower(email COLLATE "C") = lower($1 COLLATE "C") AND email_verified"#,
         )
         .bind(email)
         .fetch_optional(&mut *self.tx)
@@ -346,8 +346,8 @@ impl Tx for PgTx {
     async fn create_session(&mut self, s: Session) -> Result<(), StoreError> {
         let done = sqlx::query(
             "INSERT INTO loginkit_sessions (id, user_id, secret_digest, provider, provider_uid, access_token,
-               refresh_token, access_token_expiry, expire, ip, user_agent, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) ON CONFLICT DO NOTHING",
+               refresh_token, access_token_expiry, expire, ip, user_agent, created_at, updated_at, link_binding)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT DO NOTHING",
         )
         .bind(&s.id)
         .bind(&s.user_id)
@@ -362,6 +362,7 @@ impl Tx for PgTx {
         .bind(&s.user_agent)
         .bind(s.created_at.millis())
         .bind(s.updated_at.millis())
+        .bind(&s.link_binding)
         .execute(&mut *self.tx)
         .await
         .map_err(db)?;
@@ -447,8 +448,8 @@ impl Tx for PgTx {
 
     async fn create_token(&mut self, t: OneTimeToken) -> Result<(), StoreError> {
         let done = sqlx::query(
-            "INSERT INTO loginkit_tokens (id, user_id, secret_digest, provider, expire, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            "INSERT INTO loginkit_tokens (id, user_id, secret_digest, provider, expire, created_at, link_binding)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
         )
         .bind(&t.id)
         .bind(&t.user_id)
@@ -456,6 +457,7 @@ impl Tx for PgTx {
         .bind(&t.provider)
         .bind(t.expire.millis())
         .bind(t.created_at.millis())
+        .bind(&t.link_binding)
         .execute(&mut *self.tx)
         .await
         .map_err(db)?;

@@ -27,6 +27,8 @@ const FORBIDDEN_SCHEMES: [&str; 5] = ["javascript", "data", "file", "vbscript", 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AllowList {
     hostnames: Vec<String>,
+    /// `hostnames` parsed: an optional web scheme the entry is limited to, and the host pattern.
+    hosts: Vec<(Option<String>, String)>,
     schemes: Vec<String>,
 }
 
@@ -57,7 +59,9 @@ pub enum RedirectError {
 impl AllowList {
     /// An allow-list of hostname patterns (`example.com`, `*.example.com`, `localhost`, `*`) and
     /// custom schemes (`myapp`, `appwrite-callback-<project>`). Patterns are compared in lower
-    /// case; `*.suffix` matches subdomains only, not `suffix` itself.
+    /// case; `*.suffix` matches subdomains only, not `suffix` itself. A pattern may name the one
+    /// web scheme it allows (`https://example.com`, `http://intranet.test`); without one, URLs of
+    /// any web scheme match it, and [`AllowList::trusts_origin`] decides for origins.
     pub fn new<H, S>(hostnames: H, schemes: S) -> Self
     where
         H: IntoIterator,
@@ -66,8 +70,18 @@ impl AllowList {
         S::Item: Into<String>,
     {
         let lower = |s: String| s.trim().to_ascii_lowercase();
+        let hostnames: Vec<String> =
+            hostnames.into_iter().map(Into::into).map(lower).filter(|h| !h.is_empty()).collect();
+        let hosts = hostnames
+            .iter()
+            .map(|entry| match entry.split_once("://") {
+                Some((scheme, host)) => (Some(scheme.to_owned()), host.trim_end_matches('/').to_owned()),
+                None => (None, entry.clone()),
+            })
+            .collect();
         Self {
-            hostnames: hostnames.into_iter().map(Into::into).map(lower).filter(|h| !h.is_empty()).collect(),
+            hostnames,
+            hosts,
             schemes: schemes.into_iter().map(Into::into).map(lower).filter(|s| !s.is_empty()).collect(),
         }
     }
@@ -95,7 +109,7 @@ impl AllowList {
         }
         if HOSTNAME_SCHEMES.contains(&scheme) {
             return match url.host() {
-                Some(host) if self.host_allowed(&host) => Ok(url),
+                Some(host) if self.host_allowed(scheme, &host, true) => Ok(url),
                 Some(host) => Err(RedirectError::Host(host.to_string())),
                 None => Err(RedirectError::Unparsable),
             };
@@ -107,32 +121,64 @@ impl AllowList {
         }
     }
 
-    /// Whether a request `Origin` (scheme, host and port) belongs to an allowed web host.
-    pub fn origin_allowed(&self, origin: &str) -> bool {
-        match Url::parse(origin) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") && url.path() == "/" => {
-                url.host().is_some_and(|host| self.host_allowed(&host))
-            }
-            _ => false,
+    /// Whether a request from `origin` (scheme, host and port) may be answered with credentials:
+    /// its pages may read what this project's cookies unlock.
+    ///
+    /// Stricter than [`AllowList::check`]: the `*` pattern never trusts an origin, and a pattern
+    /// without a scheme trusts `https` origins, and `http` ones only when `https_only` is off
+    /// (the server itself is not served over https) or the host is loopback. A plain-http page
+    /// of an allowed host can be rewritten by anyone on its network, so an https server does not
+    /// hand it credentials unless the pattern names `http://` itself.
+    pub fn trusts_origin(&self, origin: &str, https_only: bool) -> bool {
+        let url = match Url::parse(origin) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.path() == "/" => url,
+            _ => return false,
+        };
+        let Some(host) = url.host() else { return false };
+        if url.scheme() == "http" && https_only && !is_loopback(&host_name(&host)) {
+            // Only a pattern that names `http://` itself trusts a plain-http origin here.
+            return self.hosts.iter().any(|(scheme, pattern)| {
+                scheme.as_deref() == Some("http")
+                    && pattern != "*"
+                    && pattern_matches(pattern, &host_name(&host))
+            });
         }
+        self.host_allowed(url.scheme(), &host, false)
     }
 
-    fn host_allowed(&self, host: &Host<&str>) -> bool {
-        let name = match host {
-            Host::Domain(domain) => domain.to_ascii_lowercase(),
-            Host::Ipv4(ip) => ip.to_string(),
-            Host::Ipv6(ip) => format!("[{ip}]"),
-        };
-        let loopback = matches!(name.as_str(), "127.0.0.1" | "[::1]");
-        self.hostnames.iter().any(|pattern| match pattern.strip_prefix("*.") {
-            _ if pattern == "*" => true,
-            Some(suffix) => {
-                name.len() > suffix.len() + 1
-                    && name.ends_with(suffix)
-                    && name.as_bytes()[name.len() - suffix.len() - 1] == b'.'
-            }
-            None => *pattern == name || (loopback && pattern == "localhost"),
+    /// Whether some pattern allows `host` under `scheme`; `wildcard` lets the `*` pattern count.
+    fn host_allowed(&self, scheme: &str, host: &Host<&str>, wildcard: bool) -> bool {
+        let name = host_name(host);
+        self.hosts.iter().any(|(only, pattern)| {
+            only.as_deref().is_none_or(|only| only == scheme)
+                && (wildcard || pattern != "*")
+                && pattern_matches(pattern, &name)
         })
+    }
+}
+
+fn host_name(host: &Host<&str>) -> String {
+    match host {
+        Host::Domain(domain) => domain.to_ascii_lowercase(),
+        Host::Ipv4(ip) => ip.to_string(),
+        Host::Ipv6(ip) => format!("[{ip}]"),
+    }
+}
+
+fn is_loopback(name: &str) -> bool {
+    matches!(name, "localhost" | "127.0.0.1" | "[::1]")
+}
+
+/// One hostname pattern against a lower-case host name.
+fn pattern_matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_prefix("*.") {
+        _ if pattern == "*" => true,
+        Some(suffix) => {
+            name.len() > suffix.len() + 1
+                && name.ends_with(suffix)
+                && name.as_bytes()[name.len() - suffix.len() - 1] == b'.'
+        }
+        None => pattern == name || (matches!(name, "127.0.0.1" | "[::1]") && pattern == "localhost"),
     }
 }
 
@@ -223,10 +269,40 @@ mod tests {
     #[test]
     fn origins() {
         let list = list();
-        assert!(list.origin_allowed("http://127.0.0.1:9020"));
-        assert!(list.origin_allowed("https://a.apps.example.org"));
-        assert!(!list.origin_allowed("https://evil.test"));
-        assert!(!list.origin_allowed("null"));
+        for https_only in [false, true] {
+            assert!(list.trusts_origin("http://127.0.0.1:9020", https_only), "loopback over http");
+            assert!(list.trusts_origin("https://a.apps.example.org", https_only));
+            assert!(!list.trusts_origin("https://evil.test", https_only));
+            assert!(!list.trusts_origin("null", https_only));
+            assert!(!list.trusts_origin("https://example.com/path", https_only));
+        }
+        assert!(list.trusts_origin("http://example.com", false));
+        assert!(!list.trusts_origin("http://example.com", true), "plain http is not an https server's");
+    }
+
+    #[test]
+    fn the_wildcard_allows_redirects_but_never_trusts_an_origin() {
+        let list = AllowList::new(["*"], Vec::<String>::new());
+        assert!(list.check("https://anything.test/ok").is_ok());
+        assert!(!list.trusts_origin("https://anything.test", false));
+        assert!(!list.trusts_origin("http://localhost:3000", false));
+    }
+
+    #[test]
+    fn a_pattern_may_name_its_scheme() {
+        let list = AllowList::new(
+            ["https://secure.test", "http://intranet.test", "both.test"],
+            Vec::<String>::new(),
+        );
+        assert!(list.check("https://secure.test/ok").is_ok());
+        assert!(matches!(list.check("http://secure.test/ok"), Err(RedirectError::Host(_))));
+        assert!(list.check("http://intranet.test/ok").is_ok());
+        assert!(list.check("https://intranet.test/ok").is_err());
+        assert!(list.check("http://both.test/").is_ok() && list.check("https://both.test/").is_ok());
+        assert!(list.trusts_origin("http://intranet.test", true), "named http is trusted even by https");
+        assert!(!list.trusts_origin("https://intranet.test", true));
+        assert!(!list.trusts_origin("http://secure.test", false));
+        assert!(list.trusts_origin("https://secure.test", true));
     }
 
     proptest! {

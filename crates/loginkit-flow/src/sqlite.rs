@@ -30,7 +30,11 @@ pub trait UserTable: Send + Sync + 'static {
     /// A user by id.
     async fn user(&self, conn: &mut SqliteConnection, id: &str) -> sqlx::Result<Option<User>>;
     /// The user with this email (case-insensitive), if any.
-    async fn user_by_email(&self, conn: &mut SqliteConnection, email: &str) -> sqlx::Result<Option<User>>;
+    async fn user_by_verified_email(
+        &self,
+        conn: &mut SqliteConnection,
+        email: &str,
+    ) -> sqlx::Result<Option<User>>;
     /// Inserts a user; a unique violation on the email is reported as a conflict.
     async fn create_user(&self, conn: &mut SqliteConnection, user: &NewUser) -> sqlx::Result<User>;
     /// Sets the display name (called when the user had none). The default does nothing.
@@ -57,8 +61,12 @@ impl UserTable for BuiltinUsers {
         row.as_ref().map(user_row).transpose()
     }
 
-    async fn user_by_email(&self, conn: &mut SqliteConnection, email: &str) -> sqlx::Result<Option<User>> {
-        let row = sqlx::query("SELECT * FROM loginkit_users WHERE email = ?")
+    async fn user_by_verified_email(
+        &self,
+        conn: &mut SqliteConnection,
+        email: &str,
+    ) -> sqlx::Result<Option<User>> {
+        let row = sqlx::query("SELECT * FROM loginkit_users WHERE email = ? AND email_verified = 1")
             .bind(email)
             .fetch_optional(conn)
             .await?;
@@ -126,13 +134,13 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 fn migrator() -> Migrator {
-    let mut migrator = Migrator::with_migrations(vec![Migration::new(
-        1,
-        Cow::Borrowed("init"),
-        MigrationType::Simple,
-        include_str!("../migrations/sqlite/0001_init.sql").into_sql_str(),
-        false,
-    )]);
+    let migration = |version, name, sql: &'static str| {
+        Migration::new(version, Cow::Borrowed(name), MigrationType::Simple, sql.into_sql_str(), false)
+    };
+    let mut migrator = Migrator::with_migrations(vec![
+        migration(1, "init", include_str!("../migrations/sqlite/0001_init.sql")),
+        migration(2, "security", include_str!("../migrations/sqlite/0002_security.sql")),
+    ]);
     // Its own bookkeeping table, so an application's sqlx migrations in the same file stay apart.
     migrator.dangerous_set_table_name("loginkit_migrations");
     migrator
@@ -301,8 +309,8 @@ impl Tx for SqliteTx {
         self.users.user(&mut self.tx, id).await.map_err(db)
     }
 
-    async fn user_by_email(&mut self, email: &str) -> Result<Option<User>, StoreError> {
-        self.users.user_by_email(&mut self.tx, email).await.map_err(db)
+    async fn user_by_verified_email(&mut self, email: &str) -> Result<Option<User>, StoreError> {
+        self.users.user_by_verified_email(&mut self.tx, email).await.map_err(db)
     }
 
     async fn create_user(&mut self, user: NewUser) -> Result<User, StoreError> {
@@ -396,8 +404,8 @@ impl Tx for SqliteTx {
     async fn create_session(&mut self, s: Session) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO loginkit_sessions (id, user_id, secret_digest, provider, provider_uid, access_token,
-               refresh_token, access_token_expiry, expire, ip, user_agent, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               refresh_token, access_token_expiry, expire, ip, user_agent, created_at, updated_at, link_binding)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&s.id)
         .bind(&s.user_id)
@@ -412,6 +420,7 @@ impl Tx for SqliteTx {
         .bind(&s.user_agent)
         .bind(s.created_at.millis())
         .bind(s.updated_at.millis())
+        .bind(&s.link_binding)
         .execute(&mut *self.tx)
         .await
         .map_err(db)?;
@@ -498,8 +507,8 @@ impl Tx for SqliteTx {
 
     async fn create_token(&mut self, t: OneTimeToken) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO loginkit_tokens (id, user_id, secret_digest, provider, expire, created_at)
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO loginkit_tokens (id, user_id, secret_digest, provider, expire, created_at, link_binding)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&t.id)
         .bind(&t.user_id)
@@ -507,6 +516,7 @@ impl Tx for SqliteTx {
         .bind(&t.provider)
         .bind(t.expire.millis())
         .bind(t.created_at.millis())
+        .bind(&t.link_binding)
         .execute(&mut *self.tx)
         .await
         .map_err(db)?;

@@ -34,9 +34,11 @@ pub trait Store: Send + Sync + 'static {
 pub trait Tx: Send {
     /// A user by id.
     async fn user(&mut self, id: &str) -> Result<Option<User>, StoreError>;
-    /// The user owning `email` (compared case-insensitively), if any.
-    async fn user_by_email(&mut self, email: &str) -> Result<Option<User>, StoreError>;
-    /// Creates a user. [`StoreError::Conflict`] when the email is taken.
+    /// The user whose verified email is `email` (compared case-insensitively), if any. Users
+    /// holding it unverified do not count: an unverified address never names an account.
+    async fn user_by_verified_email(&mut self, email: &str) -> Result<Option<User>, StoreError>;
+    /// Creates a user. [`StoreError::Conflict`] when the email is verified and another user's
+    /// verified email already.
     async fn create_user(&mut self, user: NewUser) -> Result<User, StoreError>;
     /// Sets a user's name.
     async fn set_user_name(&mut self, id: &str, name: &str, now: Timestamp) -> Result<(), StoreError>;
@@ -211,6 +213,7 @@ macro_rules! row_decoders {
                 user_agent: row.try_get("user_agent")?,
                 created_at: Timestamp::from_millis(row.try_get("created_at")?),
                 updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
+                link_binding: row.try_get("link_binding")?,
             })
         }
 
@@ -222,6 +225,7 @@ macro_rules! row_decoders {
                 provider: row.try_get("provider")?,
                 expire: Timestamp::from_millis(row.try_get("expire")?),
                 created_at: Timestamp::from_millis(row.try_get("created_at")?),
+                link_binding: row.try_get("link_binding")?,
             })
         }
     };

@@ -136,8 +136,8 @@ impl Tx for RequiredOnlyTx {
     async fn user(&mut self, id: &str) -> Result<Option<User>, StoreError> {
         self.0.user(id).await
     }
-    async fn user_by_email(&mut self, email: &str) -> Result<Option<User>, StoreError> {
-        self.0.user_by_email(email).await
+    async fn user_by_verified_email(&mut self, email: &str) -> Result<Option<User>, StoreError> {
+        self.0.user_by_verified_email(email).await
     }
     async fn create_user(&mut self, user: NewUser) -> Result<User, StoreError> {
         self.0.create_user(user).await
@@ -244,6 +244,7 @@ macro_rules! suite {
 
 suite!(
     users,
+    unverified_addresses_are_not_unique_and_name_no_one,
     identities,
     sessions,
     trimming_sessions_spares_the_new_one_and_keeps_the_newest_others,
@@ -306,6 +307,7 @@ fn session(id: &str, user: &str, created: i64) -> Session {
         user_agent: "store-suite".into(),
         created_at: at(created),
         updated_at: at(created),
+        link_binding: id.ends_with('y').then(|| format!("link-{id}")),
     }
 }
 
@@ -317,6 +319,7 @@ fn token(id: &str, user: &str) -> OneTimeToken {
         provider: "mock".into(),
         expire: at(60_000),
         created_at: at(0),
+        link_binding: (id == "t1").then(|| format!("link-{id}")),
     }
 }
 
@@ -332,9 +335,13 @@ async fn users(f: Fixture) {
     assert_eq!(tx.user("u1").await.unwrap(), Some(ada.clone()));
     assert_eq!(tx.user("nobody").await.unwrap(), None);
     for spelling in ["ada@example.com", "ADA@EXAMPLE.COM", "Ada@Example.COM"] {
-        assert_eq!(tx.user_by_email(spelling).await.unwrap().map(|u| u.id), Some("u1".into()), "{spelling}");
+        assert_eq!(
+            tx.user_by_verified_email(spelling).await.unwrap().map(|u| u.id),
+            Some("u1".into()),
+            "{spelling}"
+        );
     }
-    assert_eq!(tx.user_by_email("ada@example.org").await.unwrap(), None);
+    assert_eq!(tx.user_by_verified_email("ada@example.org").await.unwrap(), None);
     assert!(is_conflict(tx.create_user(new_user("u2", Some("ADA@example.com"))).await));
     // Users without an email never collide.
     tx.create_user(new_user("u3", None)).await.unwrap();
@@ -342,7 +349,10 @@ async fn users(f: Fixture) {
     // Case folding is ASCII only on both stores (SQLite's NOCASE): these are two addresses.
     tx.create_user(new_user("u5", Some("\u{e9}@example.com"))).await.unwrap();
     tx.create_user(new_user("u6", Some("\u{c9}@example.com"))).await.unwrap();
-    assert_eq!(tx.user_by_email("\u{c9}@EXAMPLE.com").await.unwrap().map(|u| u.id), Some("u6".into()));
+    assert_eq!(
+        tx.user_by_verified_email("\u{c9}@EXAMPLE.com").await.unwrap().map(|u| u.id),
+        Some("u6".into())
+    );
     tx.set_user_name("u1", "Ada Lovelace", at(5)).await.unwrap();
     let renamed = tx.user("u1").await.unwrap().unwrap();
     assert_eq!(
@@ -352,6 +362,23 @@ async fn users(f: Fixture) {
     assert!(renamed.email_verified);
     tx.commit().await.unwrap();
     assert_eq!(f.counts().await, [5, 0, 0, 0]);
+}
+
+async fn unverified_addresses_are_not_unique_and_name_no_one(f: Fixture) {
+    let mut tx = f.store.begin().await.unwrap();
+    let unverified = |id: &str| NewUser { email_verified: false, ..new_user(id, Some("Ada@example.com")) };
+    tx.create_user(unverified("squat1")).await.unwrap();
+    tx.create_user(unverified("squat2")).await.unwrap();
+    assert_eq!(tx.user_by_verified_email("ada@example.com").await.unwrap(), None, "names no one");
+    let owner = tx.create_user(new_user("owner", Some("ADA@example.com"))).await.unwrap();
+    assert!(owner.email_verified, "the verified owner is not locked out");
+    let found = tx.user_by_verified_email("ada@EXAMPLE.com").await.unwrap().map(|u| u.id);
+    assert_eq!(found, Some("owner".into()));
+    let second = tx.create_user(new_user("second", Some("ada@example.com"))).await;
+    assert!(is_conflict(second), "a verified address has one owner");
+    tx.create_user(unverified("squat3")).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(f.counts().await, [4, 0, 0, 0]);
 }
 
 async fn identities(f: Fixture) {
@@ -537,7 +564,7 @@ async fn a_transaction_dropped_without_commit_rolls_back_every_write(f: Fixture)
 
     assert_eq!(f.counts().await, [1, 1, 1, 1], "nothing of the dropped transaction remains");
     let mut tx = f.store.read().await.unwrap();
-    assert_eq!(tx.user_by_email("ada@example.com").await.unwrap(), None);
+    assert_eq!(tx.user_by_verified_email("ada@example.com").await.unwrap(), None);
     assert_eq!(tx.user("kept").await.unwrap().unwrap().name, "");
     assert_eq!(tx.identity("i-kept").await.unwrap(), Some(identity("i-kept", "kept", "mock", "1", 0)));
     assert_eq!(tx.session("s-kept").await.unwrap(), Some(session("s-kept", "kept", 0)));
@@ -561,7 +588,10 @@ async fn commit_makes_writes_visible_and_uncommitted_writes_stay_hidden(f: Fixtu
     }
     writer.commit().await.unwrap();
     let mut reader = f.store.read().await.unwrap();
-    assert_eq!(reader.user_by_email("ADA@example.com").await.unwrap().map(|u| u.id), Some("u1".into()));
+    assert_eq!(
+        reader.user_by_verified_email("ADA@example.com").await.unwrap().map(|u| u.id),
+        Some("u1".into())
+    );
     assert_eq!(reader.session_by_secret("digest-s1").await.unwrap(), Some(session("s1", "u1", 0)));
     drop(reader);
     let mut next = f.store.begin().await.unwrap();
@@ -611,7 +641,7 @@ async fn concurrent_writers_checking_one_email_create_one_user(f: Fixture) {
         let store = f.store.clone();
         async move {
             let mut tx = store.begin().await.unwrap();
-            if tx.user_by_email("race@example.com").await.unwrap().is_some() {
+            if tx.user_by_verified_email("race@example.com").await.unwrap().is_some() {
                 return Outcome::Found;
             }
             // Widen the window between the check and the insert.

@@ -61,10 +61,15 @@ pub struct ProjectConfig {
     /// `*.example.com`, `localhost`, which also allows `127.0.0.1` and `[::1]`).
     #[serde(default)]
     pub hostnames: Vec<String>,
-    /// Custom URL schemes allowed for app deep links; `appwrite-callback-<project>` is always
-    /// allowed.
+    /// Custom URL schemes allowed for app deep links (`myapp`).
     #[serde(default)]
     pub schemes: Vec<String>,
+    /// The project has native apps (iOS, Android, desktop) signing in through Appwrite's SDKs:
+    /// allows the `appwrite-callback-<project>` scheme they listen on. Off by default: in a
+    /// web-only project any installed app registering that scheme would receive the token flow's
+    /// `userId` and `secret`.
+    #[serde(default)]
+    pub native_apps: bool,
     /// Most sessions per user (oldest removed first); 0 means no limit. Default 10.
     #[serde(default = "default_session_limit")]
     pub session_limit: u32,
@@ -137,6 +142,7 @@ impl fmt::Debug for ProjectConfig {
         f.debug_struct("ProjectConfig")
             .field("hostnames", &self.hostnames)
             .field("schemes", &self.schemes)
+            .field("native_apps", &self.native_apps)
             .field("session_limit", &self.session_limit)
             .field("session_duration_secs", &self.session_duration_secs)
             .field("state_lifetime_secs", &self.state_lifetime_secs)
@@ -278,6 +284,7 @@ impl ProjectConfig {
         Self {
             hostnames: vec!["localhost".into()],
             schemes: Vec::new(),
+            native_apps: false,
             session_limit: default_session_limit(),
             session_duration_secs: default_session_duration(),
             state_lifetime_secs: default_state_lifetime(),

@@ -92,24 +92,35 @@ pub fn session_cookie_name(project: &str) -> String {
 }
 
 /// Candidate session values of a request, in Appwrite's order: cookie, legacy cookie,
-/// `X-Appwrite-Session`, `X-Fallback-Cookies`.
+/// `X-Appwrite-Session`, `X-Fallback-Cookies`. At most one per source (the first one sent) and
+/// no value twice, so a request costs at most four lookups however many values it carries.
 pub fn session_values(project: &str, headers: &HeaderMap) -> Vec<String> {
     let name = session_cookie_name(project);
     let legacy = format!("{name}_legacy");
+    let usable = |v: &str| !v.is_empty() && v.len() <= 1024;
     let jar = cookies(headers);
-    let mut values: Vec<String> = Vec::new();
-    values.extend(jar.iter().filter(|(k, _)| *k == name).map(|(_, v)| v.clone()));
-    values.extend(jar.iter().filter(|(k, _)| *k == legacy).map(|(_, v)| v.clone()));
-    if let Some(value) = headers.get("x-appwrite-session").and_then(|v| v.to_str().ok()) {
-        values.push(value.to_owned());
+    let first_cookie =
+        |wanted: &str| jar.iter().find(|(k, v)| k == wanted && usable(v)).map(|(_, v)| v.clone());
+    let header = headers
+        .get("x-appwrite-session")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| usable(v))
+        .map(str::to_owned);
+    let fallback = headers.get("x-fallback-cookies").and_then(|v| v.to_str().ok()).and_then(|fallback| {
+        match serde_json::from_str::<Value>(fallback) {
+            Ok(Value::Object(mut map)) => match map.remove(&name) {
+                Some(Value::String(value)) if usable(&value) => Some(value),
+                _ => None,
+            },
+            _ => None,
+        }
+    });
+    let mut values: Vec<String> = Vec::with_capacity(4);
+    for value in [first_cookie(&name), first_cookie(&legacy), header, fallback].into_iter().flatten() {
+        if !values.contains(&value) {
+            values.push(value);
+        }
     }
-    if let Some(fallback) = headers.get("x-fallback-cookies").and_then(|v| v.to_str().ok())
-        && let Ok(Value::Object(map)) = serde_json::from_str::<Value>(fallback)
-        && let Some(Value::String(value)) = map.get(&name)
-    {
-        values.push(value.clone());
-    }
-    values.retain(|v| !v.is_empty() && v.len() <= 1024);
     values
 }
 
@@ -258,6 +269,18 @@ mod tests {
         headers.insert("x-fallback-cookies", HeaderValue::from_static(r#"{"a_session_p":"f"}"#));
         assert_eq!(session_values("p", &headers), ["c1", "c2", "h", "f"]);
         assert!(session_values("q", &headers) == ["h"]);
+    }
+
+    #[test]
+    fn thousands_of_session_cookies_are_at_most_one_lookup_per_source() {
+        let many: String =
+            (0..8000).map(|i| format!("a_session_p=v{i}; a_session_p_legacy=v{i}; ")).collect();
+        let mut headers = HeaderMap::new();
+        headers.insert(header::COOKIE, HeaderValue::from_str(&many).unwrap());
+        headers.insert("x-appwrite-session", HeaderValue::from_static("v0"));
+        assert_eq!(session_values("p", &headers), ["v0"], "the first of each source, each value once");
+        headers.insert("x-appwrite-session", HeaderValue::from_static("h"));
+        assert_eq!(session_values("p", &headers), ["v0", "h"]);
     }
 
     #[test]

@@ -66,9 +66,24 @@ impl AppState {
         self.public_url.as_ref().is_some_and(|u| u.scheme() == "https")
     }
 
-    /// All projects' allow-lists, for CORS.
-    pub fn origin_allowed(&self, origin: &str) -> bool {
-        self.projects.values().any(|flow| flow.project().allow.origin_allowed(origin))
+    /// Whether a response to `request` may name `origin` in `Access-Control-Allow-Origin` (with
+    /// credentials): only when the origin is trusted by the request's own project (see
+    /// [`loginkit_flow::AllowList::trusts_origin`]). A page of one project never reads another
+    /// project's answers. A preflight (`OPTIONS`) carries no credentials and gets no data back,
+    /// and browsers do not send the project header on it: it is answered for an origin any
+    /// project trusts.
+    pub fn cors_trusts(&self, origin: &str, request: &axum::http::request::Parts) -> bool {
+        let https_only = self.secure();
+        if request.method == axum::http::Method::OPTIONS {
+            return self.projects.values().any(|flow| flow.project().allow.trusts_origin(origin, https_only));
+        }
+        let query = http::pairs(request.uri.query().unwrap_or_default().as_bytes());
+        let project = http::project_id(&query, &request.headers)
+            .map(str::to_owned)
+            .or_else(|| routes::callback_project(request.uri.path()).map(str::to_owned));
+        project
+            .and_then(|id| self.projects.get(&id))
+            .is_some_and(|flow| flow.project().allow.trusts_origin(origin, https_only))
     }
 }
 
@@ -333,9 +348,12 @@ fn build_project(
         return Err(ConfigError(format!("projects.{id}: a project id is 1-36 letters, digits, - or _")));
     }
     let mut schemes = settings.schemes.clone();
-    schemes.push(format!("appwrite-callback-{id}"));
+    if settings.native_apps {
+        schemes.push(format!("appwrite-callback-{id}"));
+    }
     let allow = AllowList::new(settings.hostnames.clone(), schemes);
     let mut project = Project::new(id, allow);
+    project.secure_cookies = config.public_url()?.is_some_and(|url| url.scheme() == "https");
     project.known_providers = registry.ids().into_iter().map(str::to_owned).collect();
     project.session_limit = settings.session_limit;
     project.session_duration = Duration::from_secs(settings.session_duration_secs);

@@ -14,7 +14,7 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use loginkit_flow::{
-    BindingCookie, CallbackRequest, Client, ErrorType, Flow, NewSession, Session, StartRequest, Timestamp,
+    CallbackRequest, Client, Cookie, ErrorType, Flow, NewSession, Session, StartRequest, Timestamp,
 };
 use serde_json::{Value, json};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
@@ -36,8 +36,8 @@ const CALLBACK_PATH: &str = "/v1/account/sessions/oauth2/callback";
 pub fn router(state: Arc<AppState>) -> Router {
     let origins = state.clone();
     let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _| {
-            origin.to_str().is_ok_and(|origin| origins.origin_allowed(origin))
+        .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, request: &Parts| {
+            origin.to_str().is_ok_and(|origin| origins.cors_trusts(origin, request))
         }))
         .allow_credentials(true)
         .allow_methods([
@@ -155,6 +155,13 @@ async fn start_token(
     start(&state, &provider, &headers, query, true).await
 }
 
+/// The project named by a callback path (`/v1/account/sessions/oauth2/callback/{provider}/{project}`).
+pub(crate) fn callback_project(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix(CALLBACK_PATH)?.strip_prefix('/')?;
+    let (_provider, project) = rest.split_once('/')?;
+    (!project.is_empty() && !project.contains('/')).then_some(project)
+}
+
 fn callback_url(base: &Url, provider: &str, project: &str) -> Url {
     let mut url = base.clone();
     if let Ok(mut segments) = url.path_segments_mut() {
@@ -188,19 +195,14 @@ async fn start(
         })
         .await?;
     let mut response = redirect(StatusCode::MOVED_PERMANENTLY, started.location.as_str());
-    response.headers_mut().append(header::SET_COOKIE, binding_cookie(state, &started.cookie));
+    append_cookie(&mut response, &started.cookie);
     Ok(response)
 }
 
-fn binding_cookie(state: &AppState, cookie: &BindingCookie) -> HeaderValue {
-    set_cookie(
-        &cookie.name,
-        &cookie.value,
-        CALLBACK_PATH,
-        cookie.max_age.as_secs(),
-        state.secure(),
-        SameSite::Lax,
-    )
+fn append_cookie(response: &mut Response, cookie: &Cookie) {
+    if let Ok(value) = HeaderValue::from_str(&cookie.header()) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
 }
 
 async fn callback(
@@ -227,10 +229,13 @@ async fn callback(
         })
         .await?;
     let mut response = redirect(StatusCode::MOVED_PERMANENTLY, completed.location.as_str());
-    let clear = set_cookie(&completed.clear_cookie, "", CALLBACK_PATH, 0, state.secure(), SameSite::Lax);
-    response.headers_mut().append(header::SET_COOKIE, clear);
+    for cookie in &completed.cookies {
+        append_cookie(&mut response, cookie);
+    }
     if let Some(session) = &completed.session {
-        attach_session(&state, &project, &headers, &mut response, session);
+        // A redirect, not an API answer: the browser keeps the cookies, and no SDK reads a
+        // fallback header here (it would only put the session secret in one more place).
+        attach_session(&state, &project, &headers, &mut response, session, Fallback::Never);
     }
     Ok(response)
 }
@@ -265,16 +270,26 @@ fn session_cookie_policy(state: &AppState, request: &HeaderMap) -> (bool, SameSi
     if secure_context(state, request) { (true, SameSite::None) } else { (false, SameSite::Lax) }
 }
 
+/// Whether a response creating a session may carry `X-Fallback-Cookies`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fallback {
+    /// An API call (`POST /v1/account/sessions/token`): when the caller is on another site, or
+    /// does not say where it is (native SDKs, servers).
+    WhenCrossSite,
+    /// A browser redirect: never.
+    Never,
+}
+
 /// Sets the session cookies like Appwrite: `a_session_<project>` (`SameSite=None; Secure` where
-/// the browser allows it, else `Lax`) and its `_legacy` twin without a SameSite attribute. Adds
-/// `X-Fallback-Cookies` when the caller is on another site (or does not say where it is, as
-/// native SDKs and servers do).
+/// the browser allows it, else `Lax`) and its `_legacy` twin without a SameSite attribute, and
+/// `X-Fallback-Cookies` as `fallback` allows.
 fn attach_session(
     state: &AppState,
     project: &str,
     request: &HeaderMap,
     response: &mut Response,
     new: &NewSession,
+    fallback: Fallback,
 ) {
     let name = session_cookie_name(project);
     let max_age =
@@ -295,7 +310,7 @@ fn attach_session(
     let request_host = host(request)
         .and_then(|h| Url::parse(&format!("http://{h}/")).ok())
         .and_then(|u| u.host_str().map(str::to_owned));
-    if origin_host.is_none() || origin_host != request_host {
+    if fallback == Fallback::WhenCrossSite && (origin_host.is_none() || origin_host != request_host) {
         let fallback = json!({ name: new.cookie_value }).to_string();
         if let Ok(value) = HeaderValue::from_str(&fallback) {
             headers.insert(HeaderName::from_static("x-fallback-cookies"), value);
@@ -329,7 +344,7 @@ async fn create_session(
     // A cross-site HTML form could log the browser into the attacker's account (login CSRF):
     // only JSON (which needs a CORS preflight from another site) from an allowed origin is taken.
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
-        && !flow.project().allow.origin_allowed(origin)
+        && !flow.project().allow.trusts_origin(origin, state.secure())
     {
         return Err(ApiError::new(
             ErrorType::GeneralUnknownOrigin,
@@ -360,7 +375,7 @@ async fn create_session(
     let new = flow.create_session_from_token(user_id, secret, &client(addr, &headers)).await?;
     let mut response =
         (StatusCode::CREATED, axum::Json(session_json(flow, &new.session, true))).into_response();
-    attach_session(&state, &project, &headers, &mut response, &new);
+    attach_session(&state, &project, &headers, &mut response, &new, Fallback::WhenCrossSite);
     Ok(response)
 }
 

@@ -1,0 +1,368 @@
+//! The findings of an attacker's review of the reference server (docs/security.md, items 35 and
+//! on), each replayed as the attack it is. Every test failed on the code before its fix.
+
+mod common;
+
+use common::{APP, Harness, error_of, status_and_json, temp_dir, until_callback};
+use loginkit_server::{Config, Server};
+use loginkit_testkit::{Browser, Endpoint, Fault, FormAnswer, MockIdp, MockIdpConfig, MockUser};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// A server on loopback from a whole configuration file (`data_dir` and `listen` added).
+async fn start_toml(toml: &str) -> Harness {
+    let dir = temp_dir();
+    let toml = format!("listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n{toml}", dir.display());
+    let config = Config::from_toml(&toml).expect("test config");
+    let server = Server::bind(config, |_| None).await.expect("server starts").spawn();
+    Harness { server, dir }
+}
+
+/// A URL on the address the server listens on (its `url()` is the public URL when one is set).
+fn local(h: &Harness, path: &str) -> url::Url {
+    url::Url::parse(&format!("http://{}/{path}", h.server.state().local_addr)).unwrap()
+}
+
+fn allow_origin(response: &reqwest::Response) -> Option<&str> {
+    response.headers().get("access-control-allow-origin").map(|v| v.to_str().unwrap())
+}
+
+/// Finding 1: a page of project `a` read project `b`'s session, provider tokens included,
+/// because CORS trusted an origin on any project's allow-list.
+#[tokio::test]
+async fn a_page_of_one_project_cannot_read_another_projects_session() {
+    let h = start_toml(
+        "mock_idp = true\n[projects.a]\nhostnames = [\"a.test\"]\n[projects.b]\nhostnames = [\"b.test\"]\n\
+         [projects.c]\nhostnames = [\"*\"]\n",
+    )
+    .await;
+    let browser = h.browser();
+    let start =
+        h.url("v1/account/sessions/oauth2/mock?project=b&success=http://b.test/ok&failure=http://b.test/no");
+    assert_eq!(browser.walk(start).await.unwrap().end.as_str(), "http://b.test/ok");
+    let read = |origin: &'static str, by_header: bool| {
+        let url = if by_header {
+            h.url("v1/account/sessions/current")
+        } else {
+            h.url("v1/account/sessions/current?project=b")
+        };
+        let mut request = browser.client().get(url).header("origin", origin);
+        if by_header {
+            request = request.header("x-appwrite-project", "b");
+        }
+        request.send()
+    };
+    // The project's own page may read it: that is what the SDK does.
+    let own = read("http://b.test", false).await.unwrap();
+    assert_eq!(allow_origin(&own), Some("http://b.test"));
+    let (status, body) = status_and_json(own).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body["providerAccessToken"].as_str().unwrap().len() > 10, "what a readable answer holds");
+    // Another project's page gets an answer the browser will not let it read.
+    for by_header in [false, true] {
+        let foreign = read("http://a.test", by_header).await.unwrap();
+        assert_eq!(foreign.status(), StatusCode::OK, "the cookie is sent either way");
+        assert_eq!(
+            allow_origin(&foreign),
+            None,
+            "project a's origin named for project b (header: {by_header})"
+        );
+    }
+    // A project allowing every host trusts no origin with credentials.
+    let wildcard = browser
+        .client()
+        .get(h.url("v1/account?project=c"))
+        .header("origin", "http://anything.test")
+        .send()
+        .await;
+    assert_eq!(allow_origin(&wildcard.unwrap()), None);
+    // The callback names its project in the path: the same rule.
+    let callback = browser
+        .client()
+        .get(h.url("v1/account/sessions/oauth2/callback/mock/b?state=x&code=y"))
+        .header("origin", "http://a.test")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allow_origin(&callback), None);
+    // A preflight returns nothing and carries no project: it may stay permissive.
+    let preflight = browser
+        .client()
+        .request(reqwest::Method::OPTIONS, h.url("v1/account/sessions/current"))
+        .header("origin", "http://a.test")
+        .header("access-control-request-method", "GET")
+        .header("access-control-request-headers", "x-appwrite-project")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allow_origin(&preflight), Some("http://a.test"));
+}
+
+/// Finding 1, the scheme: on an https server, a plain-http page of an allowed host (which anyone
+/// on its network can rewrite) is not trusted with credentials unless the pattern names http.
+#[tokio::test]
+async fn an_https_server_trusts_no_plain_http_origin_it_was_not_told_to() {
+    let h = start_toml(
+        "public_url = \"https://auth.test\"\n[projects.b]\nhostnames = [\"b.test\", \"http://legacy.b.test\"]\n",
+    )
+    .await;
+    let client = reqwest::Client::new();
+    for (origin, trusted) in [
+        ("https://b.test", true),
+        ("http://b.test", false),
+        ("http://legacy.b.test", true),
+        ("https://legacy.b.test", false),
+    ] {
+        let response =
+            client.get(local(&h, "v1/account?project=b")).header("origin", origin).send().await.unwrap();
+        assert_eq!(allow_origin(&response).is_some(), trusted, "{origin}");
+    }
+    // The token exchange applies the same rule to its Origin.
+    let exchange = client
+        .post(local(&h, "v1/account/sessions/token?project=b"))
+        .header("origin", "http://b.test")
+        .json(&json!({"userId": "u", "secret": "s"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status_and_json(exchange).await.1["type"], "general_unknown_origin");
+}
+
+/// Finding 2: the attacker finishes the token flow for their own account and hands the success
+/// URL to the victim; the app's page redeems it, the victim is signed in as the attacker, and
+/// the victim's next sign-in with another provider used to be linked to the attacker's user,
+/// whose identities list then showed the victim's provider tokens.
+#[tokio::test]
+async fn a_token_flow_secret_handed_to_a_victim_never_links_the_victims_identity() {
+    let h = Harness::start("").await;
+    // The attacker (mock user 2) runs the token flow and keeps the success URL.
+    let attacker = h.browser().answering(FormAnswer::Approve("2".into()));
+    let walk = attacker.walk(h.start_url("tokens", "mock", "")).await.unwrap();
+    assert_eq!(walk.end.path(), "/ok");
+    let (user_id, secret) = (walk.param("userId").unwrap(), walk.param("secret").unwrap());
+
+    // The victim opens it: the app's own page (allowed Origin) redeems the secret.
+    let victim = h.browser();
+    let redeemed = victim
+        .client()
+        .post(h.url("v1/account/sessions/token"))
+        .header("x-appwrite-project", "default")
+        .header("origin", APP)
+        .json(&json!({ "userId": user_id, "secret": secret }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redeemed.status(), StatusCode::CREATED);
+    assert_eq!(h.get(&victim, "v1/account").await.1["$id"], user_id.as_str(), "signed in as the attacker");
+
+    // The victim signs in with another provider (mock-unverified, as the victim, user 1).
+    let walk = h.login(&victim, "mock-unverified").await;
+    assert_eq!(walk.end.path(), "/ok", "{:?}", walk.param("error"));
+    let (_, victim_account) = h.get(&victim, "v1/account").await;
+    assert_ne!(victim_account["$id"], user_id.as_str(), "the victim is in an account of their own");
+    let (_, victim_identities) = h.get(&victim, "v1/account/identities").await;
+    let victim_token = victim_identities["identities"][0]["providerAccessToken"].as_str().unwrap().to_owned();
+    assert_eq!(victim_identities["identities"][0]["provider"], "mock-unverified");
+
+    // The attacker, in their own account, never sees the victim's identity or tokens.
+    let own = h.browser().answering(FormAnswer::Approve("2".into()));
+    assert_eq!(h.login(&own, "mock").await.end.path(), "/ok");
+    let (_, account) = h.get(&own, "v1/account").await;
+    assert_eq!(account["$id"], user_id.as_str());
+    let (_, identities) = h.get(&own, "v1/account/identities").await;
+    assert_eq!(identities["total"], 1, "{identities}");
+    assert_eq!(identities["identities"][0]["provider"], "mock");
+    assert!(
+        !identities.to_string().contains(&victim_token),
+        "the victim's access token is not the attacker's"
+    );
+}
+
+/// Finding 2, the other side: the browser that finished a token-flow login still links a second
+/// provider to the session its secret made (what the SDK's "link an account" does).
+#[tokio::test]
+async fn the_browser_that_finished_a_token_flow_still_links_providers() {
+    let h = Harness::start("").await;
+    let browser = h.browser();
+    let walk = browser.walk(h.start_url("tokens", "mock", "")).await.unwrap();
+    let (user_id, secret) = (walk.param("userId").unwrap(), walk.param("secret").unwrap());
+    let redeemed = browser
+        .client()
+        .post(h.url("v1/account/sessions/token"))
+        .header("x-appwrite-project", "default")
+        .json(&json!({ "userId": user_id, "secret": secret }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redeemed.status(), StatusCode::CREATED);
+    assert_eq!(h.login(&browser, "mock-unverified").await.end.path(), "/ok");
+    assert_eq!(h.get(&browser, "v1/account").await.1["$id"], user_id.as_str());
+    assert_eq!(h.get(&browser, "v1/account/identities").await.1["total"], 2, "linked");
+}
+
+/// Finding 3: an address reported unverified (a GitHub secondary email, a Microsoft `mail` set
+/// freely in one's own tenant) locked its verified owner out of every provider.
+#[tokio::test]
+async fn an_unverified_address_never_locks_out_its_verified_owner() {
+    // An external provider whose user 77 reports the owner's address, unverified.
+    let other = MockIdp::start_with(MockIdpConfig {
+        users: vec![MockUser {
+            id: "77".into(),
+            name: "Squatter Two".into(),
+            email: "useroauth@localhost.test".into(),
+            verified: false,
+        }],
+        ..MockIdpConfig::default()
+    })
+    .await
+    .unwrap();
+    let extra = format!(
+        "[projects.default.providers.oidc]\nclient_id = \"1\"\nclient_secret = \"123456\"\nparams = {{ authorization_url = \"{}\", token_url = \"{}\", userinfo_url = \"{}\" }}",
+        other.url("authorize"),
+        other.url("token"),
+        other.url("user")
+    );
+    let h = Harness::start(&extra).await;
+    // The squatter signs in first, with the owner's address unverified.
+    let squatter = h.browser();
+    assert_eq!(h.login(&squatter, "mock-unverified").await.end.path(), "/ok");
+    let (_, squat) = h.get(&squatter, "v1/account").await;
+    assert_eq!(
+        (squat["email"].as_str(), squat["emailVerification"].as_bool()),
+        (Some("useroauth@localhost.test"), Some(false))
+    );
+
+    // The owner, through a provider that verifies the address, gets an account of their own.
+    let owner = h.browser();
+    let walk = h.login(&owner, "mock").await;
+    assert_eq!(walk.end.path(), "/ok", "{:?}", walk.param("error"));
+    let (_, account) = h.get(&owner, "v1/account").await;
+    assert_ne!(account["$id"], squat["$id"]);
+    assert_eq!(
+        (account["email"].as_str(), account["emailVerification"].as_bool()),
+        (Some("useroauth@localhost.test"), Some(true))
+    );
+
+    // An unverified address still never joins the owner's account: refused, nothing written.
+    let before = h.counts().await;
+    let walk = h
+        .login(
+            &Browser::new([h.server.url().clone(), other.origin()])
+                .answering(FormAnswer::Approve("77".into())),
+            "oidc",
+        )
+        .await;
+    assert_eq!(walk.end.path(), "/fail");
+    assert_eq!(error_of(&walk)["type"], "general_bad_request");
+    assert_eq!(h.counts().await, before);
+    // And the owner's next login lands in the same account.
+    let again = h.browser();
+    h.login(&again, "mock").await;
+    assert_eq!(h.get(&again, "v1/account").await.1["$id"], account["$id"]);
+}
+
+/// Finding 4: a web-only project sent token-flow secrets to the implied
+/// `appwrite-callback-<project>` scheme, which any installed app can register.
+#[tokio::test]
+async fn only_projects_with_native_apps_send_secrets_to_the_appwrite_callback_scheme() {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let start = |h: &Harness| {
+        h.url("v1/account/tokens/oauth2/mock?project=default&success=appwrite-callback-default://ok&failure=appwrite-callback-default://no")
+    };
+    let web = Harness::start("").await;
+    let (status, body) = status_and_json(client.get(start(&web)).send().await.unwrap()).await;
+    assert_eq!((status, body["type"].as_str()), (StatusCode::BAD_REQUEST, Some("general_argument_invalid")));
+    let native = Harness::start("native_apps = true").await;
+    assert_eq!(client.get(start(&native)).send().await.unwrap().status(), StatusCode::MOVED_PERMANENTLY);
+}
+
+/// Finding 6: on an https site the binding cookie is `__Host-` prefixed (a sibling subdomain
+/// cannot plant it), and a planted cookie without the prefix does not bind.
+#[tokio::test]
+async fn the_binding_cookie_of_an_https_site_cannot_be_planted_from_a_sibling() {
+    // https on loopback: the provider accepts the callback URL; the browser part is done by hand.
+    let h = start_toml("public_url = \"https://localhost:9\"\nmock_idp = true\n[projects.default]\nhostnames = [\"localhost\"]\n").await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let start = "v1/account/sessions/oauth2/mock?project=default&success=http://localhost:3000/ok&failure=http://localhost:3000/no";
+    let started = client.get(local(&h, start)).send().await.unwrap();
+    let set_cookie = started.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set_cookie.starts_with("__Host-loginkit_state_"), "{set_cookie}");
+    for attribute in ["; Secure", "; Path=/;", "; HttpOnly"] {
+        assert!(set_cookie.contains(attribute), "{attribute} in {set_cookie}");
+    }
+    assert!(!set_cookie.to_ascii_lowercase().contains("domain="), "{set_cookie}");
+    let (name, value) = set_cookie.split(';').next().unwrap().split_once('=').unwrap();
+    // The provider approves (auto-approve is off: submit its form) and redirects to the callback.
+    let authorize = started.headers()["location"].to_str().unwrap().to_owned();
+    let page = client.get(&authorize).send().await.unwrap().text().await.unwrap();
+    let (action, mut fields) =
+        loginkit_testkit::parse_form(&url::Url::parse(&authorize).unwrap(), &page).unwrap();
+    fields.retain(|(k, _)| k != "user" && k != "action");
+    fields.extend([("user".to_owned(), "1".to_owned()), ("action".to_owned(), "approve".to_owned())]);
+    let approved = client.post(action).form(&fields).send().await.unwrap();
+    let callback = url::Url::parse(approved.headers()["location"].to_str().unwrap()).unwrap();
+    let local = local(&h, &format!("{}?{}", callback.path().trim_start_matches('/'), callback.query().unwrap()));
+    // A cookie planted under the plain name does not bind the login...
+    let plain = name.trim_start_matches("__Host-");
+    let planted =
+        client.get(local.clone()).header("cookie", format!("{plain}={value}")).send().await.unwrap();
+    let (status, body) = status_and_json(planted).await;
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("general_bad_request")),
+        "{body}"
+    );
+    // ...the prefixed one, which only this https origin can set, does.
+    let bound = client.get(local).header("cookie", format!("{name}={value}")).send().await.unwrap();
+    assert_eq!(bound.status(), StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(bound.headers()["location"], format!("{APP}/ok"));
+}
+
+/// Finding 7: the session secret travelled in `X-Fallback-Cookies` on every callback redirect,
+/// where no SDK reads it.
+#[tokio::test]
+async fn a_callback_redirect_carries_no_fallback_cookies() {
+    let h = Harness::start("").await;
+    let browser = h.browser();
+    let callback = until_callback(&h, &browser, "mock").await;
+    let response = browser.client().get(callback).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::MOVED_PERMANENTLY);
+    assert!(
+        response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .any(|c| c.to_str().unwrap().starts_with("a_session_default="))
+    );
+    assert!(
+        response.headers().get("x-fallback-cookies").is_none(),
+        "the session secret in a redirect header"
+    );
+}
+
+/// Finding 17: the provider's `error_description` reached the app's failure URL as given, HTML
+/// included; it is kept as plain text, capped.
+#[tokio::test]
+async fn a_providers_error_description_reaches_the_failure_url_as_plain_text() {
+    let idp = MockIdp::start().await.unwrap();
+    let extra = format!(
+        "[projects.default.providers.mock]\nclient_id = \"1\"\nclient_secret = \"123456\"\nbase_url = \"{}\"",
+        idp.origin()
+    );
+    let h = Harness::start(&extra).await;
+    let description = format!("<img src=x onerror=alert(1)>Access <b>denied</b> \"now\"{}", "!".repeat(2000));
+    idp.handle().inject(
+        Endpoint::Authorize,
+        Fault::ErrorRedirect { error: "access_denied".into(), description: Some(description) },
+    );
+    let walk = Browser::new([h.server.url().clone(), idp.origin()])
+        .walk(h.start_url("sessions", "mock", ""))
+        .await
+        .unwrap();
+    assert_eq!(walk.end.path(), "/fail");
+    let error: Value = error_of(&walk);
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("access_denied: Access denied now!"), "{message}");
+    assert!(!message.contains(['<', '>', '"']), "{message}");
+    assert!(message.chars().count() < 400, "capped: {} characters", message.chars().count());
+}
