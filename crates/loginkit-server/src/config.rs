@@ -34,8 +34,14 @@ pub struct Config {
     pub key_env: Option<String>,
     /// Mounts the built-in mock identity provider at `/mock/oauth2` and enables providers `mock`
     /// and `mock-unverified` in every project. On without a configuration file, off with one.
+    /// It signs anyone in as any of its users: the server refuses to start with it on a
+    /// non-loopback `listen` address or an `https` `public_url` (a deployment, not a demo)
+    /// unless `mock_idp_force` is set.
     #[serde(default)]
     pub mock_idp: bool,
+    /// Runs the mock identity provider even where the server is reachable from elsewhere.
+    #[serde(default)]
+    pub mock_idp_force: bool,
     /// Requests one client IP may make to the OAuth routes (login starts and callbacks) per
     /// `rate_limit_window_secs`, as a burst that refills evenly; 0 turns the limit off. Default 50
     /// per hour, Appwrite's limit on these routes. Over it: HTTP 429 `general_rate_limit_exceeded`.
@@ -129,6 +135,7 @@ impl fmt::Debug for Config {
             .field("key", &redacted(&self.key))
             .field("key_env", &self.key_env)
             .field("mock_idp", &self.mock_idp)
+            .field("mock_idp_force", &self.mock_idp_force)
             .field("rate_limit", &self.rate_limit)
             .field("rate_limit_window_secs", &self.rate_limit_window_secs)
             .field("provider_timeout_secs", &self.provider_timeout_secs)
@@ -213,6 +220,7 @@ impl Config {
             key: None,
             key_env: None,
             mock_idp: true,
+            mock_idp_force: false,
             rate_limit: default_rate_limit(),
             rate_limit_window_secs: default_rate_limit_window(),
             provider_timeout_secs: default_provider_timeout(),
@@ -238,7 +246,7 @@ impl Config {
     }
 
     /// Applies `LOGINKIT_LISTEN`, `LOGINKIT_PUBLIC_URL`, `LOGINKIT_DATA_DIR`, `LOGINKIT_KEY` and
-    /// `LOGINKIT_MOCK_IDP` (`true`/`false`) from `env`.
+    /// `LOGINKIT_MOCK_IDP` (`true`/`false`, or `force` for `mock_idp_force`) from `env`.
     pub fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         if let Some(listen) = env("LOGINKIT_LISTEN") {
             self.listen = listen;
@@ -253,12 +261,13 @@ impl Config {
             self.key = Some(key);
         }
         if let Some(mock) = env("LOGINKIT_MOCK_IDP") {
-            self.mock_idp = match mock.as_str() {
-                "1" | "true" | "yes" | "on" => true,
-                "0" | "false" | "no" | "off" => false,
+            (self.mock_idp, self.mock_idp_force) = match mock.as_str() {
+                "1" | "true" | "yes" | "on" => (true, self.mock_idp_force),
+                "force" => (true, true),
+                "0" | "false" | "no" | "off" => (false, false),
                 other => {
                     return Err(ConfigError(format!(
-                        "LOGINKIT_MOCK_IDP: expected true or false, got `{other}`"
+                        "LOGINKIT_MOCK_IDP: expected true, false or force, got `{other}`"
                     )));
                 }
             };
@@ -276,6 +285,26 @@ impl Config {
     /// The public URL, checked.
     pub fn public_url(&self) -> Result<Option<Url>, ConfigError> {
         self.public_url.as_deref().map(|s| parse_base_url("public_url", s)).transpose()
+    }
+
+    /// Refuses the mock identity provider where others could use it (see [`Config::mock_idp`]).
+    pub fn check_mock_idp(&self) -> Result<(), ConfigError> {
+        if !self.mock_idp || self.mock_idp_force {
+            return Ok(());
+        }
+        let listen = self.listen_addr()?;
+        let https = self.public_url()?.is_some_and(|url| url.scheme() == "https");
+        if listen.ip().is_loopback() && !https {
+            return Ok(());
+        }
+        let reason = if https {
+            "an https public_url".to_owned()
+        } else {
+            format!("listen address {listen}, which is not loopback")
+        };
+        Err(ConfigError(format!(
+            "mock_idp: the mock identity provider signs anyone in as any of its users, and this server              is reachable from elsewhere ({reason}); turn mock_idp off, or set mock_idp_force = true              (LOGINKIT_MOCK_IDP=force) to run it anyway"
+        )))
     }
 }
 
@@ -517,5 +546,22 @@ mod tests {
             .unwrap();
         assert_eq!(config.listen, "127.0.0.1:0");
         assert!(!config.mock_idp);
+    }
+
+    #[test]
+    fn the_mock_provider_stays_on_loopback_unless_forced() {
+        let mut config = Config::zero();
+        assert!(config.check_mock_idp().is_ok(), "the zero-config demo");
+        config.listen = "0.0.0.0:8080".into();
+        let error = config.check_mock_idp().unwrap_err().to_string();
+        assert!(error.contains("0.0.0.0:8080") && error.contains("mock_idp_force"), "{error}");
+        config.listen = "[::1]:8080".into();
+        config.public_url = Some("https://auth.example.com".into());
+        assert!(config.check_mock_idp().unwrap_err().to_string().contains("https"));
+        config.apply_env(|k| (k == "LOGINKIT_MOCK_IDP").then(|| "force".into())).unwrap();
+        assert!(config.check_mock_idp().is_ok());
+        config.mock_idp_force = false;
+        config.mock_idp = false;
+        assert!(config.check_mock_idp().is_ok(), "off is always fine");
     }
 }

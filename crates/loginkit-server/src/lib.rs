@@ -126,6 +126,7 @@ impl Server {
     pub async fn bind(config: Config, env: impl Fn(&str) -> Option<String>) -> Result<Self, StartError> {
         let addr = config.listen_addr()?;
         let public_url = config.public_url()?;
+        config.check_mock_idp()?;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| StartError::Io(format!("cannot listen on {addr}: {e}")))?;
@@ -149,7 +150,16 @@ impl Server {
         let http_config =
             HttpConfig::default().timeout(timeout).connect_timeout(timeout.min(Duration::from_secs(5)));
         let http = HttpClient::new(&http_config).map_err(|e| ConfigError(format!("HTTP client: {e}")))?;
-        let internal = Url::parse(&format!("http://{local_addr}/")).expect("socket address URL");
+        // How the server reaches itself (the built-in mock provider): an unspecified listen
+        // address (0.0.0.0, [::]) is reached on loopback.
+        let mut reach = local_addr;
+        if reach.ip().is_unspecified() {
+            reach.set_ip(match reach {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        let internal = Url::parse(&format!("http://{reach}/")).expect("socket address URL");
         let default_page = public_url.clone().unwrap_or_else(|| internal.clone());
 
         let mut projects = BTreeMap::new();

@@ -276,12 +276,67 @@ async fn only_projects_with_native_apps_send_secrets_to_the_appwrite_callback_sc
     assert_eq!(client.get(start(&native)).send().await.unwrap().status(), StatusCode::MOVED_PERMANENTLY);
 }
 
+/// Finding 5: the mock identity provider kept every code it issued and every field it was sent,
+/// outside any limit (200 POSTs with a 1.9 MB `nonce` took the server from 28 to 417 MB). Its
+/// fields are capped, its codes expire and are capped, and it refuses to run where others can
+/// reach it unless forced.
+#[tokio::test]
+async fn the_mock_provider_keeps_bounded_state_and_stays_on_loopback() {
+    let h = Harness::start("").await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let authorize = h.url("mock/oauth2/authorize");
+    let nonce = "n".repeat(1_900_000);
+    for _ in 0..20 {
+        let form = [
+            ("client_id", "1"),
+            ("redirect_uri", "http://127.0.0.1:9/cb"),
+            ("response_type", "code"),
+            ("nonce", nonce.as_str()),
+            ("user", "1"),
+            ("action", "approve"),
+        ];
+        let response = client.post(authorize.clone()).form(&form).send().await.unwrap();
+        assert!(matches!(response.status().as_u16(), 400 | 413), "{}", response.status());
+        assert!(response.headers().get("location").is_none(), "no code issued");
+    }
+    // The same nonce in the query of the GET: refused as well.
+    let long = client
+        .get(format!("{authorize}?client_id=1&response_type=code&nonce={}", "n".repeat(5000)))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = status_and_json(long).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request")),
+        "{body}"
+    );
+
+    // Anywhere but loopback (or behind https), the server will not run it unless forced.
+    for (top, reachable) in
+        [("listen = \"0.0.0.0:0\"", "0.0.0.0"), ("public_url = \"https://auth.example.com\"", "https")]
+    {
+        let dir = temp_dir();
+        let toml = format!("data_dir = \"{}\"\nmock_idp = true\n{top}\n", dir.display());
+        let toml = if top.starts_with("listen") { toml } else { format!("listen = \"127.0.0.1:0\"\n{toml}") };
+        let error = Server::bind(Config::from_toml(&toml).unwrap(), |_| None).await.unwrap_err().to_string();
+        assert!(error.contains("mock_idp_force") && error.contains(reachable), "{error}");
+        let forced = Config::from_toml(&format!("{toml}mock_idp_force = true\n")).unwrap();
+        if let Err(error) = Server::bind(forced, |_| None).await {
+            panic!("forced ({top}): {error}");
+        }
+    }
+}
+
 /// Finding 6: on an https site the binding cookie is `__Host-` prefixed (a sibling subdomain
 /// cannot plant it), and a planted cookie without the prefix does not bind.
 #[tokio::test]
 async fn the_binding_cookie_of_an_https_site_cannot_be_planted_from_a_sibling() {
     // https on loopback: the provider accepts the callback URL; the browser part is done by hand.
-    let h = start_toml("public_url = \"https://localhost:9\"\nmock_idp = true\n[projects.default]\nhostnames = [\"localhost\"]\n").await;
+    let h = start_toml(
+        "public_url = \"https://localhost:9\"\nmock_idp = true\nmock_idp_force = true\n[projects.default]\nhostnames = [\"localhost\"]\n",
+    )
+    .await;
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let start = "v1/account/sessions/oauth2/mock?project=default&success=http://localhost:3000/ok&failure=http://localhost:3000/no";
     let started = client.get(local(&h, start)).send().await.unwrap();
@@ -301,7 +356,8 @@ async fn the_binding_cookie_of_an_https_site_cannot_be_planted_from_a_sibling() 
     fields.extend([("user".to_owned(), "1".to_owned()), ("action".to_owned(), "approve".to_owned())]);
     let approved = client.post(action).form(&fields).send().await.unwrap();
     let callback = url::Url::parse(approved.headers()["location"].to_str().unwrap()).unwrap();
-    let local = local(&h, &format!("{}?{}", callback.path().trim_start_matches('/'), callback.query().unwrap()));
+    let local =
+        local(&h, &format!("{}?{}", callback.path().trim_start_matches('/'), callback.query().unwrap()));
     // A cookie planted under the plain name does not bind the login...
     let plain = name.trim_start_matches("__Host-");
     let planted =

@@ -46,6 +46,9 @@ pub(crate) async fn get(
 ) -> Response {
     shared.begin(Endpoint::Authorize, &method, &uri, &headers, &[]);
     let params = Params::parse(uri.query().unwrap_or_default().as_bytes());
+    if let Some(response) = too_long(&params) {
+        return response;
+    }
     if let Some(response) = fault(&shared, &params).await {
         return response;
     }
@@ -73,6 +76,9 @@ pub(crate) async fn post(
 ) -> Response {
     shared.begin(Endpoint::Authorize, &method, &uri, &headers, &body);
     let params = Params::parse(&body);
+    if let Some(response) = too_long(&params) {
+        return response;
+    }
     if let Some(response) = fault(&shared, &params).await {
         return response;
     }
@@ -110,6 +116,14 @@ async fn fault(shared: &Shared, params: &Params) -> Option<Response> {
             })
         }
     }
+}
+
+/// A parameter too long to look at: refused before anything is validated or kept.
+fn too_long(params: &Params) -> Option<Response> {
+    params.first_too_long().map(|name| {
+        let name: String = name.chars().take(32).collect();
+        json_error(StatusCode::BAD_REQUEST, "invalid_request", Some(&format!("{name} is too long")))
+    })
 }
 
 fn bad_request(description: &str) -> Rejection {
@@ -230,7 +244,13 @@ fn issue_code(shared: &Shared, target: &Target, approved: Approved) -> Response 
         expires_at: Instant::now().checked_add(shared.config.code_ttl),
         used: false,
     };
-    shared.lock().codes.insert(code.clone(), grant);
+    if !shared.lock().add_code(&shared.config, code.clone(), grant) {
+        return error_redirect(
+            target,
+            "temporarily_unavailable",
+            Some("too many outstanding authorization codes"),
+        );
+    }
     redirect(target, &[("code", &code)])
 }
 

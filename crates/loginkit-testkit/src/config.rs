@@ -21,6 +21,13 @@ pub struct MockIdpConfig {
     pub access_token_ttl: Duration,
     /// Whether token responses carry a refresh token. Defaults to `true`.
     pub issue_refresh_tokens: bool,
+    /// Lifetime of refresh tokens. Defaults to 30 days.
+    pub refresh_token_ttl: Duration,
+    /// Most authorization codes, and most access and refresh tokens, kept at once (each kind).
+    /// Expired ones are forgotten first; then a new code is refused with
+    /// `temporarily_unavailable` and the oldest tokens give way. Whatever clients send, the
+    /// provider's memory stays bounded. Defaults to [`MockIdpConfig::DEFAULT_MAX_GRANTS`].
+    pub max_grants: usize,
 }
 
 impl Default for MockIdpConfig {
@@ -35,11 +42,16 @@ impl Default for MockIdpConfig {
             code_ttl: Duration::from_secs(60),
             access_token_ttl: Duration::from_secs(3600),
             issue_refresh_tokens: true,
+            refresh_token_ttl: Duration::from_secs(30 * 24 * 3600),
+            max_grants: Self::DEFAULT_MAX_GRANTS,
         }
     }
 }
 
 impl MockIdpConfig {
+    /// The default of [`MockIdpConfig::max_grants`].
+    pub const DEFAULT_MAX_GRANTS: usize = 4096;
+
     pub(crate) fn client(&self, client_id: &str) -> Option<&MockClient> {
         self.clients.iter().find(|c| c.client_id == client_id)
     }

@@ -24,6 +24,7 @@ pub fn router(config: MockIdpConfig) -> (Router, MockIdpHandle) {
         .route("/user", get(userinfo::user))
         .route("/user-unverified", get(userinfo::user_unverified))
         .route("/revoke", axum::routing::post(token::revoke))
+        .layer(axum::extract::DefaultBodyLimit::max(crate::params::MAX_BODY))
         .with_state(handle.shared.clone());
     (router, handle)
 }

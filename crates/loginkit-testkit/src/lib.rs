@@ -58,7 +58,7 @@ pub use faults::{Endpoint, Fault};
 pub use id_token::TestSigner;
 pub use idp::{MOUNT_PATH, MockIdp, router};
 pub use persona::{ImpersonatingIdp, Persona};
-pub use state::{MockIdpHandle, RecordedRequest};
+pub use state::{MockIdpHandle, Outstanding, RecordedRequest};
 
 /// A fresh, empty directory under the system's temporary directory, unique within this machine's
 /// running processes: `loginkit-<tag>-<pid>-<n>`, with `n` counted per process (never a clock, so

@@ -6,6 +6,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore as _;
 use sha2::{Digest as _, Sha256};
 
+/// Longest parameter name or value the provider takes (a `state` of loginkit is at most 4096
+/// characters); anything longer is refused before it is looked at, let alone kept.
+pub(crate) const MAX_PARAM_LEN: usize = 4096;
+
+/// Largest request body the provider reads (form posts of the login form and token requests).
+pub(crate) const MAX_BODY: usize = 32 * 1024;
+
 /// Decoded `application/x-www-form-urlencoded` pairs, in order.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Params(pub(crate) Vec<(String, String)>);
@@ -31,6 +38,14 @@ impl Params {
             }
         }
         Ok(found)
+    }
+
+    /// The first parameter whose name or value is longer than [`MAX_PARAM_LEN`].
+    pub(crate) fn first_too_long(&self) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, v)| k.len() > MAX_PARAM_LEN || v.len() > MAX_PARAM_LEN)
+            .map(|(k, _)| k.as_str())
     }
 
     /// The first parameter name that occurs more than once with a value.

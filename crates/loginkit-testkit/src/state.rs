@@ -115,6 +115,27 @@ impl MockIdpHandle {
     pub fn config(&self) -> &MockIdpConfig {
         &self.shared.config
     }
+
+    /// What the provider keeps in memory: authorization codes, access tokens and refresh tokens.
+    pub fn outstanding(&self) -> Outstanding {
+        let inner = self.shared.lock();
+        Outstanding {
+            codes: inner.codes.len(),
+            access_tokens: inner.access_tokens.len(),
+            refresh_tokens: inner.refresh_tokens.len(),
+        }
+    }
+}
+
+/// Counts of what a mock provider keeps ([`MockIdpHandle::outstanding`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outstanding {
+    /// Authorization codes, used ones included until they expire.
+    pub codes: usize,
+    /// Access tokens.
+    pub access_tokens: usize,
+    /// Refresh tokens.
+    pub refresh_tokens: usize,
 }
 
 pub(crate) struct Shared {
@@ -186,6 +207,48 @@ pub(crate) struct RefreshGrant {
     pub(crate) scopes: Vec<String>,
     pub(crate) family: String,
     pub(crate) pkce: bool,
+    pub(crate) expires_at: Option<Instant>,
+}
+
+/// Grants that expire, so a full map can forget the expired and then the oldest first.
+trait Expiring {
+    fn expires_at(&self) -> Option<Instant>;
+}
+
+impl Expiring for CodeGrant {
+    fn expires_at(&self) -> Option<Instant> {
+        self.expires_at
+    }
+}
+
+impl Expiring for AccessGrant {
+    fn expires_at(&self) -> Option<Instant> {
+        self.expires_at
+    }
+}
+
+impl Expiring for RefreshGrant {
+    fn expires_at(&self) -> Option<Instant> {
+        self.expires_at
+    }
+}
+
+/// Makes room for one more entry in a map bounded to `max`: forgets expired entries, then, when
+/// `evict` allows, the quarter that expires soonest. `false` when there is still no room.
+fn make_room<G: Expiring>(map: &mut HashMap<String, G>, max: usize, now: Instant, evict: bool) -> bool {
+    let max = max.max(1);
+    if map.len() < max {
+        return true;
+    }
+    map.retain(|_, grant| !expired(grant.expires_at(), now));
+    if map.len() >= max && evict {
+        let mut deadlines: Vec<Option<Instant>> = map.values().map(Expiring::expires_at).collect();
+        // `None` (never expires) sorts first: an entry without a deadline is the one to drop.
+        deadlines.sort_unstable();
+        let cut = deadlines[(map.len() / 4).max(1).min(deadlines.len() - 1)];
+        map.retain(|_, grant| grant.expires_at() > cut);
+    }
+    map.len() < max
 }
 
 /// Tokens handed out by one successful grant.
@@ -220,19 +283,32 @@ pub(crate) struct NewTokens<'a> {
 }
 
 impl Inner {
+    /// Stores a new authorization code unless the provider already keeps
+    /// [`MockIdpConfig::max_grants`] unexpired ones; `false` when refused.
+    pub(crate) fn add_code(&mut self, config: &MockIdpConfig, code: String, grant: CodeGrant) -> bool {
+        if !make_room(&mut self.codes, config.max_grants, Instant::now(), false) {
+            return false;
+        }
+        self.codes.insert(code, grant);
+        true
+    }
+
     pub(crate) fn issue(&mut self, config: &MockIdpConfig, new: NewTokens<'_>) -> Issued {
+        let now = Instant::now();
+        make_room(&mut self.access_tokens, config.max_grants, now, true);
         let access_token = random_token();
         self.access_tokens.insert(
             access_token.clone(),
             AccessGrant {
                 client_id: new.client_id.to_owned(),
                 user_id: new.user_id.to_owned(),
-                expires_at: Instant::now().checked_add(config.access_token_ttl),
+                expires_at: now.checked_add(config.access_token_ttl),
                 family: new.family.to_owned(),
                 pkce: new.pkce,
             },
         );
         let refresh_token = config.issue_refresh_tokens.then(|| {
+            make_room(&mut self.refresh_tokens, config.max_grants, now, true);
             let token = random_token();
             self.refresh_tokens.insert(
                 token.clone(),
@@ -242,6 +318,7 @@ impl Inner {
                     scopes: new.scopes.to_vec(),
                     family: new.family.to_owned(),
                     pkce: new.pkce,
+                    expires_at: now.checked_add(config.refresh_token_ttl),
                 },
             );
             token

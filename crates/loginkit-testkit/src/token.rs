@@ -85,6 +85,10 @@ async fn prologue(
         return Err(invalid_request("the body must be application/x-www-form-urlencoded"));
     }
     let params = Params::parse(body);
+    if let Some(name) = params.first_too_long() {
+        let name: String = name.chars().take(32).collect();
+        return Err(invalid_request(&format!("{name} is too long")));
+    }
     if let Some(name) = params.first_repeated() {
         return Err(invalid_request(&format!("{name} is repeated")));
     }
@@ -232,6 +236,10 @@ fn refresh_token(shared: &Shared, params: &Params, client: &Client) -> Result<Re
     let Some(grant) = inner.refresh_tokens.get(token) else {
         return Err(invalid_grant("unknown refresh token"));
     };
+    if expired(grant.expires_at, Instant::now()) {
+        inner.refresh_tokens.remove(token);
+        return Err(invalid_grant("the refresh token expired"));
+    }
     if grant.client_id != client.id {
         return Err(invalid_grant("the refresh token was issued to another client"));
     }

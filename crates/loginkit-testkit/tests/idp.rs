@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use loginkit_testkit::{Endpoint, Fault, MockClient, MockIdp, MockIdpConfig, router};
+use loginkit_testkit::{Endpoint, Fault, MockClient, MockIdp, MockIdpConfig, Outstanding, router};
 use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE};
 use serde_json::Value;
@@ -1191,4 +1191,74 @@ async fn dropping_the_idp_stops_the_server() {
         assert!(Instant::now() < deadline, "server still answering after drop");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test]
+async fn oversized_fields_are_refused_and_nothing_is_kept() {
+    let idp = MockIdp::start().await.unwrap();
+    let huge = "n".repeat(1_900_000);
+    let response = http()
+        .post(idp.url("authorize"))
+        .form(&[
+            ("client_id", CLIENT_ID),
+            ("redirect_uri", REDIRECT),
+            ("response_type", "code"),
+            ("nonce", &huge),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE, "the body is over the provider's cap");
+    let long = "n".repeat(4097);
+    let response = authorize(
+        &idp,
+        &[("client_id", CLIENT_ID), ("redirect_uri", REDIRECT), ("response_type", "code"), ("nonce", &long)],
+    )
+    .await;
+    expect_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+    let response = token_basic(&idp, &[("grant_type", "authorization_code"), ("code", &long)]).await;
+    expect_error(response, StatusCode::BAD_REQUEST, "invalid_request").await;
+    assert_eq!(idp.handle().outstanding(), Outstanding { codes: 0, access_tokens: 0, refresh_tokens: 0 });
+    // A field at the cap is fine.
+    code_with(&idp, &[("nonce", &"n".repeat(4096))]).await;
+    assert_eq!(idp.handle().outstanding().codes, 1);
+}
+
+#[tokio::test]
+async fn codes_and_tokens_are_capped_and_expired_ones_forgotten() {
+    let config = MockIdpConfig { max_grants: 4, ..MockIdpConfig::default() };
+    let idp = MockIdp::start_with(config).await.unwrap();
+    let mut codes = Vec::new();
+    for _ in 0..4 {
+        codes.push(code(&idp).await);
+    }
+    // Four unexpired codes: the fifth is refused, by redirect, as RFC 6749 words it.
+    let response =
+        authorize(&idp, &[("client_id", CLIENT_ID), ("redirect_uri", REDIRECT), ("response_type", "code")])
+            .await;
+    let location = redirect_target(&response);
+    assert_eq!(query_value(&location, "error").as_deref(), Some("temporarily_unavailable"));
+    assert_eq!(idp.handle().outstanding().codes, 4);
+    // Tokens: each exchange and refresh issues an access token (and a rotated refresh token);
+    // past the cap the oldest go.
+    let mut refresh_tokens = Vec::new();
+    for code in &codes {
+        let body = json(exchange(&idp, code).await).await;
+        refresh_tokens.push(body["refresh_token"].as_str().unwrap().to_owned());
+    }
+    for token in &refresh_tokens {
+        let response = token_basic(&idp, &[("grant_type", "refresh_token"), ("refresh_token", token)]).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let kept = idp.handle().outstanding();
+    assert!(kept.access_tokens <= 4 && kept.refresh_tokens <= 4, "8 access tokens issued, {kept:?}");
+    assert!(kept.access_tokens >= 1, "the newest are kept: {kept:?}");
+
+    // Codes that expire at once are forgotten when room is needed.
+    let config = MockIdpConfig { max_grants: 4, code_ttl: Duration::ZERO, ..MockIdpConfig::default() };
+    let idp = MockIdp::start_with(config).await.unwrap();
+    for _ in 0..20 {
+        code(&idp).await;
+    }
+    assert!(idp.handle().outstanding().codes <= 4, "{:?}", idp.handle().outstanding());
 }
