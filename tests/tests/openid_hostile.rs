@@ -41,6 +41,10 @@ enum Mode {
     BadSignature,
     UnknownKid,
     SubjectMismatch,
+    /// The ID token of a refresh answer names another subject.
+    RefreshOtherSubject,
+    /// The ID token of a refresh answer is signed by a key the provider does not publish.
+    RefreshBadSignature,
 }
 
 #[derive(Default)]
@@ -66,9 +70,9 @@ fn now() -> u64 {
 
 async fn discovery(State(op): State<Shared>) -> Json<Value> {
     op.hits.discovery.fetch_add(1, Ordering::SeqCst);
-    let i = &op.issuer;
+    let i = op.issuer.trim_end_matches('/');
     Json(json!({
-        "issuer": i,
+        "issuer": op.issuer,
         "authorization_endpoint": format!("{i}/authorize"),
         "token_endpoint": format!("{i}/token"),
         "userinfo_endpoint": format!("{i}/userinfo"),
@@ -109,11 +113,18 @@ async fn authorize(State(op): State<Shared>, Query(q): Query<HashMap<String, Str
 async fn token(State(op): State<Shared>, Form(form): Form<HashMap<String, String>>) -> Json<Value> {
     op.hits.token.fetch_add(1, Ordering::SeqCst);
     let mode = *op.mode.lock().unwrap();
-    let nonce = op.nonces.lock().unwrap().get(&form["code"]).cloned().unwrap_or_default();
+    let refresh = form.get("grant_type").is_some_and(|g| g == "refresh_token");
+    let grant = if refresh { form["refresh_token"].clone() } else { form["code"].clone() };
+    let nonce = op.nonces.lock().unwrap().get(&grant).cloned().unwrap_or_default();
     let mut claims = json!({
         "iss": op.issuer, "aud": CLIENT, "sub": "hostile-user", "iat": now(), "exp": now() + 600, "nonce": nonce,
     });
+    if refresh {
+        // OpenID Connect Core §12.2: no nonce in a refreshed ID token.
+        claims.as_object_mut().unwrap().remove("nonce");
+    }
     match mode {
+        Mode::RefreshOtherSubject if refresh => claims["sub"] = json!("someone-else"),
         Mode::WrongIssuer => claims["iss"] = json!("https://evil.test"),
         Mode::WrongAudience => claims["aud"] = json!("someone-else"),
         Mode::Expired => {
@@ -139,12 +150,15 @@ async fn token(State(op): State<Shared>, Form(form): Form<HashMap<String, String
             encode(&header, &claims, &EncodingKey::from_secret(RSA_PUB_PEM)).unwrap()
         }
         Mode::BadSignature => rs256("k1", RSA2_PEM),
+        Mode::RefreshBadSignature if refresh => rs256("k1", RSA2_PEM),
         Mode::UnknownKid => rs256("k-unknown", RSA_PEM),
         _ => rs256("k1", RSA_PEM),
     };
-    Json(
-        json!({ "access_token": format!("at-{}", form["code"]), "token_type": "Bearer", "expires_in": 3600, "id_token": id_token }),
-    )
+    let serial = op.hits.token.load(Ordering::SeqCst);
+    Json(json!({
+        "access_token": format!("at-{grant}-{serial}"), "token_type": "Bearer", "expires_in": 3600,
+        "refresh_token": format!("rt-{serial}"), "id_token": id_token,
+    }))
 }
 
 async fn userinfo(State(op): State<Shared>) -> Json<Value> {
@@ -154,8 +168,13 @@ async fn userinfo(State(op): State<Shared>) -> Json<Value> {
 }
 
 async fn start_op() -> Shared {
+    start_op_as("").await
+}
+
+/// The provider, with `suffix` after its address in its issuer (`/`, as Auth0's issuers end).
+async fn start_op_as(suffix: &str) -> Shared {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    let issuer = format!("http://{}{suffix}", listener.local_addr().unwrap());
     let op = Arc::new(Op {
         issuer,
         mode: Mutex::new(Mode::Good),
@@ -180,7 +199,10 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
-    let op = start_op().await;
+    setup_with(start_op().await).await
+}
+
+async fn setup_with(op: Shared) -> Setup {
     let dir = scratch_dir("hostile");
     let toml = format!(
         "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nrate_limit = 0\n[projects.default]\nhostnames = [\"localhost\"]\n\
@@ -193,8 +215,15 @@ async fn setup() -> Setup {
 }
 
 impl Setup {
+    fn browser(&self) -> Browser {
+        Browser::new([self.server.url().clone(), Url::parse(&self.op.issuer).unwrap()])
+    }
+
     async fn login(&self) -> Url {
-        let browser = Browser::new([self.server.url().clone(), Url::parse(&self.op.issuer).unwrap()]);
+        self.login_in(&self.browser()).await
+    }
+
+    async fn login_in(&self, browser: &Browser) -> Url {
         let start = self
             .server
             .url()
@@ -288,4 +317,61 @@ async fn concurrent_cold_logins_fetch_discovery_and_keys_once() {
     }
     assert_eq!(setup.op.hits.discovery.load(Ordering::SeqCst), 1);
     assert_eq!(setup.op.hits.jwks.load(Ordering::SeqCst), 1);
+}
+
+/// An Auth0-style issuer ends with `/`: discovery, document and tokens carry it exactly so.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_issuer_ending_in_a_slash_is_compared_as_configured() {
+    let setup = setup_with(start_op_as("/").await).await;
+    assert!(setup.op.issuer.ends_with('/'));
+    let end = setup.login().await;
+    assert_eq!(end.path(), "/ok", "{}", error(&end));
+    assert_eq!(setup.op.hits.discovery.load(Ordering::SeqCst), 1);
+}
+
+/// OpenID Connect Core §12.2: an ID token in a refresh answer passes the login's checks (but the
+/// nonce), and names the subject of the login; otherwise the refresh is refused and nothing
+/// changes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refreshed_id_token_is_verified_and_must_name_the_same_subject() {
+    let setup = setup().await;
+    let browser = setup.browser();
+    assert_eq!(setup.login_in(&browser).await.path(), "/ok");
+    let patch = || async {
+        let response = browser
+            .client()
+            .patch(setup.server.url().join("v1/account/sessions/current").unwrap())
+            .header("x-appwrite-project", "default")
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json::<Value>().await.unwrap())
+    };
+    let (status, good) = patch().await;
+    assert_eq!(status, 200, "a good refresh: {good}");
+    for (mode, why) in [(Mode::RefreshOtherSubject, "another user"), (Mode::RefreshBadSignature, "signature")]
+    {
+        *setup.op.mode.lock().unwrap() = mode;
+        let (status, body) = patch().await;
+        assert_eq!(
+            (status, body["type"].as_str()),
+            (424, Some("user_oauth2_provider_error")),
+            "{mode:?}: {body}"
+        );
+        assert!(body["message"].as_str().unwrap().to_lowercase().contains(why), "{mode:?}: {body}");
+        *setup.op.mode.lock().unwrap() = Mode::Good;
+        let current = browser
+            .client()
+            .get(setup.server.url().join("v1/account/sessions/current").unwrap())
+            .header("x-appwrite-project", "default")
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap();
+        assert_eq!(current["providerAccessToken"], good["providerAccessToken"], "{mode:?}: tokens unchanged");
+    }
+    assert_eq!(patch().await.0, 200, "the provider behaving again");
 }

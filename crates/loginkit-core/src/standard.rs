@@ -360,6 +360,8 @@ impl StandardProvider {
     }
 
     /// Refreshes tokens (RFC 6749 §6), keeping the old refresh token when no new one is issued.
+    /// An ID token in the answer is verified like the login's, without the nonce (OpenID Connect
+    /// Core §12.2), and its claims kept; the caller compares its `sub` with the login's.
     pub async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenSet, Error> {
         if !self.descriptor.capabilities.refresh {
             return Err(Error::Unsupported { provider: self.descriptor.id, capability: "refresh" });
@@ -368,6 +370,21 @@ impl StandardProvider {
         let mut tokens = self.token_call(Operation::Refresh, &self.refresh, &params).await?;
         if tokens.refresh_token.is_none() {
             tokens.refresh_token = Some(refresh_token.clone());
+        }
+        if let (Some(check), Some(id_token)) = (&self.id_token, &tokens.id_token) {
+            let claims = check
+                .verifier
+                .verify(
+                    &self.http,
+                    &check.keys,
+                    &check.jwks_url,
+                    self.descriptor.id,
+                    id_token,
+                    None,
+                    SystemTime::now(),
+                )
+                .await?;
+            tokens.id_token_claims = Some(claims);
         }
         Ok(tokens)
     }

@@ -674,7 +674,9 @@ async fn insecure_jwks_uris_are_refused() {
 // Discovery
 
 fn discovery_doc(server: &MockServer, issuer: &str, extra: Value) -> Value {
-    let base = server.uri();
+    // An https issuer's endpoints are https: these documents are only parsed and cached, never
+    // followed, so they name the provider's own origin. A loopback issuer keeps the mock's.
+    let base = if issuer.starts_with("https://") { "https://idp.example".to_owned() } else { server.uri() };
     let mut doc = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{base}/authorize"),

@@ -20,7 +20,7 @@ use crate::error::{ErrorType, FlowError};
 use crate::model::{Identity, NewUser, OneTimeToken, Sealed, Session, StoredTokens, Timestamp, User};
 use crate::redirect::AllowList;
 use crate::state::{LoginState, STATE_LIFETIME};
-use crate::store::{Store, Tx};
+use crate::store::{Renewal, Store, Tx};
 
 /// Most custom scopes a login may ask for.
 pub const MAX_SCOPES: usize = 100;
@@ -272,6 +272,21 @@ struct Inner {
     project: Project,
     store: Arc<dyn Store>,
     keys: Keys,
+    /// Refreshes of one account run one at a time in this process (striped by identity id);
+    /// [`Store::claim_refresh`] extends that to other processes.
+    refreshing: [tokio::sync::Mutex<()>; REFRESH_STRIPES],
+}
+
+/// Locks the in-process refreshes are spread over.
+const REFRESH_STRIPES: usize = 64;
+
+/// How long one refresh may hold an account before others may try (a provider call is bounded
+/// by the HTTP client's timeout, well below this).
+const REFRESH_LEASE_SECS: u64 = 60;
+
+fn stripe(id: &str) -> usize {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(id) as usize % REFRESH_STRIPES
 }
 
 impl fmt::Debug for Flow {
@@ -288,7 +303,8 @@ impl Flow {
 
     /// Like [`Flow::new`] with a store shared with other code.
     pub fn with_shared_store(project: Project, store: Arc<dyn Store>, keys: Keys) -> Self {
-        Self { inner: Arc::new(Inner { project, store, keys }) }
+        let refreshing = std::array::from_fn(|_| tokio::sync::Mutex::new(()));
+        Self { inner: Arc::new(Inner { project, store, keys, refreshing }) }
     }
 
     /// The project.
@@ -589,7 +605,9 @@ impl Flow {
         let mut tx = self.inner.store.begin().await?;
         // A returning account's new tokens are stored first, in the same statement that finds its
         // identity; when a check below refuses the login, dropping `tx` rolls that back.
-        let identity = tx.renew_identity(login.provider, &profile.id, &stored, email, now).await?;
+        let subject = login.tokens.id_token_claims.as_ref().map(|claims| claims.sub.as_str());
+        let renewal = Renewal { tokens: &stored, email, subject, now };
+        let identity = tx.renew_identity(login.provider, &profile.id, &renewal).await?;
         let user: User = if let Some(current) = current {
             if identity.as_ref().is_some_and(|i| i.user_id != current.user_id) {
                 return Err(already_exists("This account is already linked to another user."));
@@ -657,6 +675,7 @@ impl Flow {
                 provider: login.provider.to_owned(),
                 provider_uid: profile.id.clone(),
                 provider_email,
+                subject: subject.map(str::to_owned),
                 tokens: stored.clone(),
                 created_at: now,
                 updated_at: now,
@@ -805,36 +824,151 @@ impl Flow {
     }
 
     /// Refreshes a session's provider tokens (and those of its identity) and extends it.
+    ///
+    /// The identity holds the provider account's latest tokens (after a rotation, the only valid
+    /// refresh token), so the refresh starts from them. An account is refreshed once at a time,
+    /// across server instances sharing the store ([`Store::claim_refresh`]): providers that
+    /// rotate refresh tokens and detect reuse (Auth0, Okta) revoke the whole family when one is
+    /// sent twice. A caller arriving while another refresh runs waits for it and gets its result.
+    /// A refreshed ID token is verified by the provider and must name the login's subject.
     pub async fn refresh_session(&self, session: &Session) -> Result<Session, FlowError> {
         let provider = self.provider(&session.provider)?;
         let descriptor = provider.descriptor();
-        let refresh_token = session.tokens.refresh_token.as_ref().and_then(|t| self.reveal(t));
-        let Some(refresh_token) = refresh_token.filter(|_| descriptor.capabilities.refresh) else {
-            return Err(FlowError::new(
+        let not_refreshable = || {
+            FlowError::new(
                 ErrorType::UserOauth2BadRequest,
                 format!(
                     "{} does not issue refresh tokens for this session; sign in again instead.",
                     descriptor.display_name
                 ),
+            )
+        };
+        if !descriptor.capabilities.refresh {
+            return Err(not_refreshable());
+        }
+        let read = |store: Arc<dyn Store>, session: Session| async move {
+            let identity =
+                store.read().await?.identity_by_uid(&session.provider, &session.provider_uid).await?;
+            Ok::<_, FlowError>(identity.filter(|identity| identity.user_id == session.user_id))
+        };
+        let Some(seen) = read(self.inner.store.clone(), session.clone()).await? else {
+            // The identity was unlinked: the session's own tokens are all there is.
+            return self
+                .refresh_unlinked(provider.as_ref(), session)
+                .await
+                .map_err(|e| e.unwrap_or_else(not_refreshable));
+        };
+        let _turn = self.inner.refreshing[stripe(&seen.id)].lock().await;
+        let lease = Duration::from_secs(REFRESH_LEASE_SECS);
+        let waited_since = Timestamp::now();
+        loop {
+            let now = Timestamp::now();
+            let Some(current) = read(self.inner.store.clone(), session.clone()).await? else {
+                return Err(session_not_found());
+            };
+            if current.tokens.access_token != seen.tokens.access_token {
+                // Another refresh finished while this one waited: its tokens are this one's result.
+                return self.adopt(session, &current.tokens).await;
+            }
+            let until = now.plus(lease);
+            if self.inner.store.claim_refresh(&seen.id, &seen.tokens.access_token, until, now).await? {
+                return self.refresh_claimed(provider.as_ref(), session, &seen, until).await;
+            }
+            if now > waited_since.plus(lease + Duration::from_secs(5)) {
+                return Err(FlowError::new(
+                    ErrorType::UserOauth2ProviderError,
+                    "Another refresh of this account's provider tokens did not finish; try again.",
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The refresh of an identity this caller holds the claim on, until `until`.
+    async fn refresh_claimed(
+        &self,
+        provider: &dyn OAuthProvider,
+        session: &Session,
+        seen: &Identity,
+        until: Timestamp,
+    ) -> Result<Session, FlowError> {
+        let release = || async {
+            if let Err(error) = self.inner.store.release_refresh(&seen.id, until).await {
+                tracing::warn!(%error, "could not release a refresh claim; it expires by itself");
+            }
+        };
+        let Some(refresh_token) = seen.tokens.refresh_token.as_ref().and_then(|t| self.reveal(t)) else {
+            release().await;
+            return Err(FlowError::new(
+                ErrorType::UserOauth2BadRequest,
+                "The provider issued no refresh token for this account; sign in again instead.",
             ));
         };
-        let tokens = provider.refresh(&RefreshToken::new(refresh_token)).await.map_err(refresh_error)?;
+        let tokens = match provider.refresh(&RefreshToken::new(refresh_token)).await {
+            Ok(tokens) => tokens,
+            Err(error) => {
+                release().await;
+                return Err(refresh_error(error));
+            }
+        };
+        let subject = tokens.id_token_claims.as_ref().map(|claims| claims.sub.as_str());
+        if let (Some(expected), Some(subject)) = (&seen.subject, subject)
+            && expected != subject
+        {
+            release().await;
+            tracing::warn!(provider = %session.provider, "a refreshed ID token names another subject");
+            return Err(FlowError::new(
+                ErrorType::UserOauth2ProviderError,
+                "The provider's refreshed ID token is about another user; sign in again.",
+            ));
+        }
         let now = Timestamp::now();
+        let mut stored = self.seal_tokens(&tokens);
+        if stored.refresh_token.is_none() {
+            stored.refresh_token = seen.tokens.refresh_token.clone();
+        }
+        let renewal = Renewal { tokens: &stored, email: None, subject, now };
+        let mut tx = self.inner.store.begin().await?;
+        if !tx.finish_refresh(&seen.id, &seen.tokens.access_token, &renewal).await? {
+            // The claim expired and another refresh stored its tokens first: keep those.
+            drop(tx);
+            let current =
+                self.inner.store.read().await?.identity(&seen.id).await?.ok_or_else(session_not_found)?;
+            return self.adopt(session, &current.tokens).await;
+        }
+        let expire = now.plus(self.inner.project.session_duration);
+        tx.update_session(&session.id, &stored, expire, now).await?;
+        let updated = tx.session(&session.id).await?.ok_or_else(session_not_found)?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    /// Gives the session tokens another refresh of its identity stored, and extends it.
+    async fn adopt(&self, session: &Session, tokens: &StoredTokens) -> Result<Session, FlowError> {
+        let now = Timestamp::now();
+        let mut tx = self.inner.store.begin().await?;
+        tx.update_session(&session.id, tokens, now.plus(self.inner.project.session_duration), now).await?;
+        let updated = tx.session(&session.id).await?.ok_or_else(session_not_found)?;
+        tx.commit().await?;
+        Ok(updated)
+    }
+
+    /// A session whose identity was unlinked: refreshed with its own tokens, alone. `Err(None)`
+    /// when it has no refresh token.
+    async fn refresh_unlinked(
+        &self,
+        provider: &dyn OAuthProvider,
+        session: &Session,
+    ) -> Result<Session, Option<FlowError>> {
+        let refresh_token = session.tokens.refresh_token.as_ref().and_then(|t| self.reveal(t)).ok_or(None)?;
+        let _turn = self.inner.refreshing[stripe(&session.id)].lock().await;
+        let tokens =
+            provider.refresh(&RefreshToken::new(refresh_token)).await.map_err(|e| Some(refresh_error(e)))?;
         let mut stored = self.seal_tokens(&tokens);
         if stored.refresh_token.is_none() {
             stored.refresh_token = session.tokens.refresh_token.clone();
         }
-        let expire = now.plus(self.inner.project.session_duration);
-        let mut tx = self.inner.store.begin().await?;
-        tx.update_session(&session.id, &stored, expire, now).await?;
-        if let Some(identity) = tx.identity_by_uid(&session.provider, &session.provider_uid).await?
-            && identity.user_id == session.user_id
-        {
-            tx.update_identity_tokens(&identity.id, &stored, None, now).await?;
-        }
-        let updated = tx.session(&session.id).await?.ok_or_else(session_not_found)?;
-        tx.commit().await?;
-        Ok(updated)
+        self.adopt(session, &stored).await.map_err(Some)
     }
 
     /// A user by id.

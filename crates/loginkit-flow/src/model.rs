@@ -123,6 +123,9 @@ pub struct Identity {
     pub provider_uid: String,
     /// The email the provider reported ("" when none).
     pub provider_email: String,
+    /// The `sub` of the last verified ID token of this account, for providers whose ID tokens
+    /// loginkit verifies: a refreshed ID token must name the same subject.
+    pub subject: Option<String>,
     /// The latest provider tokens.
     pub tokens: StoredTokens,
     /// Creation time.

@@ -22,7 +22,7 @@ use sqlx::{Postgres, Row, SqlSafeStr, Transaction};
 
 use crate::error::StoreError;
 use crate::model::{Identity, NewUser, OneTimeToken, Sealed, Session, StoredTokens, Timestamp, User};
-use crate::store::{IdentityKey, PruneClock, Store, Tx, row_decoders};
+use crate::store::{IdentityKey, PruneClock, Renewal, Store, Tx, row_decoders};
 
 row_decoders!(PgRow);
 
@@ -141,6 +141,41 @@ impl Store for PgStore {
         .map_err(StoreError::database)?;
         Ok(inserted.rows_affected() == 1)
     }
+
+    async fn claim_refresh(
+        &self,
+        identity_id: &str,
+        seen: &Sealed,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        // One statement: of two instances claiming at once, the row lock lets one through and
+        // the other re-reads the row it updated and finds the claim taken.
+        let claimed = sqlx::query(
+            "UPDATE loginkit_identities SET refresh_lease = $1 WHERE id = $2 AND access_token = $3
+               AND (refresh_lease IS NULL OR refresh_lease < $4)",
+        )
+        .bind(until.millis())
+        .bind(identity_id)
+        .bind(&seen.0)
+        .bind(now.millis())
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::database)?;
+        Ok(claimed.rows_affected() == 1)
+    }
+
+    async fn release_refresh(&self, identity_id: &str, until: Timestamp) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE loginkit_identities SET refresh_lease = NULL WHERE id = $1 AND refresh_lease = $2",
+        )
+        .bind(identity_id)
+        .bind(until.millis())
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::database)?;
+        Ok(())
+    }
 }
 
 struct PgTx {
@@ -168,33 +203,36 @@ impl PgTx {
     async fn set_identity_tokens(
         &mut self,
         key: IdentityKey<'_>,
-        tokens: &StoredTokens,
-        email: Option<&str>,
-        now: Timestamp,
+        renewal: &Renewal<'_>,
     ) -> Result<Option<Identity>, StoreError> {
         macro_rules! update {
             ($where:literal) => {
                 concat!(
                     "UPDATE loginkit_identities SET access_token = $1, refresh_token = $2, access_token_expiry = $3,
-                       provider_email = COALESCE($4, provider_email), updated_at = $5 WHERE ",
+                       provider_email = COALESCE($4, provider_email), subject = COALESCE($5, subject),
+                       refresh_lease = NULL, updated_at = $6 WHERE ",
                     $where,
                     " RETURNING *"
                 )
             };
         }
         let sql = match key {
-            IdentityKey::Id(_) => update!("id = $6"),
-            IdentityKey::Account(..) => update!("provider = $6 AND provider_uid = $7"),
+            IdentityKey::Id(_) => update!("id = $7"),
+            IdentityKey::Account(..) => update!("provider = $7 AND provider_uid = $8"),
+            IdentityKey::Unchanged(..) => update!("id = $7 AND access_token = $8"),
         };
+        let tokens = renewal.tokens;
         let query = sqlx::query(sql)
             .bind(&tokens.access_token.0)
             .bind(tokens.refresh_token.as_ref().map(|t| &t.0))
             .bind(tokens.access_token_expiry.map(Timestamp::millis))
-            .bind(email)
-            .bind(now.millis());
+            .bind(renewal.email)
+            .bind(renewal.subject)
+            .bind(renewal.now.millis());
         let query = match key {
             IdentityKey::Id(id) => query.bind(id),
             IdentityKey::Account(provider, uid) => query.bind(provider).bind(uid),
+            IdentityKey::Unchanged(id, seen) => query.bind(id).bind(&seen.0),
         };
         let row = query.fetch_optional(&mut *self.tx).await.map_err(db)?;
         row.as_ref().map(identity_row).transpose().map_err(db)
@@ -294,8 +332,8 @@ impl Tx for PgTx {
     async fn create_identity(&mut self, i: Identity) -> Result<(), StoreError> {
         let done = sqlx::query(
             "INSERT INTO loginkit_identities (id, user_id, provider, provider_uid, provider_email, access_token,
-               refresh_token, access_token_expiry, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+               refresh_token, access_token_expiry, created_at, updated_at, subject)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
         )
         .bind(&i.id)
         .bind(&i.user_id)
@@ -307,31 +345,33 @@ impl Tx for PgTx {
         .bind(i.tokens.access_token_expiry.map(Timestamp::millis))
         .bind(i.created_at.millis())
         .bind(i.updated_at.millis())
+        .bind(&i.subject)
         .execute(&mut *self.tx)
         .await
         .map_err(db)?;
         inserted(done.rows_affected())
     }
 
-    async fn update_identity_tokens(
-        &mut self,
-        id: &str,
-        tokens: &StoredTokens,
-        email: Option<&str>,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.set_identity_tokens(IdentityKey::Id(id), tokens, email, now).await.map(drop)
+    async fn update_identity_tokens(&mut self, id: &str, renewal: &Renewal<'_>) -> Result<(), StoreError> {
+        self.set_identity_tokens(IdentityKey::Id(id), renewal).await.map(drop)
     }
 
     async fn renew_identity(
         &mut self,
         provider: &str,
         uid: &str,
-        tokens: &StoredTokens,
-        email: Option<&str>,
-        now: Timestamp,
+        renewal: &Renewal<'_>,
     ) -> Result<Option<Identity>, StoreError> {
-        self.set_identity_tokens(IdentityKey::Account(provider, uid), tokens, email, now).await
+        self.set_identity_tokens(IdentityKey::Account(provider, uid), renewal).await
+    }
+
+    async fn finish_refresh(
+        &mut self,
+        identity_id: &str,
+        seen: &Sealed,
+        renewal: &Renewal<'_>,
+    ) -> Result<bool, StoreError> {
+        Ok(self.set_identity_tokens(IdentityKey::Unchanged(identity_id, seen), renewal).await?.is_some())
     }
 
     async fn delete_identity(&mut self, id: &str) -> Result<bool, StoreError> {

@@ -17,7 +17,7 @@ use sqlx::{Row, SqlSafeStr, Sqlite, Transaction};
 
 use crate::error::StoreError;
 use crate::model::{Identity, NewUser, OneTimeToken, Sealed, Session, StoredTokens, Timestamp, User};
-use crate::store::{IdentityKey, PruneClock, Store, Tx, row_decoders};
+use crate::store::{IdentityKey, PruneClock, Renewal, Store, Tx, row_decoders};
 
 row_decoders!(SqliteRow);
 
@@ -222,6 +222,39 @@ impl Store for SqliteStore {
                 .map_err(StoreError::database)?;
         Ok(inserted.rows_affected() == 1)
     }
+
+    async fn claim_refresh(
+        &self,
+        identity_id: &str,
+        seen: &Sealed,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let _turn = self.write.lock().await;
+        let claimed = sqlx::query(
+            "UPDATE loginkit_identities SET refresh_lease = ? WHERE id = ? AND access_token = ?
+               AND (refresh_lease IS NULL OR refresh_lease < ?)",
+        )
+        .bind(until.millis())
+        .bind(identity_id)
+        .bind(&seen.0)
+        .bind(now.millis())
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::database)?;
+        Ok(claimed.rows_affected() == 1)
+    }
+
+    async fn release_refresh(&self, identity_id: &str, until: Timestamp) -> Result<(), StoreError> {
+        let _turn = self.write.lock().await;
+        sqlx::query("UPDATE loginkit_identities SET refresh_lease = NULL WHERE id = ? AND refresh_lease = ?")
+            .bind(identity_id)
+            .bind(until.millis())
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::database)?;
+        Ok(())
+    }
 }
 
 /// A write transaction, or a plain connection for reads.
@@ -270,15 +303,14 @@ impl SqliteTx {
     async fn set_identity_tokens(
         &mut self,
         key: IdentityKey<'_>,
-        tokens: &StoredTokens,
-        email: Option<&str>,
-        now: Timestamp,
+        renewal: &Renewal<'_>,
     ) -> Result<Option<Identity>, StoreError> {
         macro_rules! update {
             ($where:literal) => {
                 concat!(
                     "UPDATE loginkit_identities SET access_token = ?, refresh_token = ?, access_token_expiry = ?,
-                       provider_email = COALESCE(?, provider_email), updated_at = ? WHERE ",
+                       provider_email = COALESCE(?, provider_email), subject = COALESCE(?, subject),
+                       refresh_lease = NULL, updated_at = ? WHERE ",
                     $where,
                     " RETURNING *"
                 )
@@ -287,16 +319,20 @@ impl SqliteTx {
         let sql = match key {
             IdentityKey::Id(_) => update!("id = ?"),
             IdentityKey::Account(..) => update!("provider = ? AND provider_uid = ?"),
+            IdentityKey::Unchanged(..) => update!("id = ? AND access_token = ?"),
         };
+        let tokens = renewal.tokens;
         let query = sqlx::query(sql)
             .bind(&tokens.access_token.0)
             .bind(tokens.refresh_token.as_ref().map(|t| &t.0))
             .bind(tokens.access_token_expiry.map(Timestamp::millis))
-            .bind(email)
-            .bind(now.millis());
+            .bind(renewal.email)
+            .bind(renewal.subject)
+            .bind(renewal.now.millis());
         let query = match key {
             IdentityKey::Id(id) => query.bind(id),
             IdentityKey::Account(provider, uid) => query.bind(provider).bind(uid),
+            IdentityKey::Unchanged(id, seen) => query.bind(id).bind(&seen.0),
         };
         let row = query.fetch_optional(&mut *self.tx).await.map_err(db)?;
         row.as_ref().map(identity_row).transpose().map_err(db)
@@ -352,8 +388,8 @@ impl Tx for SqliteTx {
     async fn create_identity(&mut self, i: Identity) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO loginkit_identities (id, user_id, provider, provider_uid, provider_email, access_token,
-               refresh_token, access_token_expiry, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+               refresh_token, access_token_expiry, created_at, updated_at, subject)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&i.id)
         .bind(&i.user_id)
@@ -365,31 +401,33 @@ impl Tx for SqliteTx {
         .bind(i.tokens.access_token_expiry.map(Timestamp::millis))
         .bind(i.created_at.millis())
         .bind(i.updated_at.millis())
+        .bind(&i.subject)
         .execute(&mut *self.tx)
         .await
         .map_err(db)?;
         Ok(())
     }
 
-    async fn update_identity_tokens(
-        &mut self,
-        id: &str,
-        tokens: &StoredTokens,
-        email: Option<&str>,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.set_identity_tokens(IdentityKey::Id(id), tokens, email, now).await.map(drop)
+    async fn update_identity_tokens(&mut self, id: &str, renewal: &Renewal<'_>) -> Result<(), StoreError> {
+        self.set_identity_tokens(IdentityKey::Id(id), renewal).await.map(drop)
     }
 
     async fn renew_identity(
         &mut self,
         provider: &str,
         uid: &str,
-        tokens: &StoredTokens,
-        email: Option<&str>,
-        now: Timestamp,
+        renewal: &Renewal<'_>,
     ) -> Result<Option<Identity>, StoreError> {
-        self.set_identity_tokens(IdentityKey::Account(provider, uid), tokens, email, now).await
+        self.set_identity_tokens(IdentityKey::Account(provider, uid), renewal).await
+    }
+
+    async fn finish_refresh(
+        &mut self,
+        identity_id: &str,
+        seen: &Sealed,
+        renewal: &Renewal<'_>,
+    ) -> Result<bool, StoreError> {
+        Ok(self.set_identity_tokens(IdentityKey::Unchanged(identity_id, seen), renewal).await?.is_some())
     }
 
     async fn delete_identity(&mut self, id: &str) -> Result<bool, StoreError> {

@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 
 use crate::error::StoreError;
-use crate::model::{Identity, NewUser, OneTimeToken, Session, StoredTokens, Timestamp, User};
+use crate::model::{Identity, NewUser, OneTimeToken, Sealed, Session, StoredTokens, Timestamp, User};
 
 /// A database the flow can use.
 #[async_trait]
@@ -27,6 +27,58 @@ pub trait Store: Send + Sync + 'static {
     /// passed. This is what makes state single-use, across restarts and across server instances
     /// sharing the store. A record may be forgotten once its state has expired.
     async fn consume_state(&self, state_id: &str, expires: Timestamp) -> Result<bool, StoreError>;
+
+    /// Claims the right to refresh an identity's provider tokens until `until`: `true` when its
+    /// access token is still `seen` and no unexpired claim is held (by this or another server
+    /// instance). Providers that rotate refresh tokens revoke the whole family when one is sent
+    /// twice, so two refreshes of one account must never run at once. One statement, atomic.
+    ///
+    /// The default always grants it: enough for a store used by one process, where the flow
+    /// already refreshes an account once at a time. A store shared by several instances must
+    /// implement it.
+    async fn claim_refresh(
+        &self,
+        identity_id: &str,
+        seen: &Sealed,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let _ = (identity_id, seen, until, now);
+        Ok(true)
+    }
+
+    /// Gives up a claim made with [`Store::claim_refresh`] (the provider refused the refresh).
+    async fn release_refresh(&self, identity_id: &str, until: Timestamp) -> Result<(), StoreError> {
+        let _ = (identity_id, until);
+        Ok(())
+    }
+}
+
+/// What a login or a refresh stores on an identity.
+#[derive(Debug, Clone, Copy)]
+pub struct Renewal<'a> {
+    /// The new provider tokens, sealed.
+    pub tokens: &'a StoredTokens,
+    /// The email the provider reported, when the login read one (a refresh does not).
+    pub email: Option<&'a str>,
+    /// The `sub` of the verified ID token, when there was one.
+    pub subject: Option<&'a str>,
+    /// When.
+    pub now: Timestamp,
+}
+
+impl Renewal<'_> {
+    /// The identity as a store holds it after this renewal.
+    pub fn apply(&self, identity: &mut Identity) {
+        identity.tokens = self.tokens.clone();
+        if let Some(email) = self.email {
+            identity.provider_email = email.to_owned();
+        }
+        if let Some(subject) = self.subject {
+            identity.subject = Some(subject.to_owned());
+        }
+        identity.updated_at = self.now;
+    }
 }
 
 /// One transaction.
@@ -51,36 +103,44 @@ pub trait Tx: Send {
     async fn identities(&mut self, user_id: &str) -> Result<Vec<Identity>, StoreError>;
     /// Creates an identity. [`StoreError::Conflict`] when the provider account already has one.
     async fn create_identity(&mut self, identity: Identity) -> Result<(), StoreError>;
-    /// Replaces an identity's provider tokens (and its email when `email` is given).
-    async fn update_identity_tokens(
-        &mut self,
-        id: &str,
-        tokens: &StoredTokens,
-        email: Option<&str>,
-        now: Timestamp,
-    ) -> Result<(), StoreError>;
-    /// Stores a login's provider tokens (and its email, when given) on the identity of a provider
-    /// account and returns that identity as updated; `None`, changing nothing, when the account
-    /// has none. The default is [`Tx::identity_by_uid`] then [`Tx::update_identity_tokens`];
-    /// stores override it with one statement, since every returning login calls it.
+    /// Replaces an identity's provider tokens (and its email and subject when the renewal has
+    /// them), and forgets any refresh claim on it.
+    async fn update_identity_tokens(&mut self, id: &str, renewal: &Renewal<'_>) -> Result<(), StoreError>;
+    /// Stores a login's provider tokens (and its email and subject, when given) on the identity
+    /// of a provider account and returns that identity as updated; `None`, changing nothing,
+    /// when the account has none. The default is [`Tx::identity_by_uid`] then
+    /// [`Tx::update_identity_tokens`]; stores override it with one statement, since every
+    /// returning login calls it.
     async fn renew_identity(
         &mut self,
         provider: &str,
         uid: &str,
-        tokens: &StoredTokens,
-        email: Option<&str>,
-        now: Timestamp,
+        renewal: &Renewal<'_>,
     ) -> Result<Option<Identity>, StoreError> {
         let Some(mut identity) = self.identity_by_uid(provider, uid).await? else {
             return Ok(None);
         };
-        self.update_identity_tokens(&identity.id, tokens, email, now).await?;
-        identity.tokens = tokens.clone();
-        if let Some(email) = email {
-            identity.provider_email = email.to_owned();
-        }
-        identity.updated_at = now;
+        self.update_identity_tokens(&identity.id, renewal).await?;
+        renewal.apply(&mut identity);
         Ok(Some(identity))
+    }
+    /// Stores a refresh's tokens on an identity if its access token is still `seen` (the one
+    /// the refresh started from), and forgets the refresh claim; `false`, changing nothing, when
+    /// another refresh stored its tokens first. The default reads the identity and then calls
+    /// [`Tx::update_identity_tokens`] inside this transaction.
+    async fn finish_refresh(
+        &mut self,
+        identity_id: &str,
+        seen: &Sealed,
+        renewal: &Renewal<'_>,
+    ) -> Result<bool, StoreError> {
+        match self.identity(identity_id).await? {
+            Some(identity) if identity.tokens.access_token == *seen => {
+                self.update_identity_tokens(identity_id, renewal).await?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
     /// Deletes an identity; `false` when there was none.
     async fn delete_identity(&mut self, id: &str) -> Result<bool, StoreError>;
@@ -140,6 +200,8 @@ pub(crate) enum IdentityKey<'a> {
     Id(&'a str),
     /// By provider account: provider id and the provider's user id.
     Account(&'a str, &'a str),
+    /// By identity id, only while its access token is still the given sealed one.
+    Unchanged(&'a str, &'a Sealed),
 }
 
 /// When a store last forgot expired `state` records: pruning runs at most once a minute per
@@ -194,6 +256,7 @@ macro_rules! row_decoders {
                 provider: row.try_get("provider")?,
                 provider_uid: row.try_get("provider_uid")?,
                 provider_email: row.try_get("provider_email")?,
+                subject: row.try_get("subject")?,
                 tokens: tokens_row(row)?,
                 created_at: Timestamp::from_millis(row.try_get("created_at")?),
                 updated_at: Timestamp::from_millis(row.try_get("updated_at")?),

@@ -15,7 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use loginkit_flow::sqlx::{self, AssertSqlSafe, SqlitePool};
 use loginkit_flow::{
-    Identity, NewUser, OneTimeToken, Sealed, Session, SqliteStore, Store, StoreError, StoredTokens,
+    Identity, NewUser, OneTimeToken, Renewal, Sealed, Session, SqliteStore, Store, StoreError, StoredTokens,
     Timestamp, Tx, User,
 };
 #[cfg(feature = "postgres")]
@@ -129,6 +129,22 @@ impl Store for RequiredOnly {
     async fn consume_state(&self, state_id: &str, expires: Timestamp) -> Result<bool, StoreError> {
         self.0.consume_state(state_id, expires).await
     }
+
+    // Forwarded: the defaults grant every claim, which is right only for a store one process
+    // uses; the claim checks are about stores that server instances share.
+    async fn claim_refresh(
+        &self,
+        identity_id: &str,
+        seen: &Sealed,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.0.claim_refresh(identity_id, seen, until, now).await
+    }
+
+    async fn release_refresh(&self, identity_id: &str, until: Timestamp) -> Result<(), StoreError> {
+        self.0.release_refresh(identity_id, until).await
+    }
 }
 
 #[async_trait]
@@ -157,14 +173,8 @@ impl Tx for RequiredOnlyTx {
     async fn create_identity(&mut self, identity: Identity) -> Result<(), StoreError> {
         self.0.create_identity(identity).await
     }
-    async fn update_identity_tokens(
-        &mut self,
-        id: &str,
-        tokens: &StoredTokens,
-        email: Option<&str>,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.0.update_identity_tokens(id, tokens, email, now).await
+    async fn update_identity_tokens(&mut self, id: &str, renewal: &Renewal<'_>) -> Result<(), StoreError> {
+        self.0.update_identity_tokens(id, renewal).await
     }
     async fn delete_identity(&mut self, id: &str) -> Result<bool, StoreError> {
         self.0.delete_identity(id).await
@@ -246,6 +256,7 @@ suite!(
     users,
     unverified_addresses_are_not_unique_and_name_no_one,
     identities,
+    refresh_claims_are_exclusive_and_finish_only_on_unchanged_tokens,
     sessions,
     trimming_sessions_spares_the_new_one_and_keeps_the_newest_others,
     one_time_tokens,
@@ -288,6 +299,7 @@ fn identity(id: &str, user: &str, provider: &str, uid: &str, created: i64) -> Id
         provider: provider.into(),
         provider_uid: uid.into(),
         provider_email: format!("{uid}@{provider}.test"),
+        subject: (provider == "google").then(|| format!("sub-{uid}")),
         tokens: tokens(id, true),
         created_at: at(created),
         updated_at: at(created),
@@ -399,36 +411,63 @@ async fn identities(f: Fixture) {
     assert_eq!(order, ["i-b", "i-a", "i-c"]);
     assert!(tx.identities("nobody").await.unwrap().is_empty());
 
-    // New tokens and a new email...
-    tx.update_identity_tokens("i-c", &tokens("new", false), Some("new@github.test"), at(40)).await.unwrap();
+    // New tokens, a new email and a subject...
+    let new = tokens("new", false);
+    let update =
+        Renewal { tokens: &new, email: Some("new@github.test"), subject: Some("sub-x"), now: at(40) };
+    tx.update_identity_tokens("i-c", &update).await.unwrap();
     let updated = tx.identity("i-c").await.unwrap().unwrap();
     assert_eq!(updated.tokens, tokens("new", false));
-    assert_eq!(updated.provider_email, "new@github.test");
+    assert_eq!(
+        (updated.provider_email.as_str(), updated.subject.as_deref()),
+        ("new@github.test", Some("sub-x"))
+    );
     assert_eq!((updated.created_at, updated.updated_at), (at(20), at(40)));
-    // ...then new tokens keeping the email.
-    tx.update_identity_tokens("i-c", &tokens("newer", true), None, at(50)).await.unwrap();
+    // ...then new tokens keeping the email and the subject.
+    let newer = tokens("newer", true);
+    tx.update_identity_tokens("i-c", &Renewal { tokens: &newer, email: None, subject: None, now: at(50) })
+        .await
+        .unwrap();
     let updated = tx.identity("i-c").await.unwrap().unwrap();
     assert_eq!(updated.tokens, tokens("newer", true));
     assert_eq!((updated.provider_email.as_str(), updated.updated_at), ("new@github.test", at(50)));
+    assert_eq!(updated.subject.as_deref(), Some("sub-x"));
     assert_eq!(tx.identity("i-b").await.unwrap().unwrap().tokens, tokens("i-b", true), "others untouched");
+    assert_eq!(tx.identity("i-b").await.unwrap().unwrap().subject.as_deref(), Some("sub-100"));
 
     // A returning login renews by provider account: found, updated and returned in one go...
-    let renewed = tx
-        .renew_identity("github", "100", &tokens("renewed", true), Some("r@github.test"), at(55))
-        .await
-        .unwrap();
+    let renewed_tokens = tokens("renewed", true);
+    let renewal = Renewal {
+        tokens: &renewed_tokens,
+        email: Some("r@github.test"),
+        subject: Some("sub-y"),
+        now: at(55),
+    };
+    let renewed = tx.renew_identity("github", "100", &renewal).await.unwrap();
     let mut expected = identity("i-c", "u1", "github", "100", 20);
-    (expected.tokens, expected.provider_email, expected.updated_at) =
-        (tokens("renewed", true), "r@github.test".into(), at(55));
+    (expected.tokens, expected.provider_email, expected.subject, expected.updated_at) =
+        (tokens("renewed", true), "r@github.test".into(), Some("sub-y".into()), at(55));
     assert_eq!(renewed.as_ref(), Some(&expected));
     assert_eq!(tx.identity("i-c").await.unwrap(), Some(expected));
     // ...keeping the email when the provider sent none...
-    let renewed =
-        tx.renew_identity("github", "100", &tokens("again", false), None, at(56)).await.unwrap().unwrap();
+    let again = tokens("again", false);
+    let renewed = tx
+        .renew_identity("github", "100", &Renewal { tokens: &again, email: None, subject: None, now: at(56) })
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((renewed.provider_email.as_str(), renewed.tokens), ("r@github.test", tokens("again", false)));
+    assert_eq!(renewed.subject.as_deref(), Some("sub-y"));
     // ...and an account without an identity is left alone.
+    let x = tokens("x", true);
     assert_eq!(
-        tx.renew_identity("github", "7", &tokens("x", true), Some("x@y.z"), at(57)).await.unwrap(),
+        tx.renew_identity(
+            "github",
+            "7",
+            &Renewal { tokens: &x, email: Some("x@y.z"), subject: None, now: at(57) }
+        )
+        .await
+        .unwrap(),
         None
     );
     assert_eq!(tx.identity_by_uid("github", "7").await.unwrap(), None);
@@ -441,6 +480,46 @@ async fn identities(f: Fixture) {
     tx.create_identity(identity("i-e", "u2", "gitlab", "7", 60)).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(f.counts().await, [1, 4, 0, 0]);
+}
+
+async fn refresh_claims_are_exclusive_and_finish_only_on_unchanged_tokens(f: Fixture) {
+    let mut tx = f.store.begin().await.unwrap();
+    tx.create_identity(identity("i1", "u1", "google", "1", 0)).await.unwrap();
+    tx.commit().await.unwrap();
+    let seen = tokens("i1", true).access_token;
+    let (now, until) = (at(1_000), at(61_000));
+    // One claim at a time, for the tokens the caller saw.
+    assert!(f.store.claim_refresh("i1", &seen, until, now).await.unwrap());
+    assert!(!f.store.claim_refresh("i1", &seen, until, now).await.unwrap(), "held");
+    assert!(!f.store.claim_refresh("i1", &Sealed("other".into()), at(70_000), at(62_000)).await.unwrap());
+    assert!(!f.store.claim_refresh("missing", &seen, until, now).await.unwrap());
+    // A released claim, or an expired one, can be taken again.
+    f.store.release_refresh("i1", until).await.unwrap();
+    assert!(f.store.claim_refresh("i1", &seen, until, now).await.unwrap());
+    assert!(f.store.claim_refresh("i1", &seen, at(200_000), at(61_001)).await.unwrap(), "expired claim");
+    // Releasing someone else's claim does nothing.
+    f.store.release_refresh("i1", until).await.unwrap();
+    assert!(!f.store.claim_refresh("i1", &seen, at(300_000), at(62_000)).await.unwrap());
+
+    // Finishing stores the tokens only while they are still the ones the refresh started from,
+    // and frees the account for the next refresh.
+    let fresh = tokens("fresh", true);
+    let renewal = Renewal { tokens: &fresh, email: None, subject: Some("sub-1"), now: at(63_000) };
+    let mut tx = f.store.begin().await.unwrap();
+    assert!(tx.finish_refresh("i1", &seen, &renewal).await.unwrap());
+    let stale = tokens("stale", true);
+    let late = Renewal { tokens: &stale, email: None, subject: None, now: at(64_000) };
+    assert!(!tx.finish_refresh("i1", &seen, &late).await.unwrap(), "another refresh finished first");
+    tx.commit().await.unwrap();
+    let stored = f.store.read().await.unwrap().identity("i1").await.unwrap().unwrap();
+    assert_eq!(
+        (stored.tokens, stored.subject.as_deref(), stored.updated_at),
+        (fresh.clone(), Some("sub-1"), at(63_000))
+    );
+    assert!(
+        f.store.claim_refresh("i1", &fresh.access_token, at(400_000), at(65_000)).await.unwrap(),
+        "free again"
+    );
 }
 
 async fn sessions(f: Fixture) {
@@ -552,7 +631,9 @@ async fn a_transaction_dropped_without_commit_rolls_back_every_write(f: Fixture)
     tx.create_user(new_user("u1", Some("ada@example.com"))).await.unwrap();
     tx.set_user_name("kept", "Changed", at(1)).await.unwrap();
     tx.create_identity(identity("i1", "u1", "mock", "2", 0)).await.unwrap();
-    tx.update_identity_tokens("i-kept", &tokens("changed", false), Some("x@y.z"), at(1)).await.unwrap();
+    let changed = tokens("changed", false);
+    let renewal = Renewal { tokens: &changed, email: Some("x@y.z"), subject: None, now: at(1) };
+    tx.update_identity_tokens("i-kept", &renewal).await.unwrap();
     tx.create_session(session("s1", "u1", 0)).await.unwrap();
     tx.update_session("s-kept", &tokens("changed", false), at(1), at(1)).await.unwrap();
     tx.create_token(token("t1", "u1")).await.unwrap();

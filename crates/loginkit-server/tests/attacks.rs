@@ -422,3 +422,44 @@ async fn a_providers_error_description_reaches_the_failure_url_as_plain_text() {
     assert!(!message.contains(['<', '>', '"']), "{message}");
     assert!(message.chars().count() < 400, "capped: {} characters", message.chars().count());
 }
+
+/// Finding 9: two concurrent refreshes of one session sent the same refresh token twice, which
+/// providers that rotate refresh tokens and detect reuse (Auth0, Okta) answer by revoking the
+/// whole family. One refresh reaches the provider; the other caller gets its result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_refreshes_of_one_account_send_its_refresh_token_once() {
+    let idp = MockIdp::start().await.unwrap();
+    let extra = format!(
+        "[projects.default.providers.mock]\nclient_id = \"1\"\nclient_secret = \"123456\"\nbase_url = \"{}\"",
+        idp.origin()
+    );
+    let h = std::sync::Arc::new(Harness::start(&extra).await);
+    let browser = Browser::new([h.server.url().clone(), idp.origin()]);
+    assert_eq!(h.login(&browser, "mock").await.end.path(), "/ok");
+    let (_, before) = h.get(&browser, "v1/account/sessions/current").await;
+    let exchanges = idp.handle().hits(Endpoint::Token);
+    // The provider takes its time with the first refresh: the others arrive meanwhile.
+    idp.handle().inject(Endpoint::Token, Fault::Delay(std::time::Duration::from_secs(2)));
+    let refreshes: Vec<_> = (0..3)
+        .map(|_| {
+            let (h, browser) = (h.clone(), browser.clone());
+            tokio::spawn(async move {
+                h.api(&browser, reqwest::Method::PATCH, "v1/account/sessions/current").await
+            })
+        })
+        .collect();
+    let mut tokens = Vec::new();
+    for refresh in refreshes {
+        let (status, session) = refresh.await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{session}");
+        tokens.push(session["providerAccessToken"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(idp.handle().hits(Endpoint::Token) - exchanges, 1, "one refresh reached the provider");
+    tokens.dedup();
+    assert_eq!(tokens.len(), 1, "every caller got the one result");
+    assert_ne!(tokens[0], before["providerAccessToken"].as_str().unwrap());
+    // The next refresh, later, is a refresh of its own, with the rotated refresh token.
+    let (status, after) = h.api(&browser, reqwest::Method::PATCH, "v1/account/sessions/current").await;
+    assert_eq!(status, StatusCode::OK, "{after}");
+    assert_eq!(idp.handle().hits(Endpoint::Token) - exchanges, 2);
+}

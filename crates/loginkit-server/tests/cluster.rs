@@ -15,7 +15,7 @@ use loginkit_flow::Keys;
 use loginkit_flow::sqlx::{self, PgPool};
 use loginkit_server::{Config, Server};
 use loginkit_testkit::postgres::TestDatabase;
-use loginkit_testkit::{Browser, FormAnswer, MockIdp, MockIdpConfig, MockUser};
+use loginkit_testkit::{Browser, Endpoint, Fault, FormAnswer, MockIdp, MockIdpConfig, MockUser};
 use reqwest::StatusCode;
 use serde_json::Value;
 use url::Url;
@@ -280,4 +280,38 @@ async fn a_postgres_project_needs_a_configured_key_and_database_urls_are_checked
     assert!(!refused.contains("pw-1234"), "{refused}");
     let unknown = start("", "database_url = \"mysql://root@127.0.0.1/app\"").await;
     assert!(unknown.contains("projects.app.database_url") && unknown.contains("mysql://"), "{unknown}");
+}
+
+/// Refreshes of one account on two instances at once: the account's refresh token goes to the
+/// provider once (a claim in the shared database), and both instances answer with its result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refreshes_of_one_account_on_both_instances_reach_the_provider_once() {
+    let c = Arc::new(Cluster::start(MockUser::defaults()).await);
+    let browser = c.browser();
+    assert_eq!(
+        browser.walk(c.a.start_url("sessions", "mock", "")).await.unwrap().end.as_str(),
+        format!("{APP}/ok")
+    );
+    let cookie = session_cookie(&browser, &c.a);
+    let exchanges = c.idp.handle().hits(Endpoint::Token);
+    c.idp.handle().inject(Endpoint::Token, Fault::Delay(std::time::Duration::from_secs(2)));
+    let refreshes: Vec<_> = [true, false, true, false]
+        .into_iter()
+        .map(|on_a| {
+            let (c, cookie) = (c.clone(), cookie.clone());
+            tokio::spawn(async move {
+                let instance = if on_a { &c.a } else { &c.b };
+                api(instance, reqwest::Method::PATCH, "v1/account/sessions/current", &cookie).await
+            })
+        })
+        .collect();
+    let mut tokens = Vec::new();
+    for refresh in refreshes {
+        let (status, session) = refresh.await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{session}");
+        tokens.push(session["providerAccessToken"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(c.idp.handle().hits(Endpoint::Token) - exchanges, 1, "one refresh reached the provider");
+    tokens.dedup();
+    assert_eq!(tokens.len(), 1, "both instances answered with its result: {tokens:?}");
 }

@@ -89,12 +89,18 @@ async fn code_exchange_posts_client_credentials_in_the_body() {
 #[tokio::test]
 async fn refresh_keeps_the_refresh_token_when_not_rotated() {
     let server = ContractServer::start().await;
-    server.respond_json("POST", "/oauth/token", 200, fixture(DIR, "refresh.json")).await;
-    let tokens =
-        server.provider(&AUTH0, config()).refresh(&RefreshToken::new("v1.old".into())).await.unwrap();
+    let provider = server.provider(&AUTH0, config());
+    let body = fixture(DIR, "refresh.json");
+    // OpenID Connect Core §12.2: a refreshed ID token is verified like the login's (no nonce).
+    let body =
+        server.sign_id_token(&*provider, &TestSigner::rs256(), &body, json!({"sub": "contract-sub"})).await;
+    server.respond_json("POST", "/oauth/token", 200, body).await;
+    let tokens = provider.refresh(&RefreshToken::new("v1.old".into())).await.unwrap();
+    let claims = tokens.id_token_claims.as_ref().expect("the refreshed ID token is verified");
+    assert_eq!(claims.sub, "contract-sub");
     assert!(tokens.access_token.secret().contains("eyJzdWIiOiJyZWZyZXNoZWQifQ"));
     assert_eq!(tokens.refresh_token.unwrap().secret(), "v1.old");
-    let sent = server.only_request().await;
+    let sent = server.requests_to("/oauth/token").await.remove(0);
     let expected = pairs(&[
         ("grant_type", "refresh_token"),
         ("refresh_token", "v1.old"),

@@ -89,11 +89,17 @@ async fn code_exchange() {
 #[tokio::test]
 async fn refresh_takes_the_new_offline_token() {
     let server = ContractServer::start().await;
-    server.respond_json("POST", &format!("{OIDC}/token"), 200, fixture(DIR, "refresh.json")).await;
-    let tokens =
-        server.provider(&KEYCLOAK, config()).refresh(&RefreshToken::new("old".into())).await.unwrap();
+    let provider = server.provider(&KEYCLOAK, config());
+    let body = fixture(DIR, "refresh.json");
+    // OpenID Connect Core §12.2: a refreshed ID token is verified like the login's (no nonce).
+    let body =
+        server.sign_id_token(&*provider, &TestSigner::rs256(), &body, json!({"sub": "contract-sub"})).await;
+    server.respond_json("POST", &format!("{OIDC}/token"), 200, body).await;
+    let tokens = provider.refresh(&RefreshToken::new("old".into())).await.unwrap();
+    let claims = tokens.id_token_claims.as_ref().expect("the refreshed ID token is verified");
+    assert_eq!(claims.sub, "contract-sub");
     assert!(tokens.refresh_token.unwrap().secret().contains("eyJ0eXAiOiJPZmZsaW5lIiwibiI6Mn0"));
-    let form = server.only_request().await.form;
+    let form = server.requests_to(&format!("{OIDC}/token")).await.remove(0).form;
     assert_eq!((form["grant_type"].as_str(), form["refresh_token"].as_str()), ("refresh_token", "old"));
 }
 

@@ -101,11 +101,16 @@ async fn code_exchange() {
 #[tokio::test]
 async fn refresh_takes_the_rotated_token() {
     let server = ContractServer::start().await;
-    server.respond_json("POST", "/common/oauth2/v2.0/token", 200, fixture(DIR, "refresh.json")).await;
-    let tokens =
-        server.provider(&MICROSOFT, config()).refresh(&RefreshToken::new("1.old".into())).await.unwrap();
+    let provider = server.provider(&MICROSOFT, config());
+    let body = fixture(DIR, "refresh.json");
+    // OpenID Connect Core §12.2: a refreshed ID token is verified like the login's (no nonce).
+    let body = server.sign_id_token(&*provider, &TestSigner::rs256(), &body, json!({"sub": "contract-sub", "tid": "9188040d-6c67-4c5b-b112-36a304b66dad", "oid": "00000000-0000-0000-66f3-3332eca7ea81"})).await;
+    server.respond_json("POST", "/common/oauth2/v2.0/token", 200, body).await;
+    let tokens = provider.refresh(&RefreshToken::new("1.old".into())).await.unwrap();
+    let claims = tokens.id_token_claims.as_ref().expect("the refreshed ID token is verified");
+    assert_eq!(claims.sub, "contract-sub");
     assert_eq!(tokens.refresh_token.unwrap().secret(), "1.AXkAexample-rotated-refresh-token-BBB");
-    let form = server.only_request().await.form;
+    let form = server.requests_to("/common/oauth2/v2.0/token").await.remove(0).form;
     assert_eq!((form["grant_type"].as_str(), form["refresh_token"].as_str()), ("refresh_token", "1.old"));
     assert_eq!(form["client_secret"], CLIENT_SECRET);
 }

@@ -35,11 +35,13 @@ pub fn build(
         return Err(config_error(format!("key `max_age` must be a number of seconds, not `{max_age}`")));
     }
     let client_id = config.client_id.as_str().to_owned();
-    let issuer = param(&config, "issuer").map(|i| i.trim_end_matches('/').to_owned());
+    // Compared exactly as configured (`https://tenant.auth0.com/` ends with a slash, and its
+    // documents and tokens say so); the slash is dropped only to build the discovery URL.
+    let issuer = param(&config, "issuer").map(str::to_owned);
     let well_known = match (param(&config, "well_known_url"), &issuer) {
         (Some(_), _) => Some(url_key(descriptor, &config, "well_known_url")?),
         (None, Some(issuer)) if param(&config, "authorization_url").is_none() => Some(
-            Url::parse(&format!("{issuer}{WELL_KNOWN}"))
+            Url::parse(&format!("{}{WELL_KNOWN}", issuer.trim_end_matches('/')))
                 .map_err(|_| config_error("key `issuer` is not a URL".into()))?,
         ),
         _ => None,
@@ -259,7 +261,15 @@ impl OAuthProvider for Oidc {
 
     async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenSet, Error> {
         let resolved = self.resolve().await?;
-        resolved.standard(&self.standard).refresh(refresh_token).await
+        let mut tokens = resolved.standard(&self.standard).refresh(refresh_token).await?;
+        // OpenID Connect Core §12.2: a refreshed ID token passes the login's checks but the nonce.
+        if let (Some((verifier, jwks_uri)), Some(id_token)) = (&resolved.verify, &tokens.id_token) {
+            let claims = verifier
+                .verify(&self.http, &self.jwks, jwks_uri, self.id(), id_token, None, SystemTime::now())
+                .await?;
+            tokens.id_token_claims = Some(claims);
+        }
+        Ok(tokens)
     }
 
     async fn revoke(&self, token: TokenRef<'_>) -> Result<(), Error> {

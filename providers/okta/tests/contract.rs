@@ -90,10 +90,17 @@ async fn code_exchange_authenticates_with_basic() {
 #[tokio::test]
 async fn refresh_takes_the_rotated_token() {
     let server = ContractServer::start().await;
-    server.respond_json("POST", "/oauth2/default/v1/token", 200, fixture(DIR, "refresh.json")).await;
-    let tokens = server.provider(&OKTA, config()).refresh(&RefreshToken::new("old".into())).await.unwrap();
+    let provider = server.provider(&OKTA, config());
+    let body = fixture(DIR, "refresh.json");
+    // OpenID Connect Core §12.2: a refreshed ID token is verified like the login's (no nonce).
+    let body =
+        server.sign_id_token(&*provider, &TestSigner::rs256(), &body, json!({"sub": "contract-sub"})).await;
+    server.respond_json("POST", "/oauth2/default/v1/token", 200, body).await;
+    let tokens = provider.refresh(&RefreshToken::new("old".into())).await.unwrap();
+    let claims = tokens.id_token_claims.as_ref().expect("the refreshed ID token is verified");
+    assert_eq!(claims.sub, "contract-sub");
     assert_eq!(tokens.refresh_token.unwrap().secret(), "b8WqAEESDGi4Oll3WGZ5-rotated");
-    let sent = server.only_request().await;
+    let sent = server.requests_to("/oauth2/default/v1/token").await.remove(0);
     assert_eq!(sent.basic_auth(), basic_credentials());
     assert_eq!(sent.form, pairs(&[("grant_type", "refresh_token"), ("refresh_token", "old")]));
 }
@@ -149,4 +156,18 @@ fn missing_domain_or_empty_server_id_is_a_clear_config_error() {
     let redirect = redirect_uri("okta");
     let url = okta.authorize_url(&AuthorizeRequest::new(&redirect, "s")).unwrap();
     assert_eq!(url.path(), "/oauth2/default/v1/authorize");
+}
+
+#[tokio::test]
+async fn a_refreshed_id_token_that_does_not_verify_is_refused() {
+    let server = ContractServer::start().await;
+    let provider = server.provider(&OKTA, config());
+    // Keys published, but the refresh answer's ID token is the fixture's unsigned example.
+    let signed = server
+        .sign_id_token(&*provider, &TestSigner::rs256(), &fixture(DIR, "refresh.json"), json!({}))
+        .await;
+    assert_ne!(signed, fixture(DIR, "refresh.json"));
+    server.respond_json("POST", "/oauth2/default/v1/token", 200, fixture(DIR, "refresh.json")).await;
+    let error = provider.refresh(&RefreshToken::new("old".into())).await.unwrap_err();
+    assert!(matches!(error, loginkit_core::Error::IdToken { provider: "okta", .. }), "{error:?}");
 }

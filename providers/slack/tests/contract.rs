@@ -82,12 +82,18 @@ async fn token_errors_sent_with_http_200_are_typed() {
 #[tokio::test]
 async fn refresh_with_token_rotation() {
     let server = ContractServer::start().await;
-    server.respond_json("POST", "/api/openid.connect.token", 200, fixture(DIR, "refresh.json")).await;
-    let tokens =
-        server.provider(&SLACK, config()).refresh(&RefreshToken::new("xoxe-1-old".into())).await.unwrap();
+    let provider = server.provider(&SLACK, config());
+    let body = fixture(DIR, "refresh.json");
+    // OpenID Connect Core §12.2: a refreshed ID token is verified like the login's (no nonce).
+    let body =
+        server.sign_id_token(&*provider, &TestSigner::rs256(), &body, json!({"sub": "contract-sub"})).await;
+    server.respond_json("POST", "/api/openid.connect.token", 200, body).await;
+    let tokens = provider.refresh(&RefreshToken::new("xoxe-1-old".into())).await.unwrap();
+    let claims = tokens.id_token_claims.as_ref().expect("the refreshed ID token is verified");
+    assert_eq!(claims.sub, "contract-sub");
     assert_eq!(tokens.access_token.secret(), "xoxe.xoxp-1-ExampleRefreshedUserToken");
     assert_eq!(tokens.refresh_token.unwrap().secret(), "xoxe-1-ExampleRotatedRefreshToken");
-    let form = server.only_request().await.form;
+    let form = server.requests_to("/api/openid.connect.token").await.remove(0).form;
     let expected = pairs(&[
         ("grant_type", "refresh_token"),
         ("refresh_token", "xoxe-1-old"),

@@ -76,9 +76,15 @@ impl ProviderMetadata {
         }
         let metadata: Self = serde_json::from_value(Value::Object(object))
             .map_err(|_| malformed("a field has the wrong type or an endpoint is not a URL"))?;
+        // An https issuer's endpoints are https too: the loopback exception is for a provider that
+        // is itself on loopback, never a way for a published document to point at this machine.
+        let https_issuer = Url::parse(&metadata.issuer).is_ok_and(|url| url.scheme() == "https");
         for (name, url) in metadata.endpoints() {
             check_fetch_url(provider, url, name)
                 .map_err(|_| malformed("an endpoint does not use https (http only for loopback)"))?;
+            if https_issuer && url.scheme() != "https" {
+                return Err(malformed("an https issuer's endpoint does not use https"));
+            }
         }
         Ok(metadata)
     }
@@ -240,6 +246,26 @@ mod tests {
         assert_eq!(m.signing_algorithms(), [super::super::Algorithm::RS256]);
         assert_eq!(m.end_session_endpoint, None);
         assert_eq!(m.token_endpoint_auth_methods_supported.as_deref().map(<[_]>::len), Some(2));
+    }
+
+    #[test]
+    fn an_https_issuer_cannot_point_at_plain_http_even_on_loopback() {
+        for field in [
+            "authorization_endpoint",
+            "token_endpoint",
+            "userinfo_endpoint",
+            "jwks_uri",
+            "revocation_endpoint",
+        ] {
+            let mut document: Value = serde_json::from_str(GOOGLE).unwrap();
+            document[field] = Value::String("http://127.0.0.1:8080/steal".into());
+            let error = ProviderMetadata::from_json("google", document.to_string().as_bytes()).unwrap_err();
+            assert!(error.to_string().contains("https"), "{field}: {error}");
+        }
+        // A provider that is itself on loopback keeps its plain-http endpoints.
+        let local = r#"{"issuer": "http://127.0.0.1:9000", "authorization_endpoint": "http://127.0.0.1:9000/a",
+            "token_endpoint": "http://127.0.0.1:9000/t", "jwks_uri": "http://localhost:9000/k"}"#;
+        assert!(ProviderMetadata::from_json("oidc", local.as_bytes()).is_ok());
     }
 
     #[test]

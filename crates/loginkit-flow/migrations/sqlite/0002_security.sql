@@ -27,3 +27,9 @@ ALTER TABLE loginkit_tokens ADD COLUMN link_binding TEXT;
 CREATE INDEX loginkit_sessions_expire ON loginkit_sessions (expire);
 CREATE INDEX loginkit_tokens_expire ON loginkit_tokens (expire);
 CREATE INDEX loginkit_used_states_expire ON loginkit_used_states (expire);
+
+-- The `sub` of an identity's last verified ID token: a refreshed ID token must name the same one.
+ALTER TABLE loginkit_identities ADD COLUMN subject TEXT;
+-- Until when (milliseconds) one refresh of the identity's tokens holds the right to call the
+-- provider; others wait for its result instead of sending the same refresh token again.
+ALTER TABLE loginkit_identities ADD COLUMN refresh_lease INTEGER;
