@@ -146,12 +146,44 @@ fn migrator() -> Migrator {
     migrator
 }
 
+/// Makes the database file (created empty when missing) and its `-wal` and `-shm` companions
+/// readable by their owner only (0600): they hold session digests and sealed provider tokens.
+/// SQLite gives the companions it creates the database file's mode.
+fn private_file(path: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            let file = std::path::Path::new(&name);
+            if let Ok(metadata) = std::fs::metadata(file)
+                && metadata.permissions().mode() & 0o077 != 0
+            {
+                std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating when missing) the database at `url` (`sqlite://path.db`, `sqlite::memory:`)
     /// and applies loginkit's migrations.
     pub async fn open(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(StoreError::database)?
+        let options = SqliteConnectOptions::from_str(url).map_err(StoreError::database)?;
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        if !in_memory {
+            private_file(options.get_filename()).map_err(StoreError::database)?;
+        }
+        let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -159,7 +191,7 @@ impl SqliteStore {
             // (a TLB shootdown across cores); at one write per login that cost more than it saved.
             .busy_timeout(Duration::from_secs(10));
         // Every connection to `:memory:` is its own database: keep a single one.
-        let connections = if url.contains(":memory:") || url.contains("mode=memory") { 1 } else { 8 };
+        let connections = if in_memory { 1 } else { 8 };
         let pool = SqlitePoolOptions::new()
             .max_connections(connections)
             // A local file cannot hang up: pinging each connection as it leaves the pool would

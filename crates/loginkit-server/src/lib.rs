@@ -174,12 +174,7 @@ impl Server {
                 ),
                 config::Database::Sqlite(url) => {
                     if settings.database_url.is_none() && settings.database_url_env.is_none() {
-                        tokio::fs::create_dir_all(&config.data_dir).await.map_err(|e| {
-                            StartError::Io(format!(
-                                "cannot create data_dir {}: {e}",
-                                config.data_dir.display()
-                            ))
-                        })?;
+                        private_dir(&config.data_dir)?;
                     }
                     Arc::new(
                         SqliteStore::open(url)
@@ -294,12 +289,56 @@ async fn load_master_key(
     Ok(master)
 }
 
+/// Creates the data directory readable by its owner only (0700), or makes an existing one so:
+/// it holds the master key and the databases.
+fn private_dir(dir: &Path) -> Result<(), StartError> {
+    let failed = |e: std::io::Error| StartError::Io(format!("cannot create data_dir {}: {e}", dir.display()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(failed)?;
+        let mode = std::fs::metadata(dir).map_err(failed)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(dir = %dir.display(), mode = format!("{:o}", mode & 0o777), "data_dir was open to others; made it 0700");
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(failed)?;
+        }
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir).map_err(failed)?;
+    Ok(())
+}
+
+/// Refuses a key file others may read: whoever can read it can open every login state and
+/// every stored provider token.
+#[cfg(unix)]
+fn check_key_file(path: &Path) -> Result<(), StartError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .map_err(|e| StartError::Io(format!("cannot read {}: {e}", path.display())))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(StartError::Io(format!(
+            "{} is readable by others (mode {:o}): run `chmod 600 {}`, and replace the key if others may have read it",
+            path.display(),
+            mode & 0o777,
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_key_file(_path: &Path) -> Result<(), StartError> {
+    Ok(())
+}
+
 /// Reads the key file, or creates it on first start. The new key is written whole to a private
 /// temporary file and then linked into place, so a second server starting on the same directory
 /// at the same moment reads the key that won instead of failing or reading a half-written file.
 async fn read_or_create_key(path: &Path) -> Result<String, StartError> {
     let read = |path: &Path| match std::fs::read_to_string(path) {
-        Ok(key) => Ok(Some(key.trim().to_owned())),
+        Ok(key) => check_key_file(path).map(|()| Some(key.trim().to_owned())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(StartError::Io(format!("cannot read {}: {e}", path.display()))),
     };
@@ -307,9 +346,7 @@ async fn read_or_create_key(path: &Path) -> Result<String, StartError> {
         return Ok(key);
     }
     let dir = path.parent().unwrap_or(Path::new("."));
-    tokio::fs::create_dir_all(dir)
-        .await
-        .map_err(|e| StartError::Io(format!("cannot create {}: {e}", dir.display())))?;
+    private_dir(dir)?;
     let key = Keys::generate_master();
     let draft = dir.join(format!(".master.key.{}.tmp", Keys::generate_master()));
     let written = write_private(&draft, &key).and_then(|()| std::fs::hard_link(&draft, path));

@@ -463,3 +463,51 @@ async fn concurrent_refreshes_of_one_account_send_its_refresh_token_once() {
     assert_eq!(status, StatusCode::OK, "{after}");
     assert_eq!(idp.handle().hits(Endpoint::Token) - exchanges, 2);
 }
+
+/// Finding 10: `.loginkit/` was 0755 and the database 0644, readable by every local user. The
+/// data directory is 0700, the database files 0600, and a key file others can read is refused.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_directory_and_its_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let parent = temp_dir();
+    let dir = parent.join("data");
+    let toml = |dir: &std::path::Path| {
+        format!(
+            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nmock_idp = true\n[projects.default]\nhostnames = [\"localhost\"]\n",
+            dir.display()
+        )
+    };
+    let h = Harness {
+        server: Server::bind(Config::from_toml(&toml(&dir)).unwrap(), |_| None).await.unwrap().spawn(),
+        dir: dir.clone(),
+    };
+    assert_eq!(h.login(&h.browser(), "mock").await.end.path(), "/ok");
+    assert_eq!(mode(&dir), 0o700, "data directory");
+    for file in ["master.key", "default.db", "default.db-wal", "default.db-shm"] {
+        assert_eq!(mode(&dir.join(file)), 0o600, "{file}");
+    }
+    h.server.stop().await;
+
+    // An installation from before: everything readable by others is made private at start...
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(dir.join("default.db"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    // (The last connection's close may already have folded the log back into the database.)
+    if let Err(e) =
+        std::fs::set_permissions(dir.join("default.db-wal"), std::fs::Permissions::from_mode(0o644))
+    {
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+    }
+    let again = Server::bind(Config::from_toml(&toml(&dir)).unwrap(), |_| None).await.unwrap();
+    assert_eq!(
+        (mode(&dir), mode(&dir.join("default.db")), mode(&dir.join("default.db-wal"))),
+        (0o700, 0o600, 0o600)
+    );
+    drop(again);
+    // ...but a key file others could read is refused: it may have been read already.
+    std::fs::set_permissions(dir.join("master.key"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    let error =
+        Server::bind(Config::from_toml(&toml(&dir)).unwrap(), |_| None).await.unwrap_err().to_string();
+    assert!(error.contains("master.key") && error.contains("chmod 600"), "{error}");
+}
