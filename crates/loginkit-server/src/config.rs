@@ -50,6 +50,12 @@ pub struct Config {
     /// The window of `rate_limit`, in seconds. Default 3600.
     #[serde(default = "default_rate_limit_window")]
     pub rate_limit_window_secs: u64,
+    /// Addresses or networks of the reverse proxies in front of this server (`10.0.0.0/8`,
+    /// `127.0.0.1`). Only a request arriving from one of them has its `X-Forwarded-For` read:
+    /// the client is the nearest address in it that is not a trusted proxy. Without this list,
+    /// forwarded headers are ignored and the client is the connection's peer.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
     /// Longest time each call to a provider may take, in seconds (the connection itself gets at
     /// most 5). Default 15.
     #[serde(default = "default_provider_timeout")]
@@ -138,6 +144,7 @@ impl fmt::Debug for Config {
             .field("mock_idp_force", &self.mock_idp_force)
             .field("rate_limit", &self.rate_limit)
             .field("rate_limit_window_secs", &self.rate_limit_window_secs)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("provider_timeout_secs", &self.provider_timeout_secs)
             .field("projects", &self.projects)
             .finish()
@@ -223,6 +230,7 @@ impl Config {
             mock_idp_force: false,
             rate_limit: default_rate_limit(),
             rate_limit_window_secs: default_rate_limit_window(),
+            trusted_proxies: Vec::new(),
             provider_timeout_secs: default_provider_timeout(),
             projects,
         }
@@ -280,6 +288,24 @@ impl Config {
         self.listen.parse().map_err(|_| {
             ConfigError(format!("listen: `{}` is not an address like 127.0.0.1:8080", self.listen))
         })
+    }
+
+    /// `trusted_proxies`, parsed: a bare address is a network of one.
+    pub fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .map(|entry| {
+                let entry = entry.trim();
+                entry
+                    .parse::<ipnet::IpNet>()
+                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        ConfigError(format!(
+                            "trusted_proxies: `{entry}` is not an address or network like 10.0.0.0/8"
+                        ))
+                    })
+            })
+            .collect()
     }
 
     /// The public URL, checked.

@@ -36,8 +36,10 @@ pub struct AppState {
     pub public_url: Option<Url>,
     /// The address actually listened on.
     pub local_addr: SocketAddr,
-    /// The per-IP limit of the OAuth routes.
+    /// The per-client limit of the login starts.
     pub rate_limiter: rate_limit::RateLimiter,
+    /// The reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl AppState {
@@ -59,6 +61,37 @@ impl AppState {
         });
         let authority = loopback.map(str::to_owned).unwrap_or_else(|| self.local_addr.to_string());
         Url::parse(&format!("http://{authority}/")).expect("a socket address makes a URL")
+    }
+
+    /// The address of the client a request comes from: the connection's peer, or, when the peer
+    /// is a trusted proxy, the nearest address in `X-Forwarded-For` (read right to left) that is
+    /// not one. An entry that is not an address ends the walk at the last trusted hop: a client
+    /// can prepend anything, but only proxies append.
+    pub fn client_ip(&self, peer: SocketAddr, headers: &axum::http::HeaderMap) -> std::net::IpAddr {
+        let trusted = |ip: &std::net::IpAddr| self.trusted_proxies.iter().any(|net| net.contains(ip));
+        let mut client = peer.ip();
+        if !trusted(&client) {
+            return client;
+        }
+        let forwarded: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .map(str::trim)
+            .collect();
+        for hop in forwarded.iter().rev() {
+            match hop.parse::<std::net::IpAddr>() {
+                Ok(ip) => {
+                    client = ip;
+                    if !trusted(&ip) {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        client
     }
 
     /// Whether cookies must be `Secure` (the public URL is https).
@@ -187,7 +220,8 @@ impl Server {
             projects.insert(id.clone(), Flow::with_shared_store(project, store, keys));
         }
         let rate_limiter = rate_limit::RateLimiter::new(config.rate_limit, config.rate_limit_window_secs)?;
-        let state = Arc::new(AppState { projects, public_url, local_addr, rate_limiter });
+        let trusted_proxies = config.trusted_proxies()?;
+        let state = Arc::new(AppState { projects, public_url, local_addr, rate_limiter, trusted_proxies });
         let mut router = routes::router(state.clone());
         if config.mock_idp {
             let (mock, _handle) =
@@ -212,10 +246,14 @@ impl Server {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then finishes the requests in flight.
+    /// Serves until `shutdown` completes, then finishes the requests in flight. Housekeeping
+    /// ([`maintain`]) runs alongside.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let housekeeping = tokio::spawn(maintain(self.state.clone(), MAINTENANCE_INTERVAL));
         let app = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await
+        let served = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
+        housekeeping.abort();
+        served
     }
 
     /// Serves in a background task until the returned handle is stopped or dropped.
@@ -227,6 +265,20 @@ impl Server {
             let _ = stopped.await;
         }));
         RunningServer { url, state, stop: Some(stop), task: Some(task) }
+    }
+}
+
+/// How often [`maintain`] runs.
+pub const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The server's housekeeping, every `interval` until the task is dropped: forgets rate-limit
+/// entries of clients whose allowance refilled. Nothing of it runs on the request path.
+pub async fn maintain(state: Arc<AppState>, interval: Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        state.rate_limiter.prune();
     }
 }
 

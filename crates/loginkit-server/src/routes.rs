@@ -51,18 +51,20 @@ pub fn router(state: Arc<AppState>) -> Router {
         .allow_headers(AllowHeaders::mirror_request())
         .expose_headers([HeaderName::from_static("x-fallback-cookies")])
         .max_age(Duration::from_secs(3600));
-    // The OAuth routes are limited per client IP.
-    let oauth = Router::new()
+    // Login starts are limited per client; callbacks are not (a user who approved at the
+    // provider must not be turned away on the way back, and a callback without its browser's
+    // binding cookie is refused before it costs a provider call).
+    let starts = Router::new()
         .route("/v1/account/sessions/oauth2/{provider}", get(start_session))
         .route("/v1/account/tokens/oauth2/{provider}", get(start_token))
+        .route_layer(middleware::from_fn_with_state(state.clone(), crate::rate_limit::limit));
+    Router::new()
+        .route("/", get(demo))
+        .merge(starts)
         .route(
             "/v1/account/sessions/oauth2/callback/{provider}/{project}",
             get(callback).post(callback_post).layer(DefaultBodyLimit::max(64 * 1024)),
         )
-        .route_layer(middleware::from_fn_with_state(state.clone(), crate::rate_limit::limit));
-    Router::new()
-        .route("/", get(demo))
-        .merge(oauth)
         .route("/v1/account/sessions/token", post(create_session).layer(DefaultBodyLimit::max(16 * 1024)))
         .route("/v1/account/sessions", get(list_sessions).delete(delete_sessions))
         .route("/v1/account/sessions/{id}", get(get_session).patch(update_session).delete(delete_session))
@@ -110,9 +112,9 @@ fn flow_for<'a>(
     })
 }
 
-fn client(addr: SocketAddr, headers: &HeaderMap) -> Client {
+fn client(state: &AppState, addr: SocketAddr, headers: &HeaderMap) -> Client {
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    Client { ip: addr.ip().to_string(), user_agent: user_agent.to_owned() }
+    Client { ip: state.client_ip(addr, headers).to_string(), user_agent: user_agent.to_owned() }
 }
 
 fn host(headers: &HeaderMap) -> Option<&str> {
@@ -217,7 +219,7 @@ async fn callback(
     })?;
     let params = pairs(query.unwrap_or_default().as_bytes());
     let current = current_session(flow, &project, &headers).await?;
-    let client = client(addr, &headers);
+    let client = client(&state, addr, &headers);
     let jar = cookies(&headers);
     let completed = flow
         .callback(&CallbackRequest {
@@ -372,7 +374,7 @@ async fn create_session(
             "Param \"userId\" and \"secret\" are required.",
         ));
     };
-    let new = flow.create_session_from_token(user_id, secret, &client(addr, &headers)).await?;
+    let new = flow.create_session_from_token(user_id, secret, &client(&state, addr, &headers)).await?;
     let mut response =
         (StatusCode::CREATED, axum::Json(session_json(flow, &new.session, true))).into_response();
     attach_session(&state, &project, &headers, &mut response, &new, Fallback::WhenCrossSite);

@@ -511,3 +511,101 @@ async fn the_data_directory_and_its_files_are_private() {
         Server::bind(Config::from_toml(&toml(&dir)).unwrap(), |_| None).await.unwrap_err().to_string();
     assert!(error.contains("master.key") && error.contains("chmod 600"), "{error}");
 }
+
+/// Finding 13: the limit counted callbacks, so a user who had already approved at the provider
+/// could be turned away on the way back with a 429. Only starts count.
+#[tokio::test]
+async fn a_user_back_from_the_provider_is_never_rate_limited() {
+    let h = Harness::start_with(temp_dir(), "127.0.0.1:0", "rate_limit = 1", "").await;
+    let browser = h.browser();
+    let walk = h.login(&browser, "mock").await;
+    assert_eq!(walk.end.as_str(), format!("{APP}/ok"), "{:?}", walk.hops);
+    let again = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    assert_eq!(
+        again.get(h.start_url("sessions", "mock", "")).send().await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+/// Finding 13 and RFC 9700 §4.13 (TLS-terminating proxies): behind a trusted proxy the client
+/// is read from `X-Forwarded-For` (so clients do not share one limit, and sessions record who
+/// signed in); from anyone else the header is ignored (so it cannot dodge the limit); IPv6
+/// clients count by /64; callback URLs come from `public_url`, never from forwarded or `Host`
+/// headers.
+#[tokio::test]
+async fn behind_a_trusted_proxy_clients_are_told_apart_and_nobody_else_can_pose_as_one() {
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let start = |h: &Harness, forwarded: &str| {
+        client
+            .get(local(h, "v1/account/sessions/oauth2/mock?project=default&success=http://localhost:3000/ok&failure=http://localhost:3000/no"))
+            .header("x-forwarded-for", forwarded.to_owned())
+            .header("x-forwarded-host", "evil.test")
+            .header("host", "evil.test")
+            .send()
+    };
+    // Not trusted: every forwarded address is the same client, the peer.
+    let direct = Harness::start_with(temp_dir(), "127.0.0.1:0", "rate_limit = 2", "").await;
+    let statuses: Vec<u16> =
+        futures_statuses(["198.51.100.1", "198.51.100.2", "198.51.100.3"].map(|ip| start(&direct, ip))).await;
+    assert_eq!(statuses, [301, 301, 429], "a forged X-Forwarded-For does not dodge the limit");
+
+    // Behind a trusted proxy on loopback.
+    let proxied = start_toml(
+        "public_url = \"https://auth.example.com\"\nrate_limit = 2\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\"]\n\
+         mock_idp = true\nmock_idp_force = true\n[projects.default]\nhostnames = [\"localhost\"]\n",
+    )
+    .await;
+    let first = start(&proxied, "198.51.100.1").await.unwrap();
+    assert_eq!(first.status(), StatusCode::MOVED_PERMANENTLY);
+    let location = url::Url::parse(first.headers()["location"].to_str().unwrap()).unwrap();
+    let redirect_uri = location.query_pairs().find(|(k, _)| k == "redirect_uri").unwrap().1.into_owned();
+    assert!(
+        redirect_uri.starts_with("https://auth.example.com/v1/account/sessions/oauth2/callback/mock/default"),
+        "{redirect_uri}"
+    );
+    let statuses = futures_statuses(
+        [
+            "198.51.100.1",              // second start of the first client
+            "198.51.100.1",              // third: limited
+            "198.51.100.2, 10.0.0.7",    // another client behind two proxies
+            "203.0.113.9, 198.51.100.2", // the client's own prepended value is not believed
+            "2001:db8:1:2::1",           // IPv6: the /64 is one client...
+            "2001:db8:1:2::ffff",
+            "2001:db8:1:2:abcd::1",
+        ]
+        .map(|ip| start(&proxied, ip)),
+    )
+    .await;
+    assert_eq!(statuses, [301, 429, 301, 301, 301, 301, 429]);
+}
+
+/// Sends the requests one after the other and returns their statuses.
+async fn futures_statuses<F>(requests: impl IntoIterator<Item = F>) -> Vec<u16>
+where
+    F: std::future::Future<Output = reqwest::Result<reqwest::Response>>,
+{
+    let mut statuses = Vec::new();
+    for request in requests {
+        statuses.push(request.await.unwrap().status().as_u16());
+    }
+    statuses
+}
+
+/// Finding 13: a session records the client behind a trusted proxy, not the proxy.
+#[tokio::test]
+async fn a_session_records_the_client_behind_a_trusted_proxy() {
+    let h = Harness::start_with(temp_dir(), "127.0.0.1:0", "trusted_proxies = [\"127.0.0.1\"]", "").await;
+    let browser = h.browser();
+    let walk = browser.walk(h.start_url("tokens", "mock", "")).await.unwrap();
+    let redeemed = browser
+        .client()
+        .post(h.url("v1/account/sessions/token"))
+        .header("x-appwrite-project", "default")
+        .header("x-forwarded-for", "198.51.100.23")
+        .json(&json!({ "userId": walk.param("userId").unwrap(), "secret": walk.param("secret").unwrap() }))
+        .send()
+        .await
+        .unwrap();
+    let (status, session) = status_and_json(redeemed).await;
+    assert_eq!((status, session["ip"].as_str()), (StatusCode::CREATED, Some("198.51.100.23")), "{session}");
+}
