@@ -20,7 +20,7 @@ use crate::error::{ErrorType, FlowError};
 use crate::model::{Identity, NewUser, OneTimeToken, Sealed, Session, StoredTokens, Timestamp, User};
 use crate::redirect::AllowList;
 use crate::state::{LoginState, STATE_LIFETIME};
-use crate::store::{Renewal, Store, Tx};
+use crate::store::{Pruned, Renewal, Store, Tx};
 
 /// Most custom scopes a login may ask for.
 pub const MAX_SCOPES: usize = 100;
@@ -276,6 +276,9 @@ struct Inner {
     /// [`Store::claim_refresh`] extends that to other processes.
     refreshing: [tokio::sync::Mutex<()>; REFRESH_STRIPES],
 }
+
+/// Rows of each kind [`Flow::prune_expired`] deletes per statement.
+pub const PRUNE_BATCH: u32 = 500;
 
 /// Locks the in-process refreshes are spread over.
 const REFRESH_STRIPES: usize = 64;
@@ -969,6 +972,22 @@ impl Flow {
             stored.refresh_token = session.tokens.refresh_token.clone();
         }
         self.adopt(session, &stored).await.map_err(Some)
+    }
+
+    /// Deletes what can no longer be used (expired sessions and one-time tokens, records of
+    /// expired states) in batches of [`PRUNE_BATCH`] rows per kind, yielding between batches,
+    /// until none is left; returns how many rows went. Run it now and then (the reference server
+    /// does every minute): the login path never does it.
+    pub async fn prune_expired(&self) -> Result<Pruned, FlowError> {
+        let mut total = Pruned::default();
+        loop {
+            let pruned = self.inner.store.prune(Timestamp::now(), PRUNE_BATCH).await?;
+            total += pruned;
+            if pruned.most() < u64::from(PRUNE_BATCH) {
+                return Ok(total);
+            }
+            tokio::task::yield_now().await;
+        }
     }
 
     /// A user by id.

@@ -38,7 +38,7 @@ pub use postgres::{DEFAULT_MAX_CONNECTIONS, PgStore, WRITE_LOCK};
 pub use redirect::{AllowList, MAX_URL_LEN, RedirectError};
 pub use sqlite::{BuiltinUsers, SqliteStore, UserTable};
 pub use state::{BINDING_COOKIE_PREFIX, STATE_LIFETIME};
-pub use store::{Renewal, Store, Tx};
+pub use store::{Pruned, Renewal, Store, Tx};
 
 pub use sqlx;
 

@@ -12,7 +12,6 @@
 
 use std::borrow::Cow;
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -22,7 +21,7 @@ use sqlx::{Postgres, Row, SqlSafeStr, Transaction};
 
 use crate::error::StoreError;
 use crate::model::{Identity, NewUser, OneTimeToken, Sealed, Session, StoredTokens, Timestamp, User};
-use crate::store::{IdentityKey, PruneClock, Renewal, Store, Tx, row_decoders};
+use crate::store::{IdentityKey, Pruned, Renewal, Store, Tx, USED_STATE_GRACE_MS, row_decoders};
 
 row_decoders!(PgRow);
 
@@ -40,7 +39,6 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
-    pruned: Arc<PruneClock>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -81,7 +79,7 @@ impl PgStore {
     /// A store over an existing pool; applies loginkit's migrations.
     pub async fn with_pool(pool: PgPool) -> Result<Self, StoreError> {
         migrator().run(&pool).await.map_err(StoreError::database)?;
-        Ok(Self { pool, pruned: Arc::default() })
+        Ok(Self { pool })
     }
 
     /// The connection pool.
@@ -118,17 +116,8 @@ impl Store for PgStore {
     }
 
     async fn consume_state(&self, state_id: &str, expires: Timestamp) -> Result<bool, StoreError> {
-        let now = Timestamp::now().millis();
-        if expires.millis() < now {
+        if expires.millis() < Timestamp::now().millis() {
             return Ok(false);
-        }
-        // Forget records a minute after their state expired: no state that old is accepted.
-        if self.pruned.due(now) {
-            sqlx::query("DELETE FROM loginkit_used_states WHERE expire < $1")
-                .bind(now - PruneClock::GRACE_MS)
-                .execute(&self.pool)
-                .await
-                .map_err(StoreError::database)?;
         }
         // One statement, atomic on the primary key: of two instances racing, exactly one inserts.
         let inserted = sqlx::query(
@@ -175,6 +164,36 @@ impl Store for PgStore {
         .await
         .map_err(StoreError::database)?;
         Ok(())
+    }
+
+    async fn prune(&self, now: Timestamp, limit: u32) -> Result<Pruned, StoreError> {
+        let mut pruned = Pruned::default();
+        for (sql, before, count) in [
+            (
+                "DELETE FROM loginkit_sessions WHERE id IN (SELECT id FROM loginkit_sessions WHERE expire < $1 LIMIT $2)",
+                now.millis(),
+                &mut pruned.sessions,
+            ),
+            (
+                "DELETE FROM loginkit_tokens WHERE id IN (SELECT id FROM loginkit_tokens WHERE expire < $1 LIMIT $2)",
+                now.millis(),
+                &mut pruned.tokens,
+            ),
+            (
+                "DELETE FROM loginkit_used_states WHERE id IN (SELECT id FROM loginkit_used_states WHERE expire < $1 LIMIT $2)",
+                now.millis() - USED_STATE_GRACE_MS,
+                &mut pruned.states,
+            ),
+        ] {
+            let done = sqlx::query(sql)
+                .bind(before)
+                .bind(i64::from(limit))
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::database)?;
+            *count = done.rows_affected();
+        }
+        Ok(pruned)
     }
 }
 

@@ -17,7 +17,7 @@ use sqlx::{Row, SqlSafeStr, Sqlite, Transaction};
 
 use crate::error::StoreError;
 use crate::model::{Identity, NewUser, OneTimeToken, Sealed, Session, StoredTokens, Timestamp, User};
-use crate::store::{IdentityKey, PruneClock, Renewal, Store, Tx, row_decoders};
+use crate::store::{IdentityKey, Pruned, Renewal, Store, Tx, USED_STATE_GRACE_MS, row_decoders};
 
 row_decoders!(SqliteRow);
 
@@ -124,7 +124,6 @@ pub struct SqliteStore {
     pool: SqlitePool,
     users: Arc<dyn UserTable>,
     write: Arc<tokio::sync::Mutex<()>>,
-    pruned: Arc<PruneClock>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -206,7 +205,7 @@ impl SqliteStore {
     /// A store over an existing pool, with users kept by `users`; applies loginkit's migrations.
     pub async fn with_pool(pool: SqlitePool, users: impl UserTable) -> Result<Self, StoreError> {
         migrator().run(&pool).await.map_err(StoreError::database)?;
-        Ok(Self { pool, users: Arc::new(users), write: Arc::default(), pruned: Arc::default() })
+        Ok(Self { pool, users: Arc::new(users), write: Arc::default() })
     }
 
     /// The connection pool.
@@ -232,19 +231,10 @@ impl Store for SqliteStore {
     }
 
     async fn consume_state(&self, state_id: &str, expires: Timestamp) -> Result<bool, StoreError> {
-        let now = Timestamp::now().millis();
-        if expires.millis() < now {
+        if expires.millis() < Timestamp::now().millis() {
             return Ok(false);
         }
         let _turn = self.write.lock().await;
-        // Forget records a minute after their state expired: no state that old is accepted.
-        if self.pruned.due(now) {
-            sqlx::query("DELETE FROM loginkit_used_states WHERE expire < ?")
-                .bind(now - PruneClock::GRACE_MS)
-                .execute(&self.pool)
-                .await
-                .map_err(StoreError::database)?;
-        }
         let inserted =
             sqlx::query("INSERT INTO loginkit_used_states (id, expire) VALUES (?, ?) ON CONFLICT DO NOTHING")
                 .bind(state_id)
@@ -286,6 +276,38 @@ impl Store for SqliteStore {
             .await
             .map_err(StoreError::database)?;
         Ok(())
+    }
+
+    async fn prune(&self, now: Timestamp, limit: u32) -> Result<Pruned, StoreError> {
+        let mut pruned = Pruned::default();
+        for (sql, before, count) in [
+            (
+                "DELETE FROM loginkit_sessions WHERE rowid IN (SELECT rowid FROM loginkit_sessions WHERE expire < ? LIMIT ?)",
+                now.millis(),
+                &mut pruned.sessions,
+            ),
+            (
+                "DELETE FROM loginkit_tokens WHERE rowid IN (SELECT rowid FROM loginkit_tokens WHERE expire < ? LIMIT ?)",
+                now.millis(),
+                &mut pruned.tokens,
+            ),
+            (
+                "DELETE FROM loginkit_used_states WHERE rowid IN (SELECT rowid FROM loginkit_used_states WHERE expire < ? LIMIT ?)",
+                now.millis() - USED_STATE_GRACE_MS,
+                &mut pruned.states,
+            ),
+        ] {
+            // One short write per table: logins waiting for the writer's turn wait for one batch.
+            let _turn = self.write.lock().await;
+            let done = sqlx::query(sql)
+                .bind(before)
+                .bind(i64::from(limit))
+                .execute(&self.pool)
+                .await
+                .map_err(StoreError::database)?;
+            *count = done.rows_affected();
+        }
+        Ok(pruned)
     }
 }
 

@@ -47,10 +47,50 @@ pub trait Store: Send + Sync + 'static {
         Ok(true)
     }
 
+    /// Deletes at most `limit` rows of each kind that can no longer be used: sessions and
+    /// one-time tokens expired before `now`, used-state records a minute after their state
+    /// expired. Bounded, so a call is short however much accumulated; callers repeat it until
+    /// less than `limit` went ([`Flow::prune_expired`](crate::Flow::prune_expired) does). The
+    /// default deletes nothing.
+    async fn prune(&self, now: Timestamp, limit: u32) -> Result<Pruned, StoreError> {
+        let _ = (now, limit);
+        Ok(Pruned::default())
+    }
+
     /// Gives up a claim made with [`Store::claim_refresh`] (the provider refused the refresh).
     async fn release_refresh(&self, identity_id: &str, until: Timestamp) -> Result<(), StoreError> {
         let _ = (identity_id, until);
         Ok(())
+    }
+}
+
+/// Rows deleted by [`Store::prune`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Expired sessions.
+    pub sessions: u64,
+    /// Expired one-time tokens.
+    pub tokens: u64,
+    /// Records of used states whose state expired.
+    pub states: u64,
+}
+
+impl Pruned {
+    /// The larger count of any kind.
+    pub fn most(&self) -> u64 {
+        self.sessions.max(self.tokens).max(self.states)
+    }
+
+    fn add(&mut self, other: Pruned) {
+        self.sessions += other.sessions;
+        self.tokens += other.tokens;
+        self.states += other.states;
+    }
+}
+
+impl std::ops::AddAssign for Pruned {
+    fn add_assign(&mut self, other: Pruned) {
+        self.add(other);
     }
 }
 
@@ -204,24 +244,9 @@ pub(crate) enum IdentityKey<'a> {
     Unchanged(&'a str, &'a Sealed),
 }
 
-/// When a store last forgot expired `state` records: pruning runs at most once a minute per
-/// store instead of on every callback, so a callback's cost does not grow with the number of
-/// logins of the last minutes.
-#[derive(Debug, Default)]
-pub(crate) struct PruneClock(std::sync::atomic::AtomicI64);
-
-impl PruneClock {
-    /// Records older than this many milliseconds past their expiry are forgotten.
-    pub(crate) const GRACE_MS: i64 = 60_000;
-
-    /// Whether to prune now (`now` in milliseconds); `true` at most once a minute.
-    pub(crate) fn due(&self, now: i64) -> bool {
-        use std::sync::atomic::Ordering;
-        let last = self.0.load(Ordering::Relaxed);
-        now - last >= Self::GRACE_MS
-            && self.0.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
-    }
-}
+/// How long a used-state record is kept after its state expired: no state that old is accepted,
+/// and the margin covers clocks of server instances that disagree a little.
+pub(crate) const USED_STATE_GRACE_MS: i64 = 60_000;
 
 /// The decoders from a database row of loginkit's tables to the model (`user_row`,
 /// `tokens_row`, `identity_row`, `session_row`, `token_row`), written once for every store's row

@@ -15,8 +15,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use loginkit_flow::sqlx::{self, AssertSqlSafe, SqlitePool};
 use loginkit_flow::{
-    Identity, NewUser, OneTimeToken, Renewal, Sealed, Session, SqliteStore, Store, StoreError, StoredTokens,
-    Timestamp, Tx, User,
+    Identity, NewUser, OneTimeToken, Pruned, Renewal, Sealed, Session, SqliteStore, Store, StoreError,
+    StoredTokens, Timestamp, Tx, User,
 };
 #[cfg(feature = "postgres")]
 use loginkit_testkit::postgres::TestDatabase;
@@ -145,6 +145,12 @@ impl Store for RequiredOnly {
     async fn release_refresh(&self, identity_id: &str, until: Timestamp) -> Result<(), StoreError> {
         self.0.release_refresh(identity_id, until).await
     }
+
+    // Forwarded too: the default deletes nothing (a store may keep expired rows; the flow never
+    // accepts them), so the pruning check is about the stores that do prune.
+    async fn prune(&self, now: Timestamp, limit: u32) -> Result<Pruned, StoreError> {
+        self.0.prune(now, limit).await
+    }
 }
 
 #[async_trait]
@@ -260,7 +266,8 @@ suite!(
     sessions,
     trimming_sessions_spares_the_new_one_and_keeps_the_newest_others,
     one_time_tokens,
-    consume_state_is_single_use_and_prunes_old_records,
+    consume_state_is_single_use,
+    prune_deletes_what_expired_in_bounded_batches,
     a_transaction_dropped_without_commit_rolls_back_every_write,
     commit_makes_writes_visible_and_uncommitted_writes_stay_hidden,
     reads_do_not_wait_for_a_writer,
@@ -592,20 +599,10 @@ async fn one_time_tokens(f: Fixture) {
     assert_eq!(f.counts().await, [0, 0, 0, 0]);
 }
 
-async fn consume_state_is_single_use_and_prunes_old_records(f: Fixture) {
+async fn consume_state_is_single_use(f: Fixture) {
     let now = Timestamp::now();
     let later = now.plus(Duration::from_secs(600));
-    // Records left by earlier logins: one of a state expired two minutes ago, one of a state
-    // expired 30 s ago. A store may prune lazily, but the first use of a fresh store prunes.
-    let (old, recent) = (now.millis() - 120_000, now.millis() - 30_000);
-    f.execute(&format!(
-        "INSERT INTO loginkit_used_states (id, expire) VALUES ('old', {old}), ('recent', {recent})"
-    ))
-    .await;
-
     assert!(f.store.consume_state("state-1", later).await.unwrap());
-    assert_eq!(f.count("loginkit_used_states", "id = 'old'").await, 0, "forgotten a minute after expiry");
-    assert_eq!(f.count("loginkit_used_states", "id = 'recent'").await, 1, "kept within the minute");
     assert!(!f.store.consume_state("state-1", later).await.unwrap(), "second use");
     assert!(!f.store.consume_state("state-1", now.plus(Duration::from_secs(900))).await.unwrap());
     assert!(f.store.consume_state("state-2", later).await.unwrap(), "another state");
@@ -616,7 +613,39 @@ async fn consume_state_is_single_use_and_prunes_old_records(f: Fixture) {
         0,
         "an expired state is not recorded"
     );
-    assert_eq!(f.count("loginkit_used_states", "").await, 3);
+    assert_eq!(f.count("loginkit_used_states", "").await, 2);
+}
+
+async fn prune_deletes_what_expired_in_bounded_batches(f: Fixture) {
+    let now = at(10_000_000);
+    let mut tx = f.store.begin().await.unwrap();
+    for (id, created) in [("s-old1", 0), ("s-old2", 1), ("s-old3", 2), ("s-live", 9_000_000)] {
+        // Sessions last a day from their creation (see `session`).
+        let mut session = session(id, "u1", created);
+        session.expire = if id == "s-live" { at(86_400_000) } else { at(created + 1_000) };
+        tx.create_session(session).await.unwrap();
+    }
+    for (id, expire) in [("t-old", 5_000), ("t-live", 20_000_000)] {
+        tx.create_token(OneTimeToken { expire: at(expire), ..token(id, "u1") }).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    // Used states are kept a minute past their state's expiry (clocks of instances differ).
+    let (gone, kept) = (now.millis() - 61_000, now.millis() - 59_000);
+    f.execute(&format!(
+        "INSERT INTO loginkit_used_states (id, expire) VALUES ('st-gone1', {gone}), ('st-gone2', {gone}), ('st-kept', {kept})"
+    ))
+    .await;
+
+    let first = f.store.prune(now, 2).await.unwrap();
+    assert_eq!((first.sessions, first.tokens, first.states), (2, 1, 2), "at most two of each");
+    let second = f.store.prune(now, 2).await.unwrap();
+    assert_eq!((second.sessions, second.tokens, second.states), (1, 0, 0));
+    assert_eq!(f.store.prune(now, 2).await.unwrap().most(), 0, "nothing left");
+    assert_eq!(f.count("loginkit_sessions", "").await, 1);
+    assert_eq!(f.count("loginkit_sessions", "id = 's-live'").await, 1);
+    assert_eq!(f.count("loginkit_tokens", "id = 't-live'").await, 1);
+    assert_eq!(f.count("loginkit_used_states", "").await, 1);
+    assert_eq!(f.count("loginkit_used_states", "id = 'st-kept'").await, 1);
 }
 
 async fn a_transaction_dropped_without_commit_rolls_back_every_write(f: Fixture) {

@@ -271,14 +271,28 @@ impl Server {
 /// How often [`maintain`] runs.
 pub const MAINTENANCE_INTERVAL: Duration = Duration::from_secs(60);
 
-/// The server's housekeeping, every `interval` until the task is dropped: forgets rate-limit
-/// entries of clients whose allowance refilled. Nothing of it runs on the request path.
+/// The server's housekeeping, every `interval` until the task is dropped: deletes each project's
+/// expired sessions, one-time tokens and used-state records in bounded batches, and forgets
+/// rate-limit entries of clients whose allowance refilled. Nothing of it runs on the request path.
 pub async fn maintain(state: Arc<AppState>, interval: Duration) {
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
         state.rate_limiter.prune();
+        for (project, flow) in &state.projects {
+            match flow.prune_expired().await {
+                Ok(pruned) if pruned.most() > 0 => tracing::info!(
+                    project,
+                    sessions = pruned.sessions,
+                    tokens = pruned.tokens,
+                    states = pruned.states,
+                    "deleted expired rows"
+                ),
+                Ok(_) => {}
+                Err(error) => tracing::warn!(project, %error, "pruning expired rows failed"),
+            }
+        }
     }
 }
 

@@ -609,3 +609,67 @@ async fn a_session_records_the_client_behind_a_trusted_proxy() {
     let (status, session) = status_and_json(redeemed).await;
     assert_eq!((status, session["ip"].as_str()), (StatusCode::CREATED, Some("198.51.100.23")), "{session}");
 }
+
+/// Finding 12: expired sessions, one-time tokens and used states were never deleted. The
+/// server's housekeeping deletes them in bounded batches, and nothing else.
+#[tokio::test]
+async fn housekeeping_deletes_expired_sessions_tokens_and_states() {
+    let h = Harness::start("").await;
+    // Live rows: a session, and a one-time token from the token flow.
+    assert_eq!(h.login(&h.browser(), "mock").await.end.path(), "/ok");
+    let walk = h.browser().walk(h.start_url("tokens", "mock", "")).await.unwrap();
+    assert_eq!(walk.end.path(), "/ok");
+    let db = h.db().await;
+    let live = h.counts().await;
+    // Rows that expired: 1,200 sessions (more than one batch), a token and old used states.
+    let expired = loginkit_flow::Timestamp::now().millis() - 120_000;
+    for i in 0..1200 {
+        loginkit_flow::sqlx::query(
+            "INSERT INTO loginkit_sessions (id, user_id, secret_digest, provider, provider_uid, access_token, expire, created_at, updated_at)
+             VALUES (?, 'u', ?, 'mock', '1', 'sealed', ?, 0, 0)",
+        )
+        .bind(format!("old-{i}"))
+        .bind(format!("digest-{i}"))
+        .bind(expired)
+        .execute(&db)
+        .await
+        .unwrap();
+    }
+    loginkit_flow::sqlx::query(
+        "INSERT INTO loginkit_tokens (id, user_id, secret_digest, provider, expire, created_at) VALUES ('old', 'u', 'd', 'mock', ?, 0)",
+    )
+    .bind(expired)
+    .execute(&db)
+    .await
+    .unwrap();
+    loginkit_flow::sqlx::query("INSERT INTO loginkit_used_states (id, expire) VALUES ('old', ?)")
+        .bind(expired)
+        .execute(&db)
+        .await
+        .unwrap();
+    let states = || async {
+        loginkit_flow::sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM loginkit_used_states")
+            .fetch_one(&db)
+            .await
+            .unwrap()
+    };
+    let live_states = states().await - 1;
+
+    let housekeeping = tokio::spawn(loginkit_server::maintain(
+        h.server.state().clone(),
+        std::time::Duration::from_millis(20),
+    ));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while h.counts().await != live || states().await != live_states {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {:?}, {} states",
+            h.counts().await,
+            states().await
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    housekeeping.abort();
+    // What is live still works.
+    assert_eq!(live, (1, 1, 1, 1));
+}
