@@ -1,8 +1,13 @@
 //! Server keys: AEAD sealing for state and data at rest, random identifiers, secret digests.
 //!
 //! Everything here delegates to aws-lc-rs (the same backend as TLS and JOSE): AES-256-GCM with a
-//! random 96-bit nonce per message, HKDF-SHA256 to derive one key per purpose from the master key,
+//! random 96-bit nonce per message, HKDF-SHA256 to derive one key per purpose from a master key,
 //! SHA-256 for secrets that only need to be recognised, never recovered.
+//!
+//! The keys are a ring: the newest master key seals, every configured one opens. A sealed value
+//! names the key that sealed it (`<key id>.<base64url of nonce, ciphertext and tag>`), so a
+//! rotation fails no login in flight and blanks no stored token. Data sealed for a row binds that
+//! row in its associated data: a value copied into another row does not open there.
 
 use std::fmt;
 
@@ -14,9 +19,20 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 /// Length in bytes of a master key.
 pub const MASTER_KEY_LEN: usize = 32;
 
-/// The server's secret key material: one master key, from which a sealing key per purpose is
-/// derived. Its `Debug` output is redacted.
+/// Length of a key id: 8 base64url characters (48 bits of HKDF output).
+const KEY_ID_LEN: usize = 8;
+
+/// The server's secret key material: the master key that seals and the older ones that still
+/// open, each with a sealing key per purpose derived from it. Its `Debug` output shows key ids
+/// only.
 pub struct Keys {
+    /// The newest key first; it seals.
+    ring: Vec<KeySet>,
+}
+
+/// The keys derived from one master key.
+struct KeySet {
+    id: String,
     state: RandomizedNonceKey,
     data: RandomizedNonceKey,
 }
@@ -31,11 +47,21 @@ pub(crate) enum Purpose {
 }
 
 impl Purpose {
-    fn aad(self) -> &'static [u8] {
+    /// The associated data of values sealed before keys had ids (no row binding).
+    fn legacy_aad(self) -> &'static [u8] {
         match self {
             Purpose::State => b"loginkit state v1",
             Purpose::Data => b"loginkit data v1",
         }
+    }
+
+    /// The associated data: the purpose, then the row the value belongs to.
+    fn aad(self, context: &[u8]) -> Vec<u8> {
+        let label: &[u8] = match self {
+            Purpose::State => b"loginkit state v2",
+            Purpose::Data => b"loginkit data v2",
+        };
+        [label, b"\0", context].concat()
     }
 }
 
@@ -46,31 +72,33 @@ impl Purpose {
 )]
 pub struct KeyError;
 
-impl Keys {
-    /// Keys derived from a 32-byte master key.
-    pub fn from_master(master: &[u8]) -> Result<Self, KeyError> {
+/// An HKDF output length.
+struct OutputLen(usize);
+
+impl hkdf::KeyType for OutputLen {
+    fn len(&self) -> usize {
+        self.0
+    }
+}
+
+impl KeySet {
+    fn new(master: &[u8]) -> Result<Self, KeyError> {
         if master.len() != MASTER_KEY_LEN {
             return Err(KeyError);
         }
         let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"loginkit").extract(master);
+        let expand = |info: &[u8], out: &mut [u8]| -> Result<(), KeyError> {
+            let info = [info];
+            prk.expand(&info, OutputLen(out.len())).and_then(|okm| okm.fill(out)).map_err(|_| KeyError)
+        };
         let derive = |info: &[u8]| -> Result<RandomizedNonceKey, KeyError> {
             let mut key = [0u8; 32];
-            let info = [info];
-            prk.expand(&info, hkdf::HKDF_SHA256).and_then(|okm| okm.fill(&mut key)).map_err(|_| KeyError)?;
+            expand(info, &mut key)?;
             RandomizedNonceKey::new(&AES_256_GCM, &key).map_err(|_| KeyError)
         };
-        Ok(Self { state: derive(b"state")?, data: derive(b"data")? })
-    }
-
-    /// Keys from the textual form written by [`Keys::generate_master`]: 64 hex digits or 43
-    /// base64url characters.
-    pub fn from_encoded(encoded: &str) -> Result<Self, KeyError> {
-        Self::from_master(&decode_master(encoded.trim())?)
-    }
-
-    /// A fresh random master key in its textual (base64url) form.
-    pub fn generate_master() -> String {
-        URL_SAFE_NO_PAD.encode(random_bytes::<MASTER_KEY_LEN>())
+        let mut id = [0u8; KEY_ID_LEN * 3 / 4];
+        expand(b"key id", &mut id)?;
+        Ok(Self { id: URL_SAFE_NO_PAD.encode(id), state: derive(b"state")?, data: derive(b"data")? })
     }
 
     fn key(&self, purpose: Purpose) -> &RandomizedNonceKey {
@@ -80,38 +108,89 @@ impl Keys {
         }
     }
 
-    /// Encrypts and authenticates `plaintext`; the result is base64url text (nonce, ciphertext, tag).
-    pub(crate) fn seal(&self, purpose: Purpose, plaintext: &[u8]) -> String {
-        let mut buffer = plaintext.to_vec();
-        let nonce = self
-            .key(purpose)
-            .seal_in_place_append_tag(Aad::from(purpose.aad()), &mut buffer)
-            // Only fails when the system random generator does, which aws-lc treats as fatal too.
-            .expect("AES-256-GCM sealing with a random nonce");
-        let mut out = Vec::with_capacity(NONCE_LEN + buffer.len());
-        out.extend_from_slice(nonce.as_ref());
-        out.extend_from_slice(&buffer);
-        URL_SAFE_NO_PAD.encode(out)
-    }
-
-    /// Opens a value sealed by [`Keys::seal`] for the same purpose; `None` when it was altered,
-    /// truncated, sealed with another key or for another purpose.
-    pub(crate) fn open(&self, purpose: Purpose, sealed: &str) -> Option<Vec<u8>> {
-        let bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+    fn open(&self, purpose: Purpose, aad: &[u8], payload: &str) -> Option<Vec<u8>> {
+        let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
         if bytes.len() < NONCE_LEN {
             return None;
         }
         let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
         let mut buffer = ciphertext.to_vec();
-        let plaintext = self.key(purpose).open_in_place(nonce, Aad::from(purpose.aad()), &mut buffer).ok()?;
+        let plaintext = self.key(purpose).open_in_place(nonce, Aad::from(aad), &mut buffer).ok()?;
         Some(plaintext.to_vec())
+    }
+}
+
+impl Keys {
+    /// Keys derived from a 32-byte master key.
+    pub fn from_master(master: &[u8]) -> Result<Self, KeyError> {
+        Ok(Self { ring: vec![KeySet::new(master)?] })
+    }
+
+    /// Keys from the textual form written by [`Keys::generate_master`]: 64 hex digits or 43
+    /// base64url characters.
+    pub fn from_encoded(encoded: &str) -> Result<Self, KeyError> {
+        Self::from_master(&decode_master(encoded.trim())?)
+    }
+
+    /// A key ring: `current` seals, and it and every one of `previous` open. After a rotation,
+    /// the old key goes into `previous` until [`Flow::reseal`](crate::Flow::reseal) has moved
+    /// every stored token to the new one and every login started before has ended.
+    pub fn ring<S: AsRef<str>>(current: &str, previous: &[S]) -> Result<Self, KeyError> {
+        let mut ring = vec![KeySet::new(&decode_master(current.trim())?)?];
+        for key in previous {
+            let set = KeySet::new(&decode_master(key.as_ref().trim())?)?;
+            if ring.iter().all(|known| known.id != set.id) {
+                ring.push(set);
+            }
+        }
+        Ok(Self { ring })
+    }
+
+    /// A fresh random master key in its textual (base64url) form.
+    pub fn generate_master() -> String {
+        URL_SAFE_NO_PAD.encode(random_bytes::<MASTER_KEY_LEN>())
+    }
+
+    /// The id of the key that seals, as it prefixes sealed values.
+    pub fn current_id(&self) -> &str {
+        &self.ring[0].id
+    }
+
+    /// Encrypts and authenticates `plaintext` for `purpose` and the row `context` names, with
+    /// the current key; the result is `<key id>.<base64url of nonce, ciphertext and tag>`.
+    pub(crate) fn seal(&self, purpose: Purpose, context: &[u8], plaintext: &[u8]) -> String {
+        let current = &self.ring[0];
+        let mut buffer = plaintext.to_vec();
+        let nonce = current
+            .key(purpose)
+            .seal_in_place_append_tag(Aad::from(purpose.aad(context).as_slice()), &mut buffer)
+            // Only fails when the system random generator does, which aws-lc treats as fatal too.
+            .expect("AES-256-GCM sealing with a random nonce");
+        let mut out = Vec::with_capacity(NONCE_LEN + buffer.len());
+        out.extend_from_slice(nonce.as_ref());
+        out.extend_from_slice(&buffer);
+        format!("{}.{}", current.id, URL_SAFE_NO_PAD.encode(out))
+    }
+
+    /// Opens a value sealed by [`Keys::seal`] for the same purpose and row with any key of the
+    /// ring (or by an older version, which named no key and no row); `None` when it was altered,
+    /// truncated, sealed with a key not in the ring, for another purpose or another row.
+    pub(crate) fn open(&self, purpose: Purpose, context: &[u8], sealed: &str) -> Option<Vec<u8>> {
+        match sealed.split_once('.') {
+            Some((id, payload)) => {
+                let set = self.ring.iter().find(|set| set.id == id)?;
+                set.open(purpose, &purpose.aad(context), payload)
+            }
+            None => self.ring.iter().find_map(|set| set.open(purpose, purpose.legacy_aad(), sealed)),
+        }
     }
 }
 
 impl fmt::Debug for Keys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Keys([redacted])")
+        let ids: Vec<&str> = self.ring.iter().map(|set| set.id.as_str()).collect();
+        f.debug_struct("Keys").field("ids", &ids).finish_non_exhaustive()
     }
 }
 
@@ -170,18 +249,59 @@ mod tests {
     #[test]
     fn seal_round_trips_and_nonces_differ() {
         let keys = keys();
-        let a = keys.seal(Purpose::Data, b"token");
-        let b = keys.seal(Purpose::Data, b"token");
+        let a = keys.seal(Purpose::Data, b"row", b"token");
+        let b = keys.seal(Purpose::Data, b"row", b"token");
         assert_ne!(a, b, "a fresh nonce per message");
-        assert_eq!(keys.open(Purpose::Data, &a).unwrap(), b"token");
+        assert!(a.starts_with(&format!("{}.", keys.current_id())), "{a}");
+        assert_eq!(keys.open(Purpose::Data, b"row", &a).unwrap(), b"token");
     }
 
     #[test]
-    fn purposes_and_keys_do_not_mix() {
+    fn purposes_keys_and_rows_do_not_mix() {
         let keys = keys();
-        let sealed = keys.seal(Purpose::State, b"x");
-        assert!(keys.open(Purpose::Data, &sealed).is_none());
-        assert!(self::keys().open(Purpose::State, &sealed).is_none());
+        let sealed = keys.seal(Purpose::State, b"", b"x");
+        assert!(keys.open(Purpose::Data, b"", &sealed).is_none());
+        assert!(self::keys().open(Purpose::State, b"", &sealed).is_none());
+        let data = keys.seal(Purpose::Data, b"identity\x00github\x00100", b"token");
+        assert!(keys.open(Purpose::Data, b"identity\x00github\x00101", &data).is_none(), "another row");
+    }
+
+    #[test]
+    fn a_ring_seals_with_its_newest_key_and_opens_with_all() {
+        let (old, new) = (Keys::generate_master(), Keys::generate_master());
+        let before = Keys::from_encoded(&old).unwrap();
+        let sealed_before = before.seal(Purpose::Data, b"row", b"token");
+        let ring = Keys::ring(&new, std::slice::from_ref(&old)).unwrap();
+        assert_ne!(ring.current_id(), before.current_id());
+        assert_eq!(
+            ring.open(Purpose::Data, b"row", &sealed_before).unwrap(),
+            b"token",
+            "old key still opens"
+        );
+        assert!(!sealed_before.starts_with(&format!("{}.", ring.current_id())));
+        let sealed_now = ring.seal(Purpose::Data, b"row", b"token");
+        assert!(sealed_now.starts_with(&format!("{}.", ring.current_id())));
+        assert!(before.open(Purpose::Data, b"row", &sealed_now).is_none(), "the old key alone cannot");
+        let after = Keys::from_encoded(&new).unwrap();
+        assert!(after.open(Purpose::Data, b"row", &sealed_before).is_none(), "once dropped, gone");
+        assert_eq!(after.open(Purpose::Data, b"row", &sealed_now).unwrap(), b"token");
+        assert_eq!(Keys::ring(&new, &[new.clone(), old]).unwrap().ring.len(), 2, "duplicates ignored");
+        assert!(Keys::ring(&new, &["nope"]).is_err());
+    }
+
+    #[test]
+    fn values_sealed_before_key_ids_still_open() {
+        let master = Keys::generate_master();
+        let keys = Keys::from_encoded(&master).unwrap();
+        // The earlier format: base64url(nonce, ciphertext, tag), fixed associated data.
+        let set = &keys.ring[0];
+        let mut buffer = b"legacy".to_vec();
+        let nonce =
+            set.data.seal_in_place_append_tag(Aad::from(Purpose::Data.legacy_aad()), &mut buffer).unwrap();
+        let legacy = URL_SAFE_NO_PAD.encode([nonce.as_ref().as_slice(), buffer.as_slice()].concat());
+        assert_eq!(keys.open(Purpose::Data, b"any row", &legacy).unwrap(), b"legacy");
+        let ring = Keys::ring(&Keys::generate_master(), &[master]).unwrap();
+        assert_eq!(ring.open(Purpose::Data, b"", &legacy).unwrap(), b"legacy", "with an old key of the ring");
     }
 
     #[test]
@@ -189,7 +309,8 @@ mod tests {
         assert!(Keys::from_encoded(&"ab".repeat(32)).is_ok());
         assert!(Keys::from_encoded(&"ab".repeat(31)).is_err());
         assert!(Keys::from_encoded("not a key").is_err());
-        assert_eq!(format!("{:?}", keys()), "Keys([redacted])");
+        let shown = format!("{:?}", keys());
+        assert!(shown.starts_with("Keys { ids: [\"") && shown.len() < 40, "{shown}");
     }
 
     #[test]
@@ -199,5 +320,6 @@ mod tests {
         assert_ne!(random_secret(), random_secret());
         assert_eq!(digest_secret("abc").len(), 64);
         assert!(secrets_equal("abc", "abc") && !secrets_equal("abc", "abd"));
+        assert_eq!(keys().current_id().len(), KEY_ID_LEN);
     }
 }

@@ -15,12 +15,13 @@ use loginkit_core::{
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::crypto::{self, Keys, Purpose};
+use crate::crypto::{self, Keys};
 use crate::error::{ErrorType, FlowError};
-use crate::model::{Identity, NewUser, OneTimeToken, Sealed, Session, StoredTokens, Timestamp, User};
+use crate::model::{Identity, NewUser, OneTimeToken, Session, StoredTokens, Timestamp, User};
 use crate::redirect::AllowList;
+use crate::sealed::{PlainTokens, RevealedTokens, Row};
 use crate::state::{LoginState, STATE_LIFETIME};
-use crate::store::{Pruned, Renewal, Store, Tx};
+use crate::store::{Pruned, Renewal, SealedTable, Store, Tx};
 
 /// Most custom scopes a login may ask for.
 pub const MAX_SCOPES: usize = 100;
@@ -275,6 +276,18 @@ struct Inner {
     /// Refreshes of one account run one at a time in this process (striped by identity id);
     /// [`Store::claim_refresh`] extends that to other processes.
     refreshing: [tokio::sync::Mutex<()>; REFRESH_STRIPES],
+}
+
+/// Rows [`Flow::reseal`] reads per statement.
+pub const RESEAL_BATCH: u32 = 200;
+
+/// What [`Flow::reseal`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Resealed {
+    /// Rows whose tokens are now sealed by the current key.
+    pub resealed: u64,
+    /// Rows whose tokens open with no configured key (left as they are).
+    pub unreadable: u64,
 }
 
 /// Rows of each kind [`Flow::prune_expired`] deletes per statement.
@@ -601,8 +614,10 @@ impl Flow {
         client: &Client,
     ) -> Result<(String, Outcome), FlowError> {
         let now = Timestamp::now();
-        let stored = self.seal_tokens(login.tokens);
         let profile = login.profile;
+        let plain = PlainTokens::from(login.tokens);
+        let stored =
+            plain.seal(&self.inner.keys, Row::Identity { provider: login.provider, uid: &profile.id });
         let email = profile.email.as_deref().filter(|e| !e.is_empty());
         let verified = profile.email_trust.is_verified();
         let mut tx = self.inner.store.begin().await?;
@@ -710,7 +725,7 @@ impl Flow {
                 tx.delete_session(&current.id).await?;
             }
             let new = self
-                .new_session(&mut *tx, &user.id, login.provider, &profile.id, stored, None, client, now)
+                .new_session(&mut *tx, &user.id, login.provider, &profile.id, &plain, None, client, now)
                 .await?;
             Outcome::Session(Box::new(new))
         };
@@ -725,14 +740,16 @@ impl Flow {
         user_id: &str,
         provider: &str,
         provider_uid: &str,
-        tokens: StoredTokens,
+        tokens: &PlainTokens,
         link_binding: Option<String>,
         client: &Client,
         now: Timestamp,
     ) -> Result<NewSession, FlowError> {
         let secret = crypto::random_secret();
+        let id = crypto::random_id();
+        let tokens = tokens.seal(&self.inner.keys, Row::Session(&id));
         let session = Session {
-            id: crypto::random_id(),
+            id,
             user_id: user_id.to_owned(),
             secret_digest: crypto::digest_secret(&secret),
             provider: provider.to_owned(),
@@ -752,21 +769,22 @@ impl Flow {
         Ok(NewSession { session, cookie_value: STANDARD.encode(payload) })
     }
 
-    fn seal_tokens(&self, tokens: &TokenSet) -> StoredTokens {
-        let keys = &self.inner.keys;
-        StoredTokens {
-            access_token: Sealed(keys.seal(Purpose::Data, tokens.access_token.secret().as_bytes())),
-            refresh_token: tokens
-                .refresh_token
-                .as_ref()
-                .map(|t| Sealed(keys.seal(Purpose::Data, t.secret().as_bytes()))),
-            access_token_expiry: tokens.expires_at.map(Timestamp::from),
-        }
+    /// A session's provider tokens, opened.
+    pub fn session_tokens(&self, session: &Session) -> RevealedTokens {
+        RevealedTokens::open(&self.inner.keys, &session.tokens, Row::of_session(session))
     }
 
-    /// Decrypts a stored provider token; `None` when it was sealed with other keys.
-    pub fn reveal(&self, sealed: &Sealed) -> Option<String> {
-        self.inner.keys.open(Purpose::Data, &sealed.0).and_then(|bytes| String::from_utf8(bytes).ok())
+    /// An identity's provider tokens, opened.
+    pub fn identity_tokens(&self, identity: &Identity) -> RevealedTokens {
+        RevealedTokens::open(&self.inner.keys, &identity.tokens, Row::of_identity(identity))
+    }
+
+    /// An identity's tokens in clear, for a session made from it; none when they do not open.
+    fn plain_identity_tokens(&self, identity: &Identity) -> PlainTokens {
+        PlainTokens::open(&self.inner.keys, &identity.tokens, Row::of_identity(identity)).unwrap_or_else(|| {
+            tracing::warn!(identity = %identity.id, "provider tokens sealed with a key no longer configured");
+            PlainTokens { access: String::new(), refresh: None, expiry: None }
+        })
     }
 
     /// Exchanges a token-flow secret for a session (`POST /v1/account/sessions/token`). The
@@ -796,13 +814,14 @@ impl Flow {
             .filter(|i| i.provider == token.provider)
             .max_by_key(|i| i.updated_at)
             .ok_or_else(invalid)?;
+        let tokens = self.plain_identity_tokens(&identity);
         let session = self
             .new_session(
                 &mut *tx,
                 user_id,
                 &token.provider,
                 &identity.provider_uid,
-                identity.tokens,
+                &tokens,
                 token.link_binding,
                 client,
                 now,
@@ -900,7 +919,7 @@ impl Flow {
                 tracing::warn!(%error, "could not release a refresh claim; it expires by itself");
             }
         };
-        let Some(refresh_token) = seen.tokens.refresh_token.as_ref().and_then(|t| self.reveal(t)) else {
+        let Some(refresh_token) = self.identity_tokens(seen).refresh_token else {
             release().await;
             return Err(FlowError::new(
                 ErrorType::UserOauth2BadRequest,
@@ -926,10 +945,8 @@ impl Flow {
             ));
         }
         let now = Timestamp::now();
-        let mut stored = self.seal_tokens(&tokens);
-        if stored.refresh_token.is_none() {
-            stored.refresh_token = seen.tokens.refresh_token.clone();
-        }
+        let plain = PlainTokens::from(&tokens);
+        let stored = plain.seal(&self.inner.keys, Row::of_identity(seen));
         let renewal = Renewal { tokens: &stored, email: None, subject, now };
         let mut tx = self.inner.store.begin().await?;
         if !tx.finish_refresh(&seen.id, &seen.tokens.access_token, &renewal).await? {
@@ -940,14 +957,25 @@ impl Flow {
             return self.adopt(session, &current.tokens).await;
         }
         let expire = now.plus(self.inner.project.session_duration);
-        tx.update_session(&session.id, &stored, expire, now).await?;
+        tx.update_session(&session.id, &plain.seal(&self.inner.keys, Row::of_session(session)), expire, now)
+            .await?;
         let updated = tx.session(&session.id).await?.ok_or_else(session_not_found)?;
         tx.commit().await?;
         Ok(updated)
     }
 
-    /// Gives the session tokens another refresh of its identity stored, and extends it.
-    async fn adopt(&self, session: &Session, tokens: &StoredTokens) -> Result<Session, FlowError> {
+    /// Gives the session the tokens another refresh stored on its identity, and extends it.
+    async fn adopt(&self, session: &Session, identity_tokens: &StoredTokens) -> Result<Session, FlowError> {
+        let keys = &self.inner.keys;
+        let tokens = match PlainTokens::open(keys, identity_tokens, Row::identity_of(session)) {
+            Some(plain) => plain.seal(keys, Row::of_session(session)),
+            None => session.tokens.clone(),
+        };
+        self.extend(session, &tokens).await
+    }
+
+    /// Stores a session's new tokens (sealed for it) and extends it.
+    async fn extend(&self, session: &Session, tokens: &StoredTokens) -> Result<Session, FlowError> {
         let now = Timestamp::now();
         let mut tx = self.inner.store.begin().await?;
         tx.update_session(&session.id, tokens, now.plus(self.inner.project.session_duration), now).await?;
@@ -963,15 +991,12 @@ impl Flow {
         provider: &dyn OAuthProvider,
         session: &Session,
     ) -> Result<Session, Option<FlowError>> {
-        let refresh_token = session.tokens.refresh_token.as_ref().and_then(|t| self.reveal(t)).ok_or(None)?;
+        let refresh_token = self.session_tokens(session).refresh_token.ok_or(None)?;
         let _turn = self.inner.refreshing[stripe(&session.id)].lock().await;
         let tokens =
             provider.refresh(&RefreshToken::new(refresh_token)).await.map_err(|e| Some(refresh_error(e)))?;
-        let mut stored = self.seal_tokens(&tokens);
-        if stored.refresh_token.is_none() {
-            stored.refresh_token = session.tokens.refresh_token.clone();
-        }
-        self.adopt(session, &stored).await.map_err(Some)
+        let stored = PlainTokens::from(&tokens).seal(&self.inner.keys, Row::of_session(session));
+        self.extend(session, &stored).await.map_err(Some)
     }
 
     /// Deletes what can no longer be used (expired sessions and one-time tokens, records of
@@ -988,6 +1013,49 @@ impl Flow {
             }
             tokio::task::yield_now().await;
         }
+    }
+
+    /// Moves every stored provider token not sealed by the current key (sealed with an older key
+    /// of the ring, or by an earlier version that bound no row) to the current key, bound to its
+    /// row, in batches of [`RESEAL_BATCH`] rows. A row a login or refresh rewrote meanwhile is
+    /// left to it (its tokens are current already). Tokens that open with no configured key are
+    /// counted and left as they are. Once it reports nothing left, older keys can be dropped
+    /// from the ring (after the last login started with them has ended: [`STATE_LIFETIME`]).
+    pub async fn reseal(&self) -> Result<Resealed, FlowError> {
+        let keys = &self.inner.keys;
+        let prefix = format!("{}.", keys.current_id());
+        let mut done = Resealed::default();
+        for table in [SealedTable::Identities, SealedTable::Sessions] {
+            let mut after = String::new();
+            loop {
+                let rows = self.inner.store.sealed_elsewhere(table, &prefix, &after, RESEAL_BATCH).await?;
+                for row in &rows {
+                    let place = match table {
+                        SealedTable::Sessions => Row::Session(&row.id),
+                        _ => Row::Identity { provider: &row.provider, uid: &row.provider_uid },
+                    };
+                    let Some(plain) = PlainTokens::open(keys, &row.tokens, place) else {
+                        done.unreadable += 1;
+                        continue;
+                    };
+                    let sealed = plain.seal(keys, place);
+                    if self
+                        .inner
+                        .store
+                        .replace_sealed(table, &row.id, &row.tokens.access_token, &sealed)
+                        .await?
+                    {
+                        done.resealed += 1;
+                    }
+                }
+                match rows.last() {
+                    Some(last) if rows.len() == RESEAL_BATCH as usize => after = last.id.clone(),
+                    _ => break,
+                }
+                tokio::task::yield_now().await;
+            }
+        }
+        Ok(done)
     }
 
     /// A user by id.

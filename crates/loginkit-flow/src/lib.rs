@@ -22,6 +22,7 @@ mod model;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod redirect;
+mod sealed;
 mod sqlite;
 mod state;
 mod store;
@@ -30,15 +31,16 @@ pub use crypto::{KeyError, Keys, MASTER_KEY_LEN};
 pub use error::{ErrorType, FlowError, StoreError};
 pub use flow::{
     CallbackRequest, Client, Completed, Cookie, Flow, LINK_COOKIE_PREFIX, MAX_SCOPE_LEN, MAX_SCOPES,
-    NewSession, Project, StartRequest, Started, parse_cookie_header,
+    NewSession, PRUNE_BATCH, Project, RESEAL_BATCH, Resealed, StartRequest, Started, parse_cookie_header,
 };
 pub use model::{Identity, NewUser, OneTimeToken, Sealed, Session, StoredTokens, Timestamp, User};
 #[cfg(feature = "postgres")]
 pub use postgres::{DEFAULT_MAX_CONNECTIONS, PgStore, WRITE_LOCK};
 pub use redirect::{AllowList, MAX_URL_LEN, RedirectError};
+pub use sealed::RevealedTokens;
 pub use sqlite::{BuiltinUsers, SqliteStore, UserTable};
 pub use state::{BINDING_COOKIE_PREFIX, STATE_LIFETIME};
-pub use store::{Pruned, Renewal, Store, Tx};
+pub use store::{Pruned, Renewal, SealedRow, SealedTable, Store, Tx};
 
 pub use sqlx;
 
@@ -67,7 +69,7 @@ pub mod fuzzing {
     /// the JSON inside is fuzzed too).
     pub fn state(keys: &Keys, data: &[u8]) {
         check(keys, LoginState::open(keys, &String::from_utf8_lossy(data)), &[]);
-        let sealed = keys.seal(Purpose::State, data);
+        let sealed = keys.seal(Purpose::State, b"", data);
         check(keys, LoginState::open(keys, &sealed), &[]);
     }
 

@@ -17,11 +17,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Postgres, Row, SqlSafeStr, Transaction};
+use sqlx::{AssertSqlSafe, Postgres, Row, SqlSafeStr, Transaction};
 
 use crate::error::StoreError;
 use crate::model::{Identity, NewUser, OneTimeToken, Sealed, Session, StoredTokens, Timestamp, User};
-use crate::store::{IdentityKey, Pruned, Renewal, Store, Tx, USED_STATE_GRACE_MS, row_decoders};
+use crate::store::{
+    IdentityKey, Pruned, Renewal, SealedRow, SealedTable, Store, Tx, USED_STATE_GRACE_MS, row_decoders,
+};
 
 row_decoders!(PgRow);
 
@@ -164,6 +166,52 @@ impl Store for PgStore {
         .await
         .map_err(StoreError::database)?;
         Ok(())
+    }
+
+    async fn sealed_elsewhere(
+        &self,
+        table: SealedTable,
+        prefix: &str,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<SealedRow>, StoreError> {
+        let sql = AssertSqlSafe(format!(
+            "SELECT id, provider, provider_uid, access_token, refresh_token, access_token_expiry FROM {}
+             WHERE id > $1 AND (substr(access_token, 1, $2) <> $3 OR substr(refresh_token, 1, $2) <> $3)
+             ORDER BY id LIMIT $4",
+            table.table()
+        ));
+        let rows = sqlx::query(sql)
+            .bind(after)
+            .bind(i32::try_from(prefix.len()).unwrap_or(i32::MAX))
+            .bind(prefix)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::database)?;
+        rows.iter().map(sealed_row).collect::<Result<_, _>>().map_err(StoreError::database)
+    }
+
+    async fn replace_sealed(
+        &self,
+        table: SealedTable,
+        id: &str,
+        seen: &Sealed,
+        tokens: &StoredTokens,
+    ) -> Result<bool, StoreError> {
+        let sql = AssertSqlSafe(format!(
+            "UPDATE {} SET access_token = $1, refresh_token = $2 WHERE id = $3 AND access_token = $4",
+            table.table()
+        ));
+        let done = sqlx::query(sql)
+            .bind(&tokens.access_token.0)
+            .bind(tokens.refresh_token.as_ref().map(|t| &t.0))
+            .bind(id)
+            .bind(&seen.0)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::database)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn prune(&self, now: Timestamp, limit: u32) -> Result<Pruned, StoreError> {

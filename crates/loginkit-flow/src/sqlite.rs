@@ -13,11 +13,13 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Row, SqlSafeStr, Sqlite, Transaction};
+use sqlx::{AssertSqlSafe, Row, SqlSafeStr, Sqlite, Transaction};
 
 use crate::error::StoreError;
 use crate::model::{Identity, NewUser, OneTimeToken, Sealed, Session, StoredTokens, Timestamp, User};
-use crate::store::{IdentityKey, Pruned, Renewal, Store, Tx, USED_STATE_GRACE_MS, row_decoders};
+use crate::store::{
+    IdentityKey, Pruned, Renewal, SealedRow, SealedTable, Store, Tx, USED_STATE_GRACE_MS, row_decoders,
+};
 
 row_decoders!(SqliteRow);
 
@@ -276,6 +278,53 @@ impl Store for SqliteStore {
             .await
             .map_err(StoreError::database)?;
         Ok(())
+    }
+
+    async fn sealed_elsewhere(
+        &self,
+        table: SealedTable,
+        prefix: &str,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<SealedRow>, StoreError> {
+        let sql = AssertSqlSafe(format!(
+            "SELECT id, provider, provider_uid, access_token, refresh_token, access_token_expiry FROM {}
+             WHERE id > ?1 AND (substr(access_token, 1, ?2) <> ?3 OR substr(refresh_token, 1, ?2) <> ?3)
+             ORDER BY id LIMIT ?4",
+            table.table()
+        ));
+        let rows = sqlx::query(sql)
+            .bind(after)
+            .bind(i64::try_from(prefix.len()).unwrap_or(i64::MAX))
+            .bind(prefix)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::database)?;
+        rows.iter().map(sealed_row).collect::<Result<_, _>>().map_err(StoreError::database)
+    }
+
+    async fn replace_sealed(
+        &self,
+        table: SealedTable,
+        id: &str,
+        seen: &Sealed,
+        tokens: &StoredTokens,
+    ) -> Result<bool, StoreError> {
+        let sql = AssertSqlSafe(format!(
+            "UPDATE {} SET access_token = ?, refresh_token = ? WHERE id = ? AND access_token = ?",
+            table.table()
+        ));
+        let _turn = self.write.lock().await;
+        let done = sqlx::query(sql)
+            .bind(&tokens.access_token.0)
+            .bind(tokens.refresh_token.as_ref().map(|t| &t.0))
+            .bind(id)
+            .bind(&seen.0)
+            .execute(&self.pool)
+            .await
+            .map_err(StoreError::database)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn prune(&self, now: Timestamp, limit: u32) -> Result<Pruned, StoreError> {

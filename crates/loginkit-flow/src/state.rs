@@ -51,7 +51,7 @@ impl std::fmt::Debug for LoginState {
 impl LoginState {
     pub fn seal(&self, keys: &Keys) -> String {
         let json = serde_json::to_vec(self).expect("state serialises");
-        keys.seal(Purpose::State, &json)
+        keys.seal(Purpose::State, b"", &json)
     }
 
     /// Opens a sealed state; `None` for anything not sealed by these keys as a state.
@@ -59,7 +59,7 @@ impl LoginState {
         if sealed.len() > MAX_SEALED_LEN {
             return None;
         }
-        let json = keys.open(Purpose::State, sealed)?;
+        let json = keys.open(Purpose::State, b"", sealed)?;
         serde_json::from_slice(&json).ok()
     }
 

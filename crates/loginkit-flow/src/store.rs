@@ -57,11 +57,73 @@ pub trait Store: Send + Sync + 'static {
         Ok(Pruned::default())
     }
 
+    /// Rows of `table` with an id after `after` (ascending) whose access or refresh token is not
+    /// sealed by the key whose values start with `prefix` (its id and a dot), at most `limit`:
+    /// what [`Flow::reseal`](crate::Flow::reseal) moves to the current key after a rotation.
+    /// The default finds none: such a store keeps values sealed with older keys, which open as
+    /// long as those keys stay configured.
+    async fn sealed_elsewhere(
+        &self,
+        table: SealedTable,
+        prefix: &str,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<SealedRow>, StoreError> {
+        let _ = (table, prefix, after, limit);
+        Ok(Vec::new())
+    }
+
+    /// Replaces a row's sealed provider tokens if its access token is still `seen`; `false`,
+    /// changing nothing, when a login or refresh stored new ones meanwhile.
+    async fn replace_sealed(
+        &self,
+        table: SealedTable,
+        id: &str,
+        seen: &Sealed,
+        tokens: &StoredTokens,
+    ) -> Result<bool, StoreError> {
+        let _ = (table, id, seen, tokens);
+        Ok(false)
+    }
+
     /// Gives up a claim made with [`Store::claim_refresh`] (the provider refused the refresh).
     async fn release_refresh(&self, identity_id: &str, until: Timestamp) -> Result<(), StoreError> {
         let _ = (identity_id, until);
         Ok(())
     }
+}
+
+/// A table holding sealed provider tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SealedTable {
+    /// Identities: tokens bound to their provider account.
+    Identities,
+    /// Sessions: tokens bound to the session.
+    Sessions,
+}
+
+impl SealedTable {
+    /// The table's name in loginkit's schema.
+    pub fn table(self) -> &'static str {
+        match self {
+            SealedTable::Identities => "loginkit_identities",
+            SealedTable::Sessions => "loginkit_sessions",
+        }
+    }
+}
+
+/// One row's sealed provider tokens, for re-sealing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedRow {
+    /// The row's id.
+    pub id: String,
+    /// Its provider.
+    pub provider: String,
+    /// Its provider account.
+    pub provider_uid: String,
+    /// The sealed tokens.
+    pub tokens: StoredTokens,
 }
 
 /// Rows deleted by [`Store::prune`].
@@ -302,6 +364,15 @@ macro_rules! row_decoders {
                 created_at: Timestamp::from_millis(row.try_get("created_at")?),
                 updated_at: Timestamp::from_millis(row.try_get("updated_at")?),
                 link_binding: row.try_get("link_binding")?,
+            })
+        }
+
+        fn sealed_row(row: &$row) -> sqlx::Result<crate::store::SealedRow> {
+            Ok(crate::store::SealedRow {
+                id: row.try_get("id")?,
+                provider: row.try_get("provider")?,
+                provider_uid: row.try_get("provider_uid")?,
+                tokens: tokens_row(row)?,
             })
         }
 

@@ -32,6 +32,15 @@ pub struct Config {
     pub key: Option<String>,
     /// Like `key`, read from this environment variable.
     pub key_env: Option<String>,
+    /// Earlier master keys, still accepted to open what they sealed (login states in flight,
+    /// stored provider tokens) after a rotation. At start the server re-seals stored tokens with
+    /// the current key in the background (`loginkit-server reseal` does it on demand); drop an
+    /// old key once that reports nothing left and the longest login (`state_lifetime_secs`) has
+    /// passed.
+    #[serde(default)]
+    pub previous_keys: Vec<String>,
+    /// Like `previous_keys`, read from this environment variable (comma-separated).
+    pub previous_keys_env: Option<String>,
     /// Mounts the built-in mock identity provider at `/mock/oauth2` and enables providers `mock`
     /// and `mock-unverified` in every project. On without a configuration file, off with one.
     /// It signs anyone in as any of its users: the server refuses to start with it on a
@@ -140,6 +149,8 @@ impl fmt::Debug for Config {
             .field("data_dir", &self.data_dir)
             .field("key", &redacted(&self.key))
             .field("key_env", &self.key_env)
+            .field("previous_keys", &self.previous_keys.iter().map(|_| "<redacted>").collect::<Vec<_>>())
+            .field("previous_keys_env", &self.previous_keys_env)
             .field("mock_idp", &self.mock_idp)
             .field("mock_idp_force", &self.mock_idp_force)
             .field("rate_limit", &self.rate_limit)
@@ -226,6 +237,8 @@ impl Config {
             data_dir: default_data_dir(),
             key: None,
             key_env: None,
+            previous_keys: Vec::new(),
+            previous_keys_env: None,
             mock_idp: true,
             mock_idp_force: false,
             rate_limit: default_rate_limit(),
@@ -542,6 +555,7 @@ mod tests {
         let config = Config::from_toml(
             r#"
             key = "k-secret-value"
+            previous_keys = ["old-secret-value"]
             [projects.app]
             database_url = "postgres://loginkit:db-secret-value@db/app"
             [projects.app.providers.github]
@@ -552,7 +566,13 @@ mod tests {
         )
         .unwrap();
         let shown = format!("{config:?} {:?}", databases(&config, |_| None).unwrap());
-        for secret in ["k-secret-value", "db-secret-value", "client-secret-value", "param-secret-value"] {
+        for secret in [
+            "k-secret-value",
+            "old-secret-value",
+            "db-secret-value",
+            "client-secret-value",
+            "param-secret-value",
+        ] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
         assert!(shown.contains("postgres://loginkit:****@db/app"), "{shown}");

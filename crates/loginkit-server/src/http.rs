@@ -174,7 +174,7 @@ fn time(t: Option<Timestamp>) -> String {
 
 /// Appwrite's Session model.
 pub fn session_json(flow: &Flow, session: &Session, current: bool) -> Value {
-    let reveal = |sealed| flow.reveal(sealed).unwrap_or_default();
+    let tokens = flow.session_tokens(session);
     json!({
         "$id": session.id,
         "$createdAt": session.created_at.to_appwrite(),
@@ -183,9 +183,9 @@ pub fn session_json(flow: &Flow, session: &Session, current: bool) -> Value {
         "expire": session.expire.to_appwrite(),
         "provider": session.provider,
         "providerUid": session.provider_uid,
-        "providerAccessToken": reveal(&session.tokens.access_token),
-        "providerAccessTokenExpiry": time(session.tokens.access_token_expiry),
-        "providerRefreshToken": session.tokens.refresh_token.as_ref().map(reveal).unwrap_or_default(),
+        "providerAccessToken": tokens.access_token.unwrap_or_default(),
+        "providerAccessTokenExpiry": time(tokens.access_token_expiry),
+        "providerRefreshToken": tokens.refresh_token.unwrap_or_default(),
         "ip": session.ip,
         "osCode": "",
         "osName": "",
@@ -210,7 +210,7 @@ pub fn session_json(flow: &Flow, session: &Session, current: bool) -> Value {
 
 /// Appwrite's Identity model.
 pub fn identity_json(flow: &Flow, identity: &Identity) -> Value {
-    let reveal = |sealed| flow.reveal(sealed).unwrap_or_default();
+    let tokens = flow.identity_tokens(identity);
     json!({
         "$id": identity.id,
         "$createdAt": identity.created_at.to_appwrite(),
@@ -219,9 +219,9 @@ pub fn identity_json(flow: &Flow, identity: &Identity) -> Value {
         "provider": identity.provider,
         "providerUid": identity.provider_uid,
         "providerEmail": identity.provider_email,
-        "providerAccessToken": reveal(&identity.tokens.access_token),
-        "providerAccessTokenExpiry": time(identity.tokens.access_token_expiry),
-        "providerRefreshToken": identity.tokens.refresh_token.as_ref().map(reveal).unwrap_or_default(),
+        "providerAccessToken": tokens.access_token.unwrap_or_default(),
+        "providerAccessTokenExpiry": time(tokens.access_token_expiry),
+        "providerRefreshToken": tokens.refresh_token.unwrap_or_default(),
     })
 }
 

@@ -177,7 +177,7 @@ impl Server {
             ))
             .into());
         }
-        let master = load_master_key(&config, &env).await?;
+        let (master, previous_keys) = load_master_key(&config, &env).await?;
         let registry = Registry::global().map_err(|e| ConfigError(e.to_string()))?;
         let timeout = Duration::from_secs(config.provider_timeout_secs.max(1));
         let http_config =
@@ -216,7 +216,7 @@ impl Server {
                     )
                 }
             };
-            let keys = Keys::from_encoded(&master).map_err(|e| ConfigError(format!("key: {e}")))?;
+            let keys = Keys::ring(&master, &previous_keys).map_err(|e| ConfigError(format!("key: {e}")))?;
             projects.insert(id.clone(), Flow::with_shared_store(project, store, keys));
         }
         let rate_limiter = rate_limit::RateLimiter::new(config.rate_limit, config.rate_limit_window_secs)?;
@@ -250,9 +250,11 @@ impl Server {
     /// ([`maintain`]) runs alongside.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let housekeeping = tokio::spawn(maintain(self.state.clone(), MAINTENANCE_INTERVAL));
+        let resealing = tokio::spawn(reseal(self.state.clone()));
         let app = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, app).with_graceful_shutdown(shutdown).await;
         housekeeping.abort();
+        resealing.abort();
         served
     }
 
@@ -296,6 +298,31 @@ pub async fn maintain(state: Arc<AppState>, interval: Duration) {
     }
 }
 
+/// Moves every project's stored provider tokens that the current key did not seal (after a key
+/// rotation, or from an earlier version) to the current key, once; returns what it did per
+/// project. The server runs it in the background at start; `loginkit-server reseal` runs it on
+/// its own.
+pub async fn reseal(
+    state: Arc<AppState>,
+) -> BTreeMap<String, Result<loginkit_flow::Resealed, loginkit_flow::FlowError>> {
+    let mut done = BTreeMap::new();
+    for (project, flow) in &state.projects {
+        let result = flow.reseal().await;
+        match &result {
+            Ok(resealed) if resealed.resealed > 0 || resealed.unreadable > 0 => tracing::info!(
+                project,
+                resealed = resealed.resealed,
+                unreadable = resealed.unreadable,
+                "provider tokens sealed with the current key"
+            ),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(project, %error, "re-sealing provider tokens failed"),
+        }
+        done.insert(project.clone(), result);
+    }
+    done
+}
+
 /// A server serving in the background (see [`Server::spawn`]); dropping it stops the server.
 #[derive(Debug)]
 pub struct RunningServer {
@@ -336,11 +363,12 @@ impl Drop for RunningServer {
     }
 }
 
-/// The master key, checked; each flow derives its own keys from it.
+/// The master key and the previous ones still accepted, checked; each flow derives its keys from
+/// them (see [`Keys::ring`]).
 async fn load_master_key(
     config: &Config,
     env: &impl Fn(&str) -> Option<String>,
-) -> Result<String, StartError> {
+) -> Result<(String, Vec<String>), StartError> {
     let from_env = match &config.key_env {
         Some(var) => {
             Some(env(var).ok_or_else(|| ConfigError(format!("key_env names `{var}`, which is not set")))?)
@@ -351,8 +379,17 @@ async fn load_master_key(
         Some(key) => key,
         None => read_or_create_key(&config.data_dir.join("master.key")).await?,
     };
+    let mut previous = config.previous_keys.clone();
+    if let Some(var) = &config.previous_keys_env {
+        let value = env(var)
+            .ok_or_else(|| ConfigError(format!("previous_keys_env names `{var}`, which is not set")))?;
+        previous.extend(value.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_owned));
+    }
     Keys::from_encoded(&master).map_err(|e| ConfigError(format!("key: {e}")))?;
-    Ok(master)
+    for (i, key) in previous.iter().enumerate() {
+        Keys::from_encoded(key).map_err(|e| ConfigError(format!("previous_keys[{i}]: {e}")))?;
+    }
+    Ok((master, previous))
 }
 
 /// Creates the data directory readable by its owner only (0700), or makes an existing one so:

@@ -28,6 +28,9 @@ enum Command {
     Serve,
     /// List the providers compiled into this binary and their capabilities.
     Providers,
+    /// Seal every stored provider token with the current key (after a key rotation), report,
+    /// and exit. A running server does the same in the background when it starts.
+    Reseal,
 }
 
 fn main() -> ExitCode {
@@ -38,6 +41,7 @@ fn main() -> ExitCode {
         .init();
     match cli.command {
         Some(Command::Providers) => providers(),
+        Some(Command::Reseal) => reseal(cli.config),
         Some(Command::Serve) | None => serve(cli.config, cli.listen),
     }
 }
@@ -66,6 +70,51 @@ fn providers() -> ExitCode {
         println!("{:<18} {:<26} {}", d.id, d.display_name, flags.join(","));
     }
     ExitCode::SUCCESS
+}
+
+fn reseal(path: Option<PathBuf>) -> ExitCode {
+    let Ok(runtime) = tokio::runtime::Builder::new_multi_thread().enable_all().build() else {
+        eprintln!("error: cannot start the runtime");
+        return ExitCode::FAILURE;
+    };
+    runtime.block_on(async move {
+        let env = |name: &str| std::env::var(name).ok();
+        let config = match &path {
+            Some(path) => Config::from_file(path),
+            None => Ok(Config::zero()),
+        };
+        let config = config.and_then(|mut c| c.apply_env(env).map(|()| c)).map(|mut config| {
+            // Only the stores and keys are used: no address of consequence, no mock provider.
+            config.listen = "127.0.0.1:0".into();
+            config.mock_idp = false;
+            config
+        });
+        let server = match config {
+            Ok(config) => Server::bind(config, env).await,
+            Err(error) => Err(error.into()),
+        };
+        let server = match server {
+            Ok(server) => server,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let mut status = ExitCode::SUCCESS;
+        for (project, result) in loginkit_server::reseal(server.state().clone()).await {
+            match result {
+                Ok(done) => println!(
+                    "{project}: {} rows re-sealed with the current key, {} unreadable with every configured key",
+                    done.resealed, done.unreadable
+                ),
+                Err(error) => {
+                    eprintln!("{project}: error: {error}");
+                    status = ExitCode::FAILURE;
+                }
+            }
+        }
+        status
+    })
 }
 
 fn serve(path: Option<PathBuf>, listen: Option<String>) -> ExitCode {

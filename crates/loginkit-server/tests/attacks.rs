@@ -673,3 +673,94 @@ async fn housekeeping_deletes_expired_sessions_tokens_and_states() {
     // What is live still works.
     assert_eq!(live, (1, 1, 1, 1));
 }
+
+/// Finding 11: one key without an id, so a rotation failed every login in flight and blanked
+/// every stored provider token. Keys are a ring: the new one seals, old ones still open, stored
+/// tokens are re-sealed to the new key, and then the old key can go.
+#[tokio::test]
+async fn a_key_rotation_fails_no_login_in_flight_and_keeps_every_stored_token() {
+    let (old, new) = (loginkit_flow::Keys::generate_master(), loginkit_flow::Keys::generate_master());
+    // A provider outside the server, so the restarts do not forget the codes it issued.
+    let idp = MockIdp::start().await.unwrap();
+    let provider = format!(
+        "[projects.default.providers.mock]\nclient_id = \"1\"\nclient_secret = \"123456\"\nbase_url = \"{}\"",
+        idp.origin()
+    );
+    let dir = temp_dir();
+    let first = Harness::start_with(dir.clone(), "127.0.0.1:0", &format!("key = \"{old}\""), &provider).await;
+    let listen = format!("127.0.0.1:{}", first.server.url().port().unwrap());
+    let signed_in = Browser::new([first.server.url().clone(), idp.origin()]);
+    assert_eq!(first.login(&signed_in, "mock").await.end.path(), "/ok");
+    let (_, before) = first.get(&signed_in, "v1/account/sessions/current").await;
+    assert!(before["providerAccessToken"].as_str().unwrap().len() > 10);
+    let in_flight = Browser::new([first.server.url().clone(), idp.origin()]);
+    let callback = until_callback(&first, &in_flight, "mock").await;
+    first.server.stop().await;
+
+    // Rotated: the new key seals, the old one still opens.
+    let rotated = format!("key = \"{new}\"\nprevious_keys = [\"{old}\"]");
+    let second = Harness::start_with(dir.clone(), &listen, &rotated, &provider).await;
+    let (status, after) = second.get(&signed_in, "v1/account/sessions/current").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(after["providerAccessToken"], before["providerAccessToken"], "not blanked");
+    assert_eq!(after["providerRefreshToken"], before["providerRefreshToken"]);
+    let walk = in_flight.walk(callback).await.unwrap();
+    assert_eq!(walk.end.as_str(), format!("{APP}/ok"), "the login started before the rotation completes");
+    let (_, identities_before) = second.get(&signed_in, "v1/account/identities").await;
+    // Re-sealed: every stored token is now the new key's (the server also does this at start).
+    for (project, result) in loginkit_server::reseal(second.server.state().clone()).await {
+        result.unwrap_or_else(|e| panic!("{project}: {e}"));
+    }
+    let new_id = loginkit_flow::Keys::from_encoded(&new).unwrap().current_id().to_owned();
+    let db = second.db().await;
+    for table in ["identities", "sessions"] {
+        let sql = loginkit_flow::sqlx::AssertSqlSafe(format!(
+            "SELECT access_token, refresh_token FROM loginkit_{table}"
+        ));
+        let rows: Vec<(String, Option<String>)> =
+            loginkit_flow::sqlx::query_as(sql).fetch_all(&db).await.unwrap();
+        assert!(!rows.is_empty());
+        for (access, refresh) in rows {
+            assert!(access.starts_with(&format!("{new_id}.")), "{table}: {access}");
+            assert!(refresh.is_none_or(|r| r.starts_with(&format!("{new_id}."))), "{table}");
+        }
+    }
+    second.server.stop().await;
+
+    // The old key dropped: everything still opens.
+    let third = Harness::start_with(dir, &listen, &format!("key = \"{new}\""), &provider).await;
+    let (_, last) = third.get(&signed_in, "v1/account/sessions/current").await;
+    assert_eq!(last["providerAccessToken"], before["providerAccessToken"]);
+    let (_, identities) = third.get(&signed_in, "v1/account/identities").await;
+    assert_eq!(
+        identities["identities"][0]["providerAccessToken"],
+        identities_before["identities"][0]["providerAccessToken"]
+    );
+}
+
+/// Finding 11, the row binding: a sealed token copied into another row by someone who can write
+/// the database (but has no key) does not open there.
+#[tokio::test]
+async fn a_sealed_token_copied_into_another_row_does_not_open() {
+    let h = Harness::start("").await;
+    let victim = h.browser();
+    assert_eq!(h.login(&victim, "mock").await.end.path(), "/ok");
+    let attacker = h.browser().answering(FormAnswer::Approve("2".into()));
+    assert_eq!(h.login(&attacker, "mock").await.end.path(), "/ok");
+    let (_, theirs) = h.get(&victim, "v1/account/identities").await;
+    let db = h.db().await;
+    for table in ["identities", "sessions"] {
+        let sql = loginkit_flow::sqlx::AssertSqlSafe(format!(
+            "UPDATE loginkit_{table} SET access_token = (SELECT access_token FROM loginkit_{table} WHERE provider_uid = '1')
+             WHERE provider_uid = '2'"
+        ));
+        loginkit_flow::sqlx::query(sql).execute(&db).await.unwrap();
+    }
+    let (_, identities) = h.get(&attacker, "v1/account/identities").await;
+    let (_, session) = h.get(&attacker, "v1/account/sessions/current").await;
+    let stolen = theirs["identities"][0]["providerAccessToken"].as_str().unwrap();
+    assert!(stolen.len() > 10);
+    assert_eq!(identities["identities"][0]["providerAccessToken"], "", "{identities}");
+    assert_eq!(session["providerAccessToken"], "", "{session}");
+    assert!(!identities.to_string().contains(stolen) && !session.to_string().contains(stolen));
+}
