@@ -72,25 +72,37 @@ fn providers() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn reseal(path: Option<PathBuf>) -> ExitCode {
-    let Ok(runtime) = tokio::runtime::Builder::new_multi_thread().enable_all().build() else {
-        eprintln!("error: cannot start the runtime");
-        return ExitCode::FAILURE;
+/// The configuration: the file, or the zero-config setup, with the environment applied.
+fn load_config(path: Option<&PathBuf>) -> Result<Config, loginkit_server::ConfigError> {
+    let mut config = match path {
+        Some(path) => Config::from_file(path)?,
+        None => Config::zero(),
     };
-    runtime.block_on(async move {
+    config.apply_env(|name| std::env::var(name).ok())?;
+    Ok(config)
+}
+
+/// Runs `work` on a multi-threaded runtime.
+fn run(work: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(work),
+        Err(error) => {
+            eprintln!("error: cannot start the runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn reseal(path: Option<PathBuf>) -> ExitCode {
+    run(async move {
         let env = |name: &str| std::env::var(name).ok();
-        let config = match &path {
-            Some(path) => Config::from_file(path),
-            None => Ok(Config::zero()),
-        };
-        let config = config.and_then(|mut c| c.apply_env(env).map(|()| c)).map(|mut config| {
-            // Only the stores and keys are used: no address of consequence, no mock provider.
-            config.listen = "127.0.0.1:0".into();
-            config.mock_idp = false;
-            config
-        });
-        let server = match config {
-            Ok(config) => Server::bind(config, env).await,
+        let server = match load_config(path.as_ref()) {
+            Ok(mut config) => {
+                // Only the stores and keys are used: no address of consequence, no mock provider.
+                config.listen = "127.0.0.1:0".into();
+                config.mock_idp = false;
+                Server::bind(config, env).await
+            }
             Err(error) => Err(error.into()),
         };
         let server = match server {
@@ -118,20 +130,9 @@ fn reseal(path: Option<PathBuf>) -> ExitCode {
 }
 
 fn serve(path: Option<PathBuf>, listen: Option<String>) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async move {
+    run(async move {
         let env = |name: &str| std::env::var(name).ok();
-        let config = match &path {
-            Some(path) => Config::from_file(path),
-            None => Ok(Config::zero()),
-        };
-        let mut config = match config.and_then(|mut c| c.apply_env(env).map(|()| c)) {
+        let mut config = match load_config(path.as_ref()) {
             Ok(config) => config,
             Err(error) => {
                 eprintln!("error: {error}");

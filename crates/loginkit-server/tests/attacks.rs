@@ -216,12 +216,7 @@ async fn an_unverified_address_never_locks_out_its_verified_owner() {
     })
     .await
     .unwrap();
-    let extra = format!(
-        "[projects.default.providers.oidc]\nclient_id = \"1\"\nclient_secret = \"123456\"\nparams = {{ authorization_url = \"{}\", token_url = \"{}\", userinfo_url = \"{}\" }}",
-        other.url("authorize"),
-        other.url("token"),
-        other.url("user")
-    );
+    let extra = common::oidc_at(&other);
     let h = Harness::start(&extra).await;
     // The squatter signs in first, with the owner's address unverified.
     let squatter = h.browser();
@@ -401,10 +396,7 @@ async fn a_callback_redirect_carries_no_fallback_cookies() {
 #[tokio::test]
 async fn a_providers_error_description_reaches_the_failure_url_as_plain_text() {
     let idp = MockIdp::start().await.unwrap();
-    let extra = format!(
-        "[projects.default.providers.mock]\nclient_id = \"1\"\nclient_secret = \"123456\"\nbase_url = \"{}\"",
-        idp.origin()
-    );
+    let extra = common::external_mock(&idp);
     let h = Harness::start(&extra).await;
     let description = format!("<img src=x onerror=alert(1)>Access <b>denied</b> \"now\"{}", "!".repeat(2000));
     idp.handle().inject(
@@ -429,10 +421,7 @@ async fn a_providers_error_description_reaches_the_failure_url_as_plain_text() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_refreshes_of_one_account_send_its_refresh_token_once() {
     let idp = MockIdp::start().await.unwrap();
-    let extra = format!(
-        "[projects.default.providers.mock]\nclient_id = \"1\"\nclient_secret = \"123456\"\nbase_url = \"{}\"",
-        idp.origin()
-    );
+    let extra = common::external_mock(&idp);
     let h = std::sync::Arc::new(Harness::start(&extra).await);
     let browser = Browser::new([h.server.url().clone(), idp.origin()]);
     assert_eq!(h.login(&browser, "mock").await.end.path(), "/ok");
@@ -682,10 +671,7 @@ async fn a_key_rotation_fails_no_login_in_flight_and_keeps_every_stored_token() 
     let (old, new) = (loginkit_flow::Keys::generate_master(), loginkit_flow::Keys::generate_master());
     // A provider outside the server, so the restarts do not forget the codes it issued.
     let idp = MockIdp::start().await.unwrap();
-    let provider = format!(
-        "[projects.default.providers.mock]\nclient_id = \"1\"\nclient_secret = \"123456\"\nbase_url = \"{}\"",
-        idp.origin()
-    );
+    let provider = common::external_mock(&idp);
     let dir = temp_dir();
     let first = Harness::start_with(dir.clone(), "127.0.0.1:0", &format!("key = \"{old}\""), &provider).await;
     let listen = format!("127.0.0.1:{}", first.server.url().port().unwrap());

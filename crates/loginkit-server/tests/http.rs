@@ -165,12 +165,7 @@ async fn verified_email_links_and_unverified_email_is_refused() {
     // A second provider (`oidc`) backed by another mock provider whose user 1 has the same
     // verified email as the built-in one's.
     let other = MockIdp::start_with(MockIdpConfig::default()).await.unwrap();
-    let extra = format!(
-        "[projects.default.providers.oidc]\nclient_id = \"1\"\nclient_secret = \"123456\"\nparams = {{ authorization_url = \"{}\", token_url = \"{}\", userinfo_url = \"{}\" }}",
-        other.url("authorize"),
-        other.url("token"),
-        other.url("user")
-    );
+    let extra = common::oidc_at(&other);
     let h = Harness::start(&extra).await;
     let first = h.browser();
     assert_eq!(h.login(&first, "mock").await.end.path(), "/ok");
@@ -410,10 +405,7 @@ async fn cors_preflight_allows_the_sdk_headers_for_allowed_origins_only() {
 async fn a_login_started_before_a_restart_completes_after_it() {
     // The provider runs outside the server, as a real one would.
     let idp = MockIdp::start().await.unwrap();
-    let extra = format!(
-        "[projects.default.providers.mock]\nclient_id = \"1\"\nclient_secret = \"123456\"\nbase_url = \"{}\"",
-        idp.origin()
-    );
+    let extra = common::external_mock(&idp);
     let dir = temp_dir();
     let h = Harness::start_in(dir.clone(), "127.0.0.1:0", &extra).await;
     let port = h.server.url().port().unwrap();
@@ -511,12 +503,7 @@ async fn an_email_reported_by_a_linked_identity_never_attracts_another_login() {
     })
     .await
     .unwrap();
-    let extra = format!(
-        "[projects.default.providers.oidc]\nclient_id = \"1\"\nclient_secret = \"123456\"\nparams = {{ authorization_url = \"{}\", token_url = \"{}\", userinfo_url = \"{}\" }}",
-        idp.url("authorize"),
-        idp.url("token"),
-        idp.url("user")
-    );
+    let extra = common::oidc_at(&idp);
     let h = Harness::start(&extra).await;
     // The attacker signs in, then links an identity reporting the victim's address, unverified.
     let attacker = h.browser();

@@ -7,20 +7,12 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{APP, Harness, error_of, race_callbacks, temp_dir, until_callback};
+use common::{APP, Harness, error_of, external_mock, race_callbacks, temp_dir, until_callback};
 use loginkit_flow::sqlx;
 use loginkit_testkit::{Browser, Endpoint, Fault, MockIdp, MockIdpConfig};
 use reqwest::StatusCode;
 use reqwest::cookie::CookieStore;
 use serde_json::Value;
-
-/// Project settings pointing provider `mock` at `idp` (a provider outside the server).
-fn external_mock(idp: &MockIdp) -> String {
-    format!(
-        "[projects.default.providers.mock]\nclient_id = \"1\"\nclient_secret = \"123456\"\nbase_url = \"{}\"",
-        idp.origin()
-    )
-}
 
 /// A browser allowed to visit the server and the external provider.
 fn browser(h: &Harness, idp: &MockIdp) -> Browser {
@@ -190,12 +182,7 @@ async fn fifty_concurrent_logins_of_one_user_end_at_the_session_limit() {
 async fn two_providers_racing_for_one_verified_email_make_one_account() {
     // The built-in provider and an external one report the same verified email for user 1.
     let other = MockIdp::start_with(MockIdpConfig::default()).await.unwrap();
-    let extra = format!(
-        "[projects.default.providers.oidc]\nclient_id = \"1\"\nclient_secret = \"123456\"\nparams = {{ authorization_url = \"{}\", token_url = \"{}\", userinfo_url = \"{}\" }}",
-        other.url("authorize"),
-        other.url("token"),
-        other.url("user")
-    );
+    let extra = common::oidc_at(&other);
     for _ in 0..5 {
         let h = Arc::new(Harness::start_with(temp_dir(), "127.0.0.1:0", "rate_limit = 0", &extra).await);
         let racers: Vec<_> = ["mock", "oidc"]

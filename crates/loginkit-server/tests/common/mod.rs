@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use loginkit_flow::sqlx::{self, SqlitePool};
 use loginkit_server::{Config, RunningServer, Server};
-use loginkit_testkit::{Browser, Walk};
+use loginkit_testkit::{Browser, MockIdp, Walk};
 use reqwest::StatusCode;
 use serde_json::Value;
 use url::Url;
@@ -114,6 +114,26 @@ pub async fn race_callbacks(requests: Vec<reqwest::RequestBuilder>) -> (usize, u
     let won = statuses.iter().filter(|s| **s == StatusCode::MOVED_PERMANENTLY).count();
     let refused = statuses.iter().filter(|s| **s == StatusCode::BAD_REQUEST).count();
     (won, refused, statuses)
+}
+
+/// Project `default`'s settings pointing provider `mock` at `idp`, a provider outside the server
+/// (its codes survive the server's restarts; faults can be injected into it).
+pub fn external_mock(idp: &MockIdp) -> String {
+    format!(
+        "[projects.default.providers.mock]\nclient_id = \"1\"\nclient_secret = \"123456\"\nbase_url = \"{}\"",
+        idp.origin()
+    )
+}
+
+/// Project `default`'s settings enabling provider `oidc` with `idp`'s endpoints (no discovery,
+/// no ID token): a second provider whose users report what `idp`'s users do.
+pub fn oidc_at(idp: &MockIdp) -> String {
+    format!(
+        "[projects.default.providers.oidc]\nclient_id = \"1\"\nclient_secret = \"123456\"\nparams = {{ authorization_url = \"{}\", token_url = \"{}\", userinfo_url = \"{}\" }}",
+        idp.url("authorize"),
+        idp.url("token"),
+        idp.url("user")
+    )
 }
 
 pub fn error_of(walk: &Walk) -> Value {
