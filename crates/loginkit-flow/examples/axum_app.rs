@@ -8,42 +8,16 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Json, Router, routing::get};
 use loginkit::{HttpClient, Registry};
-use loginkit_flow::sqlx::sqlite::{SqliteConnection, SqlitePoolOptions, SqliteRow};
-use loginkit_flow::sqlx::{self, Row};
-use loginkit_flow::{AllowList, CallbackRequest, Flow, Keys, NewUser, Project, SqliteStore, StartRequest};
-use loginkit_flow::{Timestamp, User, UserTable, parse_cookie_header};
+use loginkit_flow::sqlx::{self, sqlite::SqlitePoolOptions};
+use loginkit_flow::{AllowList, CallbackRequest, Flow, Keys, Project, SqliteStore, StartRequest};
+use loginkit_flow::{UserTable, parse_cookie_header};
 use loginkit_testkit::{Browser, MockIdp};
 
-// ---- The glue: the app's user table, and three routes. ----
+// ---- The glue: where the app keeps users, and three routes. ----
 
-struct Accounts;
-
-#[loginkit::async_trait]
-impl UserTable for Accounts {
-    async fn user(&self, db: &mut SqliteConnection, id: &str) -> sqlx::Result<Option<User>> {
-        Ok(sqlx::query("SELECT * FROM accounts WHERE id = ?").bind(id).fetch_optional(db).await?.map(account))
-    }
-    async fn user_by_verified_email(
-        &self,
-        db: &mut SqliteConnection,
-        email: &str,
-    ) -> sqlx::Result<Option<User>> {
-        Ok(sqlx::query("SELECT * FROM accounts WHERE email = ? AND verified")
-            .bind(email)
-            .fetch_optional(db)
-            .await?
-            .map(account))
-    }
-    async fn create_user(&self, db: &mut SqliteConnection, u: &NewUser) -> sqlx::Result<User> {
-        let insert = "INSERT INTO accounts (id, email, verified, name) VALUES (?, ?, ?, ?) RETURNING *";
-        let row = sqlx::query(insert).bind(&u.id).bind(&u.email).bind(u.email_verified).bind(&u.name);
-        Ok(account(row.fetch_one(db).await?))
-    }
-}
-
-fn account(r: SqliteRow) -> User {
-    let (id, email, email_verified, name) = (r.get("id"), r.get("email"), r.get("verified"), r.get("name"));
-    User { id, email, email_verified, name, created_at: Timestamp::now(), updated_at: Timestamp::now() }
+/// The app's own `accounts` table, as loginkit is to use it.
+fn accounts() -> UserTable {
+    UserTable::new("accounts").email_verified("verified")
 }
 
 async fn login(State(flow): State<Flow>) -> Result<Response, String> {
@@ -71,8 +45,7 @@ async fn callback(
 async fn me(State(flow): State<Flow>, h: HeaderMap) -> Result<Json<serde_json::Value>, String> {
     let cookies = parse_cookie_header(h.get(header::COOKIE).and_then(|v| v.to_str().ok()).unwrap_or(""));
     let sid = cookies.into_iter().find(|(k, _)| k == "sid").map(|(_, v)| v).unwrap_or_default();
-    let session = flow.authenticate(&sid).await.map_err(|e| e.to_string())?.ok_or("not signed in")?;
-    let user = flow.user(&session.user_id).await.map_err(|e| e.to_string())?.ok_or("no user")?;
+    let (session, user) = flow.authenticate(&sid).await.map_err(|e| e.to_string())?.ok_or("not signed in")?;
     Ok(Json(
         serde_json::json!({ "id": user.id, "email": user.email, "name": user.name, "provider": session.provider }),
     ))
@@ -82,14 +55,18 @@ async fn me(State(flow): State<Flow>, h: HeaderMap) -> Result<Json<serde_json::V
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let pool = SqlitePoolOptions::new().max_connections(1).connect("sqlite::memory:").await?;
-    let table = "CREATE TABLE accounts (id TEXT PRIMARY KEY, email TEXT, verified INTEGER, name TEXT)";
+    let dir = std::env::temp_dir().join(format!("loginkit-axum-app-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let pool =
+        SqlitePoolOptions::new().connect(&format!("sqlite://{}/app.db?mode=rwc", dir.display())).await?;
+    let table =
+        "CREATE TABLE IF NOT EXISTS accounts (id TEXT PRIMARY KEY, email TEXT, verified INTEGER, name TEXT)";
     sqlx::query(table).execute(&pool).await?;
     // Only a verified address is one person's: an unverified one must not lock its owner out.
-    sqlx::query("CREATE UNIQUE INDEX accounts_email ON accounts (email) WHERE verified")
+    sqlx::query("CREATE UNIQUE INDEX IF NOT EXISTS accounts_email ON accounts (email COLLATE NOCASE) WHERE verified = 1")
         .execute(&pool)
         .await?;
-    let store = SqliteStore::with_pool(pool, Accounts).await?;
+    let store = SqliteStore::with_pool(pool, accounts()).await?;
 
     // A local mock identity provider plays GitHub's part, so the example runs offline.
     let idp = MockIdp::start().await?;

@@ -178,10 +178,13 @@ impl From<StoreError> for FlowError {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// A uniqueness rule was broken (two identities for one provider account, two users with one
-    /// email): a concurrent login got there first.
+    /// What a write was decided on changed meanwhile (a provider account, a verified email or a
+    /// session slot taken by a concurrent login): nothing was written.
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// The store cannot be used as configured (a user table without the named columns).
+    #[error("{0}")]
+    Config(String),
     /// The database failed.
     #[error("database error: {0}")]
     Database(#[source] Box<dyn std::error::Error + Send + Sync>),

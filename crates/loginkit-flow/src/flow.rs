@@ -15,13 +15,14 @@ use loginkit_core::{
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::account::{self, LoginFacts, Making};
 use crate::crypto::{self, Keys};
 use crate::error::{ErrorType, FlowError};
-use crate::model::{Identity, NewUser, OneTimeToken, Session, StoredTokens, Timestamp, User};
+use crate::model::{Identity, OneTimeToken, Session, StoredTokens, Timestamp, User};
 use crate::redirect::AllowList;
 use crate::sealed::{PlainTokens, RevealedTokens, Row};
 use crate::state::{LoginState, STATE_LIFETIME};
-use crate::store::{Pruned, Renewal, SealedTable, Store, Tx};
+use crate::store::{LoginKey, Pruned, Renewal, SealedTable, SessionRenewal, Store};
 
 /// Most custom scopes a login may ask for.
 pub const MAX_SCOPES: usize = 100;
@@ -605,7 +606,9 @@ impl Flow {
         proven
     }
 
-    /// Account matching and all writes of a login, in one transaction.
+    /// Account matching and every write of a login, as one unit of the store: it reads what the
+    /// login may land on, [`account::decide`] makes the plan, and the store writes it (deciding
+    /// again if a concurrent login changed what it read).
     async fn complete(
         &self,
         login: &Login<'_>,
@@ -614,143 +617,86 @@ impl Flow {
         client: &Client,
     ) -> Result<(String, Outcome), FlowError> {
         let now = Timestamp::now();
+        let project = &self.inner.project;
         let profile = login.profile;
+        let keys = &self.inner.keys;
         let plain = PlainTokens::from(login.tokens);
-        let stored =
-            plain.seal(&self.inner.keys, Row::Identity { provider: login.provider, uid: &profile.id });
         let email = profile.email.as_deref().filter(|e| !e.is_empty());
-        let verified = profile.email_trust.is_verified();
-        let mut tx = self.inner.store.begin().await?;
-        // A returning account's new tokens are stored first, in the same statement that finds its
-        // identity; when a check below refuses the login, dropping `tx` rolls that back.
-        let subject = login.tokens.id_token_claims.as_ref().map(|claims| claims.sub.as_str());
-        let renewal = Renewal { tokens: &stored, email, subject, now };
-        let identity = tx.renew_identity(login.provider, &profile.id, &renewal).await?;
-        let user: User = if let Some(current) = current {
-            if identity.as_ref().is_some_and(|i| i.user_id != current.user_id) {
-                return Err(already_exists("This account is already linked to another user."));
-            }
-            if let Some(email) = email
-                && let Some(other) = tx.user_by_verified_email(email).await?
-                && other.id != current.user_id
-            {
-                return Err(already_exists("A user with the same email already exists."));
-            }
-            tx.user(&current.user_id).await?.ok_or_else(|| {
-                FlowError::new(ErrorType::UserUnauthorized, "The current session's user no longer exists.")
-            })?
-        } else if let Some(identity) = &identity {
-            tx.user(&identity.user_id).await?.ok_or_else(|| {
-                FlowError::new(ErrorType::UserUnauthorized, "The identity's user no longer exists.")
-            })?
-        } else {
-            // Only a user's own address counts: an identity's reported email proves nothing
-            // about the account it belongs to.
-            let by_email = match email {
-                None => None,
-                Some(email) => tx.user_by_verified_email(email).await?,
-            };
-            match by_email {
-                // Linking by email is safe only when both sides vouch for the same address.
-                Some(user)
-                    if verified
-                        && user.email_verified
-                        && user
-                            .email
-                            .as_deref()
-                            .is_some_and(|own| own.eq_ignore_ascii_case(email.unwrap_or_default())) =>
-                {
-                    user
-                }
-                Some(_) => {
-                    return Err(FlowError::new(
-                        ErrorType::GeneralBadRequest,
-                        "An account with this email already exists. Sign in with it and link this provider from there.",
-                    ));
-                }
-                None => tx
-                    .create_user(NewUser {
-                        id: crypto::random_id(),
-                        email: email.map(str::to_owned),
-                        email_verified: email.is_some() && verified,
-                        name: login.display_name.clone().unwrap_or_default(),
-                        created_at: now,
-                    })
-                    .await
-                    .map_err(|e| match e {
-                        crate::StoreError::Conflict(_) => {
-                            already_exists("A user with the same email already exists.")
-                        }
-                        other => other.into(),
-                    })?,
-            }
+        let facts = LoginFacts {
+            provider: login.provider.to_owned(),
+            uid: profile.id.clone(),
+            email: email.map(str::to_owned),
+            verified: profile.email_trust.is_verified(),
+            display_name: login.display_name.clone(),
+            subject: login.tokens.id_token_claims.as_ref().map(|claims| claims.sub.clone()),
+            identity_tokens: plain.seal(keys, Row::Identity { provider: login.provider, uid: &profile.id }),
+            new_user_id: crypto::random_id(),
+            new_identity_id: crypto::random_id(),
+            current: current.cloned(),
+            session_limit: project.session_limit,
+            now,
         };
-        let provider_email = email.unwrap_or_default().to_owned();
-        if identity.is_none() {
-            tx.create_identity(Identity {
-                id: crypto::random_id(),
-                user_id: user.id.clone(),
-                provider: login.provider.to_owned(),
-                provider_uid: profile.id.clone(),
-                provider_email,
-                subject: subject.map(str::to_owned),
-                tokens: stored.clone(),
-                created_at: now,
-                updated_at: now,
-            })
-            .await?;
-        }
-        if user.name.is_empty()
-            && let Some(name) = &login.display_name
-        {
-            tx.set_user_name(&user.id, name, now).await?;
-        }
-        let outcome = if state.token {
+        let (making, outcome) = if state.token {
             let secret = crypto::random_secret();
             let link = crypto::random_secret();
-            tx.create_token(OneTimeToken {
+            let token = OneTimeToken {
                 id: crypto::random_id(),
-                user_id: user.id.clone(),
+                user_id: String::new(),
                 secret_digest: crypto::digest_secret(&secret),
                 provider: login.provider.to_owned(),
-                expire: now.plus(self.inner.project.token_lifetime),
+                expire: now.plus(project.token_lifetime),
                 created_at: now,
                 link_binding: Some(crypto::digest_secret(&link)),
-            })
-            .await?;
-            Outcome::Token { secret, link }
+            };
+            (Making::Token(token), Pending::Token { secret, link })
         } else {
-            if let Some(current) = current {
-                // Like Appwrite: the new OAuth2 session replaces the one the browser had.
-                tx.delete_session(&current.id).await?;
-            }
-            let new = self
-                .new_session(&mut *tx, &user.id, login.provider, &profile.id, &plain, None, client, now)
-                .await?;
-            Outcome::Session(Box::new(new))
+            let (session, cookie_secret) =
+                self.session_for(login.provider, &profile.id, &plain, None, client, now);
+            (Making::Session(session), Pending::Session(cookie_secret))
         };
-        tx.commit().await?;
-        Ok((user.id, outcome))
+        let key = LoginKey {
+            provider: login.provider,
+            provider_uid: &profile.id,
+            email,
+            current_user: current.map(|c| c.user_id.as_str()),
+        };
+        let plan = {
+            let (facts, making) = (facts, making.clone());
+            self.inner
+                .store
+                .login(&key, Box::new(move |snapshot| account::decide(&facts, &making, snapshot)))
+                .await??
+        };
+        let user_id = plan.user.id().to_owned();
+        let outcome = match (outcome, plan.session) {
+            (Pending::Session(secret), Some(placed)) => {
+                Outcome::Session(Box::new(new_session(placed.session, secret)))
+            }
+            (Pending::Token { secret, link }, _) => Outcome::Token { secret, link },
+            (Pending::Session(_), None) => {
+                return Err(FlowError::new(ErrorType::GeneralServerError, "The login made no session."));
+            }
+        };
+        Ok((user_id, outcome))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn new_session(
+    /// A new session (everything but its user and slot, which the plan decides) and the secret
+    /// its cookie will carry.
+    fn session_for(
         &self,
-        tx: &mut dyn Tx,
-        user_id: &str,
         provider: &str,
         provider_uid: &str,
         tokens: &PlainTokens,
         link_binding: Option<String>,
         client: &Client,
         now: Timestamp,
-    ) -> Result<NewSession, FlowError> {
+    ) -> (Session, String) {
         let secret = crypto::random_secret();
         let id = crypto::random_id();
         let tokens = tokens.seal(&self.inner.keys, Row::Session(&id));
         let session = Session {
             id,
-            user_id: user_id.to_owned(),
+            user_id: String::new(),
             secret_digest: crypto::digest_secret(&secret),
             provider: provider.to_owned(),
             provider_uid: provider_uid.to_owned(),
@@ -761,12 +707,9 @@ impl Flow {
             created_at: now,
             updated_at: now,
             link_binding,
+            slot: 0,
         };
-        tx.create_session(session.clone()).await?;
-        tx.trim_sessions(user_id, self.inner.project.session_limit as usize, &session.id).await?;
-        let payload = serde_json::to_vec(&CookiePayload { id: user_id.to_owned(), secret })
-            .expect("cookie payload serialises");
-        Ok(NewSession { session, cookie_value: STANDARD.encode(payload) })
+        (session, secret)
     }
 
     /// A session's provider tokens, opened.
@@ -800,39 +743,43 @@ impl Flow {
             return Err(invalid());
         }
         let now = Timestamp::now();
-        let mut tx = self.inner.store.begin().await?;
-        let token = tx.take_token(user_id, &crypto::digest_secret(secret)).await?.ok_or_else(invalid)?;
-        if token.expire < now {
-            // The expired token is gone either way.
-            tx.commit().await?;
+        let store = &self.inner.store;
+        // Taken, expired or not: an expired secret is gone either way.
+        let redemption = store.redeem(user_id, &crypto::digest_secret(secret)).await?.ok_or_else(invalid)?;
+        if redemption.token.expire < now {
             return Err(invalid());
         }
-        let identity = tx
-            .identities(user_id)
-            .await?
-            .into_iter()
-            .filter(|i| i.provider == token.provider)
-            .max_by_key(|i| i.updated_at)
-            .ok_or_else(invalid)?;
+        let identity = redemption.identity.ok_or_else(invalid)?;
         let tokens = self.plain_identity_tokens(&identity);
-        let session = self
-            .new_session(
-                &mut *tx,
-                user_id,
-                &token.provider,
-                &identity.provider_uid,
-                &tokens,
-                token.link_binding,
-                client,
-                now,
+        let (session, cookie_secret) = self.session_for(
+            &redemption.token.provider,
+            &identity.provider_uid,
+            &tokens,
+            redemption.token.link_binding,
+            client,
+            now,
+        );
+        let key = LoginKey {
+            provider: &identity.provider,
+            provider_uid: &identity.provider_uid,
+            email: None,
+            current_user: Some(user_id),
+        };
+        let (user, limit) = (user_id.to_owned(), self.inner.project.session_limit);
+        let making = session.clone();
+        let plan = store
+            .login(
+                &key,
+                Box::new(move |snapshot| account::decide_session(&user, &making, snapshot, limit, now)),
             )
-            .await?;
-        tx.commit().await?;
-        Ok(session)
+            .await??;
+        let placed = plan.session.ok_or_else(invalid)?;
+        Ok(new_session(placed.session, cookie_secret))
     }
 
-    /// The session a cookie, `X-Appwrite-Session` or fallback value stands for, if it is valid.
-    pub async fn authenticate(&self, cookie_value: &str) -> Result<Option<Session>, FlowError> {
+    /// The session a cookie, `X-Appwrite-Session` or fallback value stands for, with its user, if
+    /// it is valid: one read.
+    pub async fn authenticate(&self, cookie_value: &str) -> Result<Option<(Session, User)>, FlowError> {
         let Some(payload) = STANDARD
             .decode(cookie_value.trim())
             .ok()
@@ -840,9 +787,8 @@ impl Flow {
         else {
             return Ok(None);
         };
-        let mut tx = self.inner.store.read().await?;
-        let session = tx.session_by_secret(&crypto::digest_secret(&payload.secret)).await?;
-        Ok(session.filter(|s| s.user_id == payload.id && s.expire > Timestamp::now()))
+        let found = self.inner.store.authenticate(&crypto::digest_secret(&payload.secret)).await?;
+        Ok(found.filter(|(s, _)| s.user_id == payload.id && s.expire > Timestamp::now()))
     }
 
     /// Refreshes a session's provider tokens (and those of its identity) and extends it.
@@ -869,8 +815,7 @@ impl Flow {
             return Err(not_refreshable());
         }
         let read = |store: Arc<dyn Store>, session: Session| async move {
-            let identity =
-                store.read().await?.identity_by_uid(&session.provider, &session.provider_uid).await?;
+            let identity = store.identity(&session.provider, &session.provider_uid).await?;
             Ok::<_, FlowError>(identity.filter(|identity| identity.user_id == session.user_id))
         };
         let Some(seen) = read(self.inner.store.clone(), session.clone()).await? else {
@@ -946,22 +891,20 @@ impl Flow {
         }
         let now = Timestamp::now();
         let plain = PlainTokens::from(&tokens);
-        let stored = plain.seal(&self.inner.keys, Row::of_identity(seen));
+        let keys = &self.inner.keys;
+        let stored = plain.seal(keys, Row::of_identity(seen));
         let renewal = Renewal { tokens: &stored, email: None, subject, now };
-        let mut tx = self.inner.store.begin().await?;
-        if !tx.finish_refresh(&seen.id, &seen.tokens.access_token, &renewal).await? {
+        let session_tokens = plain.seal(keys, Row::of_session(session));
+        let expire = now.plus(self.inner.project.session_duration);
+        let copy = SessionRenewal { id: &session.id, tokens: &session_tokens, expire };
+        let store = &self.inner.store;
+        if !store.finish_refresh(&seen.id, &seen.tokens.access_token, &renewal, &copy).await? {
             // The claim expired and another refresh stored its tokens first: keep those.
-            drop(tx);
             let current =
-                self.inner.store.read().await?.identity(&seen.id).await?.ok_or_else(session_not_found)?;
+                store.identity(&seen.provider, &seen.provider_uid).await?.ok_or_else(session_not_found)?;
             return self.adopt(session, &current.tokens).await;
         }
-        let expire = now.plus(self.inner.project.session_duration);
-        tx.update_session(&session.id, &plain.seal(&self.inner.keys, Row::of_session(session)), expire, now)
-            .await?;
-        let updated = tx.session(&session.id).await?.ok_or_else(session_not_found)?;
-        tx.commit().await?;
-        Ok(updated)
+        store.session(&session.id).await?.ok_or_else(session_not_found)
     }
 
     /// Gives the session the tokens another refresh stored on its identity, and extends it.
@@ -977,11 +920,14 @@ impl Flow {
     /// Stores a session's new tokens (sealed for it) and extends it.
     async fn extend(&self, session: &Session, tokens: &StoredTokens) -> Result<Session, FlowError> {
         let now = Timestamp::now();
-        let mut tx = self.inner.store.begin().await?;
-        tx.update_session(&session.id, tokens, now.plus(self.inner.project.session_duration), now).await?;
-        let updated = tx.session(&session.id).await?.ok_or_else(session_not_found)?;
-        tx.commit().await?;
-        Ok(updated)
+        let store = &self.inner.store;
+        if !store
+            .update_session(&session.id, tokens, now.plus(self.inner.project.session_duration), now)
+            .await?
+        {
+            return Err(session_not_found());
+        }
+        store.session(&session.id).await?.ok_or_else(session_not_found)
     }
 
     /// A session whose identity was unlinked: refreshed with its own tokens, alone. `Err(None)`
@@ -1060,60 +1006,46 @@ impl Flow {
 
     /// A user by id.
     pub async fn user(&self, id: &str) -> Result<Option<User>, FlowError> {
-        Ok(self.inner.store.read().await?.user(id).await?)
+        Ok(self.inner.store.user(id).await?)
     }
 
     /// A user's sessions, oldest first.
     pub async fn sessions(&self, user_id: &str) -> Result<Vec<Session>, FlowError> {
         let now = Timestamp::now();
-        let sessions = self.inner.store.read().await?.sessions(user_id).await?;
+        let sessions = self.inner.store.sessions(user_id).await?;
         Ok(sessions.into_iter().filter(|s| s.expire > now).collect())
     }
 
     /// One of the user's sessions.
     pub async fn session(&self, user_id: &str, id: &str) -> Result<Session, FlowError> {
-        let session = self.inner.store.read().await?.session(id).await?;
+        let session = self.inner.store.session(id).await?;
         session.filter(|s| s.user_id == user_id).ok_or_else(session_not_found)
     }
 
     /// Deletes one of the user's sessions.
     pub async fn delete_session(&self, user_id: &str, id: &str) -> Result<(), FlowError> {
-        let mut tx = self.inner.store.begin().await?;
-        match tx.session(id).await? {
-            Some(session) if session.user_id == user_id => {
-                tx.delete_session(id).await?;
-                tx.commit().await?;
-                Ok(())
-            }
-            _ => Err(session_not_found()),
+        match self.inner.store.delete_session(user_id, id).await? {
+            true => Ok(()),
+            false => Err(session_not_found()),
         }
     }
 
     /// Deletes all of the user's sessions.
     pub async fn delete_sessions(&self, user_id: &str) -> Result<(), FlowError> {
-        let mut tx = self.inner.store.begin().await?;
-        for session in tx.sessions(user_id).await? {
-            tx.delete_session(&session.id).await?;
-        }
-        tx.commit().await?;
+        self.inner.store.delete_sessions(user_id).await?;
         Ok(())
     }
 
     /// A user's identities.
     pub async fn identities(&self, user_id: &str) -> Result<Vec<Identity>, FlowError> {
-        Ok(self.inner.store.read().await?.identities(user_id).await?)
+        Ok(self.inner.store.identities(user_id).await?)
     }
 
     /// Deletes one of the user's identities.
     pub async fn delete_identity(&self, user_id: &str, id: &str) -> Result<(), FlowError> {
-        let mut tx = self.inner.store.begin().await?;
-        match tx.identity(id).await? {
-            Some(identity) if identity.user_id == user_id => {
-                tx.delete_identity(id).await?;
-                tx.commit().await?;
-                Ok(())
-            }
-            _ => Err(FlowError::new(
+        match self.inner.store.delete_identity(user_id, id).await? {
+            true => Ok(()),
+            false => Err(FlowError::new(
                 ErrorType::UserIdentityNotFound,
                 "Identity with the requested ID could not be found.",
             )),
@@ -1130,15 +1062,26 @@ enum Outcome {
     },
 }
 
+/// The secrets a login hands out once its plan is written.
+enum Pending {
+    /// The new session's cookie secret.
+    Session(String),
+    /// The token flow's secret and link cookie value.
+    Token { secret: String, link: String },
+}
+
+/// A session just written, with the cookie value of its secret.
+fn new_session(session: Session, secret: String) -> NewSession {
+    let payload = serde_json::to_vec(&CookiePayload { id: session.user_id.clone(), secret })
+        .expect("cookie payload serialises");
+    NewSession { session, cookie_value: STANDARD.encode(payload) }
+}
+
 struct Login<'a> {
     provider: &'a str,
     profile: &'a UserProfile,
     display_name: Option<String>,
     tokens: &'a TokenSet,
-}
-
-fn already_exists(message: &str) -> FlowError {
-    FlowError::new(ErrorType::UserAlreadyExists, message)
 }
 
 fn session_not_found() -> FlowError {

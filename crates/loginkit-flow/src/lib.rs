@@ -15,15 +15,13 @@
 
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
+mod account;
 mod crypto;
 mod error;
 mod flow;
 mod model;
-#[cfg(feature = "postgres")]
-mod postgres;
 mod redirect;
 mod sealed;
-mod sqlite;
 mod state;
 mod store;
 
@@ -34,13 +32,18 @@ pub use flow::{
     NewSession, PRUNE_BATCH, Project, RESEAL_BATCH, Resealed, StartRequest, Started, parse_cookie_header,
 };
 pub use model::{Identity, NewUser, OneTimeToken, Sealed, Session, StoredTokens, Timestamp, User};
-#[cfg(feature = "postgres")]
-pub use postgres::{DEFAULT_MAX_CONNECTIONS, PgStore, WRITE_LOCK};
 pub use redirect::{AllowList, MAX_URL_LEN, RedirectError};
 pub use sealed::RevealedTokens;
-pub use sqlite::{BuiltinUsers, SqliteStore, UserTable};
 pub use state::{BINDING_COOKIE_PREFIX, STATE_LIFETIME};
-pub use store::{Pruned, Renewal, SealedRow, SealedTable, Store, Tx};
+pub use store::{
+    Backend, Decide, Dialect, Expect, LoginKey, LoginPlan, MakeSteps, PlannedIdentity, PlannedSession,
+    PlannedUser, Pruned, Redemption, Renewal, SealedRow, SealedTable, SessionRenewal, SlotHolder, Snapshot,
+    Sql, SqlStore, SqliteBackend, SqliteStore, Step, Store, UserTable, Value,
+};
+#[cfg(feature = "postgres")]
+pub use store::{DEFAULT_MAX_CONNECTIONS, IDLE_IN_TRANSACTION_TIMEOUT, PgBackend, PgStore};
+
+pub use rusqlite;
 
 pub use sqlx;
 

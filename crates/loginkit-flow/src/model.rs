@@ -7,11 +7,13 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use serde::{Deserialize, Deserializer};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
 /// A point in time with millisecond precision, stored as milliseconds since the Unix epoch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(transparent)]
 pub struct Timestamp(i64);
 
 impl Timestamp {
@@ -57,7 +59,8 @@ impl From<SystemTime> for Timestamp {
 }
 
 /// Encrypted text (a provider token sealed with the server's data key). `Debug` shows nothing.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
 pub struct Sealed(pub String);
 
 impl fmt::Debug for Sealed {
@@ -67,7 +70,7 @@ impl fmt::Debug for Sealed {
 }
 
 /// Provider tokens as stored with an identity or a session.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct StoredTokens {
     /// The access token, sealed.
     pub access_token: Sealed,
@@ -78,7 +81,7 @@ pub struct StoredTokens {
 }
 
 /// A user account.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct User {
     /// Id.
     pub id: String,
@@ -86,8 +89,10 @@ pub struct User {
     /// one may be claimed by several, and names no one.
     pub email: Option<String>,
     /// Whether a provider vouched for the email.
+    #[serde(deserialize_with = "flag")]
     pub email_verified: bool,
     /// Display name ("" when unknown).
+    #[serde(default, deserialize_with = "text_or_null")]
     pub name: String,
     /// Creation time.
     pub created_at: Timestamp,
@@ -111,7 +116,7 @@ pub struct NewUser {
 }
 
 /// A user's account at a provider.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Identity {
     /// Id.
     pub id: String,
@@ -127,6 +132,7 @@ pub struct Identity {
     /// loginkit verifies: a refreshed ID token must name the same subject.
     pub subject: Option<String>,
     /// The latest provider tokens.
+    #[serde(flatten)]
     pub tokens: StoredTokens,
     /// Creation time.
     pub created_at: Timestamp,
@@ -135,7 +141,7 @@ pub struct Identity {
 }
 
 /// A signed-in session.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Session {
     /// Id.
     pub id: String,
@@ -148,6 +154,7 @@ pub struct Session {
     /// The provider's user id.
     pub provider_uid: String,
     /// The provider tokens carried by the session.
+    #[serde(flatten)]
     pub tokens: StoredTokens,
     /// When the session ends.
     pub expire: Timestamp,
@@ -164,10 +171,13 @@ pub struct Session {
     /// only in a browser holding that cookie. `None` for sessions made by a browser's own
     /// callback.
     pub link_binding: Option<String>,
+    /// The slot the session takes among its user's sessions (`0..limit` with a session limit):
+    /// two sessions never share one, which is how the limit holds under concurrent logins.
+    pub slot: i64,
 }
 
 /// A one-time secret of the token flow, exchanged for a session.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct OneTimeToken {
     /// Id.
     pub id: String,
@@ -184,6 +194,25 @@ pub struct OneTimeToken {
     /// Digest of the link cookie given to the browser that finished the login; the session the
     /// secret makes inherits it (see [`Session::link_binding`]).
     pub link_binding: Option<String>,
+}
+
+/// A boolean as either database gives it in JSON: `true`/`false`, or SQLite's 1/0.
+fn flag<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Flag {
+        Bool(bool),
+        Int(i64),
+    }
+    Ok(match Flag::deserialize(deserializer)? {
+        Flag::Bool(b) => b,
+        Flag::Int(i) => i != 0,
+    })
+}
+
+/// Text that an application's table may leave NULL, read as "".
+fn text_or_null<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 #[cfg(test)]

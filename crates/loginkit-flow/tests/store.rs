@@ -1,22 +1,21 @@
-//! The store suite: one set of checks of the `Store`/`Tx` contract, run against `SqliteStore` (a
-//! file in a temporary directory) and, with the `postgres` feature, `PgStore` (a fresh database
+//! The store suite: one set of checks of the [`Store`] contract, run against the one store
+//! implementation on SQLite (a file in a temporary directory) and on PostgreSQL (a fresh database
 //! per test on the server `tests/postgres` provides; see `LOGINKIT_TEST_POSTGRES`).
 //!
-//! Every check runs on both, so the two stores cannot drift apart: same uniqueness rules, same
-//! ordering, same transaction semantics, same single-use states. Every check also runs on SQLite
-//! through a store that implements only the required methods, which holds the contract's default
-//! methods (what a third-party store inherits) to the same rules.
+//! Every check runs on both, so the two databases cannot drift apart: same uniqueness rules, same
+//! ordering, same all-or-nothing units, same single-use states, same conflict handling.
 
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use loginkit_flow::sqlx::{self, AssertSqlSafe, SqlitePool};
 use loginkit_flow::{
-    Identity, NewUser, OneTimeToken, Pruned, Renewal, Sealed, Session, SqliteStore, Store, StoreError,
-    StoredTokens, Timestamp, Tx, User,
+    Decide, FlowError, Identity, LoginKey, LoginPlan, NewUser, OneTimeToken, PlannedIdentity, PlannedSession,
+    PlannedUser, Renewal, Sealed, Session, SessionRenewal, Snapshot, SqliteStore, Store, StoreError,
+    StoredTokens, Timestamp, UserTable,
 };
 #[cfg(feature = "postgres")]
 use loginkit_testkit::postgres::TestDatabase;
@@ -63,13 +62,6 @@ impl Fixture {
         Self { store: Arc::new(store), raw, _cleanup: Cleanup::Dir(dir) }
     }
 
-    /// SQLite behind a store that overrides none of the contract's provided methods, so the
-    /// defaults a third-party store inherits meet the same checks.
-    async fn defaults() -> Self {
-        let Self { store, raw, _cleanup } = Self::sqlite().await;
-        Self { store: Arc::new(RequiredOnly(store)), raw, _cleanup }
-    }
-
     #[cfg(feature = "postgres")]
     async fn postgres() -> Self {
         let database = TestDatabase::create("store").await;
@@ -107,125 +99,42 @@ impl Fixture {
         }
         out
     }
-}
 
-/// A store implementing only the contract's required methods (and `read`), by forwarding them.
-struct RequiredOnly(Arc<dyn Store>);
-
-struct RequiredOnlyTx(Box<dyn Tx>);
-
-#[async_trait]
-impl Store for RequiredOnly {
-    async fn begin(&self) -> Result<Box<dyn Tx>, StoreError> {
-        Ok(Box::new(RequiredOnlyTx(self.0.begin().await?)))
+    /// Writes `plan` through a login that decides it whatever the snapshot says.
+    async fn write(&self, key: LoginKey<'_>, plan: LoginPlan) -> Result<LoginPlan, FlowError> {
+        self.try_write(key, plan).await.unwrap()
     }
 
-    // Forwarded too: its default (a write transaction) is correct but waits for writers, which
-    // one of the checks rules out.
-    async fn read(&self) -> Result<Box<dyn Tx>, StoreError> {
-        Ok(Box::new(RequiredOnlyTx(self.0.read().await?)))
-    }
-
-    async fn consume_state(&self, state_id: &str, expires: Timestamp) -> Result<bool, StoreError> {
-        self.0.consume_state(state_id, expires).await
-    }
-
-    // Forwarded: the defaults grant every claim, which is right only for a store one process
-    // uses; the claim checks are about stores that server instances share.
-    async fn claim_refresh(
+    /// Like [`Fixture::write`], with the store's own failure (a conflict) kept.
+    async fn try_write(
         &self,
-        identity_id: &str,
-        seen: &Sealed,
-        until: Timestamp,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        self.0.claim_refresh(identity_id, seen, until, now).await
+        key: LoginKey<'_>,
+        plan: LoginPlan,
+    ) -> Result<Result<LoginPlan, FlowError>, StoreError> {
+        self.store.login(&key, Box::new(move |_| Ok(plan.clone()))).await
     }
 
-    async fn release_refresh(&self, identity_id: &str, until: Timestamp) -> Result<(), StoreError> {
-        self.0.release_refresh(identity_id, until).await
-    }
-
-    // Forwarded too: the default deletes nothing (a store may keep expired rows; the flow never
-    // accepts them), so the pruning check is about the stores that do prune.
-    async fn prune(&self, now: Timestamp, limit: u32) -> Result<Pruned, StoreError> {
-        self.0.prune(now, limit).await
+    /// What a login with `key` reads.
+    async fn snapshot(&self, key: LoginKey<'_>) -> Snapshot {
+        let seen = Arc::new(Mutex::new(None));
+        let keep = seen.clone();
+        let refused = self
+            .store
+            .login(
+                &key,
+                Box::new(move |snapshot| {
+                    *keep.lock().unwrap() = Some(snapshot.clone());
+                    Err(FlowError::new(loginkit_flow::ErrorType::GeneralBadRequest, "only looking"))
+                }),
+            )
+            .await
+            .unwrap();
+        assert!(refused.is_err());
+        seen.lock().unwrap().take().unwrap()
     }
 }
 
-#[async_trait]
-impl Tx for RequiredOnlyTx {
-    async fn user(&mut self, id: &str) -> Result<Option<User>, StoreError> {
-        self.0.user(id).await
-    }
-    async fn user_by_verified_email(&mut self, email: &str) -> Result<Option<User>, StoreError> {
-        self.0.user_by_verified_email(email).await
-    }
-    async fn create_user(&mut self, user: NewUser) -> Result<User, StoreError> {
-        self.0.create_user(user).await
-    }
-    async fn set_user_name(&mut self, id: &str, name: &str, now: Timestamp) -> Result<(), StoreError> {
-        self.0.set_user_name(id, name, now).await
-    }
-    async fn identity_by_uid(&mut self, provider: &str, uid: &str) -> Result<Option<Identity>, StoreError> {
-        self.0.identity_by_uid(provider, uid).await
-    }
-    async fn identity(&mut self, id: &str) -> Result<Option<Identity>, StoreError> {
-        self.0.identity(id).await
-    }
-    async fn identities(&mut self, user_id: &str) -> Result<Vec<Identity>, StoreError> {
-        self.0.identities(user_id).await
-    }
-    async fn create_identity(&mut self, identity: Identity) -> Result<(), StoreError> {
-        self.0.create_identity(identity).await
-    }
-    async fn update_identity_tokens(&mut self, id: &str, renewal: &Renewal<'_>) -> Result<(), StoreError> {
-        self.0.update_identity_tokens(id, renewal).await
-    }
-    async fn delete_identity(&mut self, id: &str) -> Result<bool, StoreError> {
-        self.0.delete_identity(id).await
-    }
-    async fn create_session(&mut self, session: Session) -> Result<(), StoreError> {
-        self.0.create_session(session).await
-    }
-    async fn session_by_secret(&mut self, secret_digest: &str) -> Result<Option<Session>, StoreError> {
-        self.0.session_by_secret(secret_digest).await
-    }
-    async fn session(&mut self, id: &str) -> Result<Option<Session>, StoreError> {
-        self.0.session(id).await
-    }
-    async fn sessions(&mut self, user_id: &str) -> Result<Vec<Session>, StoreError> {
-        self.0.sessions(user_id).await
-    }
-    async fn update_session(
-        &mut self,
-        id: &str,
-        tokens: &StoredTokens,
-        expire: Timestamp,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.0.update_session(id, tokens, expire, now).await
-    }
-    async fn delete_session(&mut self, id: &str) -> Result<bool, StoreError> {
-        self.0.delete_session(id).await
-    }
-    async fn create_token(&mut self, token: OneTimeToken) -> Result<(), StoreError> {
-        self.0.create_token(token).await
-    }
-    async fn take_token(
-        &mut self,
-        user_id: &str,
-        secret_digest: &str,
-    ) -> Result<Option<OneTimeToken>, StoreError> {
-        self.0.take_token(user_id, secret_digest).await
-    }
-    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
-        self.0.commit().await
-    }
-}
-
-/// Declares each check once per store: `sqlite::<check>`, `defaults::<check>` (SQLite through
-/// the contract's default methods) and `postgres::<check>`.
+/// Declares each check once per store: `sqlite::<check>` and `postgres::<check>`.
 macro_rules! suite {
     ($($check:ident),* $(,)?) => {
         mod sqlite {
@@ -233,15 +142,6 @@ macro_rules! suite {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $check() {
                     super::$check(super::Fixture::sqlite().await).await;
-                }
-            )*
-        }
-
-        mod defaults {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $check() {
-                    super::$check(super::Fixture::defaults().await).await;
                 }
             )*
         }
@@ -259,20 +159,21 @@ macro_rules! suite {
 }
 
 suite!(
-    users,
+    a_login_writes_its_whole_plan_and_reads_it_back,
+    a_lookup_finds_the_account_the_owner_and_the_current_user,
+    a_refused_login_writes_nothing,
+    a_plan_decided_on_stale_reads_is_decided_again_and_its_first_writes_undone,
     unverified_addresses_are_not_unique_and_name_no_one,
-    identities,
-    refresh_claims_are_exclusive_and_finish_only_on_unchanged_tokens,
-    sessions,
-    trimming_sessions_spares_the_new_one_and_keeps_the_newest_others,
-    one_time_tokens,
+    a_session_slot_holds_one_session,
+    one_time_tokens_are_redeemed_once,
+    sessions_and_identities_are_deleted_for_their_user_only,
     consume_state_is_single_use,
     prune_deletes_what_expired_in_bounded_batches,
-    a_transaction_dropped_without_commit_rolls_back_every_write,
-    commit_makes_writes_visible_and_uncommitted_writes_stay_hidden,
-    reads_do_not_wait_for_a_writer,
-    concurrent_writers_checking_one_email_create_one_user,
-    concurrent_writers_trimming_sessions_keep_the_limit,
+    refresh_claims_are_exclusive_and_finish_only_on_unchanged_tokens,
+    resealing_replaces_only_unchanged_tokens,
+    concurrent_logins_with_one_verified_email_make_one_user,
+    concurrent_logins_of_one_user_share_out_the_slots,
+    an_application_user_table_is_used_for_users,
 );
 
 const T0: i64 = 1_700_000_000_000;
@@ -281,14 +182,13 @@ fn at(offset: i64) -> Timestamp {
     Timestamp::from_millis(T0 + offset)
 }
 
-fn new_user(id: &str, email: Option<&str>) -> NewUser {
-    NewUser {
-        id: id.into(),
-        email: email.map(Into::into),
-        email_verified: true,
-        name: String::new(),
-        created_at: at(0),
-    }
+fn key<'a>(
+    provider: &'a str,
+    uid: &'a str,
+    email: Option<&'a str>,
+    current: Option<&'a str>,
+) -> LoginKey<'a> {
+    LoginKey { provider, provider_uid: uid, email, current_user: current }
 }
 
 fn tokens(tag: &str, refresh: bool) -> StoredTokens {
@@ -296,6 +196,16 @@ fn tokens(tag: &str, refresh: bool) -> StoredTokens {
         access_token: Sealed(format!("access-{tag}")),
         refresh_token: refresh.then(|| Sealed(format!("refresh-{tag}"))),
         access_token_expiry: refresh.then(|| at(3_600_000)),
+    }
+}
+
+fn new_user(id: &str, email: Option<&str>, verified: bool) -> NewUser {
+    NewUser {
+        id: id.into(),
+        email: email.map(Into::into),
+        email_verified: verified,
+        name: format!("name {id}"),
+        created_at: at(0),
     }
 }
 
@@ -313,7 +223,7 @@ fn identity(id: &str, user: &str, provider: &str, uid: &str, created: i64) -> Id
     }
 }
 
-fn session(id: &str, user: &str, created: i64) -> Session {
+fn session(id: &str, user: &str, slot: i64, created: i64) -> Session {
     Session {
         id: id.into(),
         user_id: user.into(),
@@ -327,276 +237,277 @@ fn session(id: &str, user: &str, created: i64) -> Session {
         created_at: at(created),
         updated_at: at(created),
         link_binding: id.ends_with('y').then(|| format!("link-{id}")),
+        slot,
     }
 }
 
-fn token(id: &str, user: &str) -> OneTimeToken {
+fn token(id: &str, user: &str, provider: &str) -> OneTimeToken {
     OneTimeToken {
         id: id.into(),
         user_id: user.into(),
         secret_digest: format!("digest-{id}"),
-        provider: "mock".into(),
+        provider: provider.into(),
         expire: at(60_000),
         created_at: at(0),
         link_binding: (id == "t1").then(|| format!("link-{id}")),
     }
 }
 
+fn plan(user: PlannedUser, identity: Option<PlannedIdentity>, session: Option<PlannedSession>) -> LoginPlan {
+    LoginPlan { user, identity, session, token: None, replace: None, now: at(10) }
+}
+
+fn existing(id: &str) -> PlannedUser {
+    PlannedUser::Existing { id: id.into(), name: None }
+}
+
+fn placed(session: Session, evicts: Option<&str>) -> Option<PlannedSession> {
+    Some(PlannedSession { session, evicts: evicts.map(Into::into), drop_from: None })
+}
+
 fn is_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) -> bool {
     matches!(result, Err(StoreError::Conflict(_)))
 }
 
-async fn users(f: Fixture) {
-    let mut tx = f.store.begin().await.unwrap();
-    let ada = tx.create_user(new_user("u1", Some("Ada@Example.COM"))).await.unwrap();
-    assert_eq!(ada.email.as_deref(), Some("Ada@Example.COM"), "stored as given");
-    assert_eq!((ada.created_at, ada.updated_at), (at(0), at(0)));
-    assert_eq!(tx.user("u1").await.unwrap(), Some(ada.clone()));
-    assert_eq!(tx.user("nobody").await.unwrap(), None);
-    for spelling in ["ada@example.com", "ADA@EXAMPLE.COM", "Ada@Example.COM"] {
-        assert_eq!(
-            tx.user_by_verified_email(spelling).await.unwrap().map(|u| u.id),
-            Some("u1".into()),
-            "{spelling}"
-        );
+/// A user, an identity and a session, written by one login.
+async fn seed(f: &Fixture, user: &str, email: Option<&str>, provider: &str, uid: &str) {
+    let written = f
+        .write(
+            key(provider, uid, email, None),
+            plan(
+                PlannedUser::Create(new_user(user, email, true)),
+                Some(PlannedIdentity::Create(identity(&format!("i-{user}"), user, provider, uid, 0))),
+                placed(session(&format!("s-{user}"), user, 0, 0), None),
+            ),
+        )
+        .await;
+    assert!(written.is_ok(), "{written:?}");
+}
+
+async fn a_login_writes_its_whole_plan_and_reads_it_back(f: Fixture) {
+    seed(&f, "u1", Some("ada@example.com"), "github", "100").await;
+    assert_eq!(f.counts().await, [1, 1, 1, 0]);
+    let user = f.store.user("u1").await.unwrap().unwrap();
+    assert_eq!(
+        (user.email.as_deref(), user.email_verified, user.name.as_str()),
+        (Some("ada@example.com"), true, "name u1")
+    );
+    assert_eq!((user.created_at, user.updated_at), (at(0), at(0)));
+    assert_eq!(
+        f.store.identity("github", "100").await.unwrap(),
+        Some(identity("i-u1", "u1", "github", "100", 0))
+    );
+    assert_eq!(f.store.identities("u1").await.unwrap(), vec![identity("i-u1", "u1", "github", "100", 0)]);
+    assert_eq!(f.store.session("s-u1").await.unwrap(), Some(session("s-u1", "u1", 0, 0)));
+    let (signed_in, owner) = f.store.authenticate("digest-s-u1").await.unwrap().unwrap();
+    assert_eq!((signed_in, owner), (session("s-u1", "u1", 0, 0), user.clone()));
+    assert_eq!(f.store.authenticate("digest-nothing").await.unwrap(), None);
+
+    // A returning login: new tokens on the identity (email and subject kept when none comes),
+    // a name for an unnamed user only, a second session in the next slot.
+    let renewed = tokens("renewed", true);
+    let returning = plan(
+        PlannedUser::Existing { id: "u1".into(), name: Some("Not Used".into()) },
+        Some(PlannedIdentity::Renew {
+            provider: "github".into(),
+            provider_uid: "100".into(),
+            user_id: "u1".into(),
+            tokens: renewed.clone(),
+            email: None,
+            subject: Some("sub-100".into()),
+        }),
+        placed(session("s-two", "u1", 1, 5), None),
+    );
+    assert!(f.write(key("github", "100", None, None), returning).await.is_ok());
+    let again = f.store.identity("github", "100").await.unwrap().unwrap();
+    assert_eq!(
+        (again.tokens, again.provider_email.as_str(), again.subject.as_deref()),
+        (renewed, "100@github.test", Some("sub-100"))
+    );
+    assert_eq!((again.created_at, again.updated_at), (at(0), at(10)));
+    assert_eq!(f.store.user("u1").await.unwrap().unwrap().name, "name u1", "a named user keeps the name");
+    let order: Vec<String> = f.store.sessions("u1").await.unwrap().into_iter().map(|s| s.id).collect();
+    assert_eq!(order, ["s-u1", "s-two"], "oldest first");
+    // Updated tokens and expiry.
+    assert!(f.store.update_session("s-two", &tokens("fresh", false), at(999), at(77)).await.unwrap());
+    let updated = f.store.session("s-two").await.unwrap().unwrap();
+    assert_eq!(
+        (updated.tokens, updated.expire, updated.updated_at),
+        (tokens("fresh", false), at(999), at(77))
+    );
+    assert!(!f.store.update_session("missing", &tokens("x", false), at(1), at(1)).await.unwrap());
+    assert_eq!(f.counts().await, [1, 1, 2, 0]);
+}
+
+async fn a_lookup_finds_the_account_the_owner_and_the_current_user(f: Fixture) {
+    seed(&f, "owner", Some("Ada@Example.COM"), "github", "1").await;
+    seed(&f, "other", Some("bob@example.com"), "gitlab", "2").await;
+    seed(&f, "me", None, "google", "3").await;
+    // By account: the identity and its user, with the user's sessions.
+    let found = f.snapshot(key("github", "1", None, None)).await;
+    assert_eq!(found.identity.map(|i| i.user_id), Some("owner".into()));
+    assert_eq!(found.users.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(), ["owner"]);
+    assert_eq!(found.sessions.iter().map(|s| (s.id.as_str(), s.slot)).collect::<Vec<_>>(), [("s-owner", 0)]);
+    // By email, case-insensitively in ASCII: the verified owner.
+    for spelling in ["ada@example.com", "ADA@EXAMPLE.COM"] {
+        let found = f.snapshot(key("apple", "9", Some(spelling), None)).await;
+        assert_eq!((found.identity, found.email_owner.as_deref()), (None, Some("owner")), "{spelling}");
+        assert_eq!(found.users.len(), 1);
     }
-    assert_eq!(tx.user_by_verified_email("ada@example.org").await.unwrap(), None);
-    assert!(is_conflict(tx.create_user(new_user("u2", Some("ADA@example.com"))).await));
-    // Users without an email never collide.
-    tx.create_user(new_user("u3", None)).await.unwrap();
-    tx.create_user(new_user("u4", None)).await.unwrap();
-    // Case folding is ASCII only on both stores (SQLite's NOCASE): these are two addresses.
-    tx.create_user(new_user("u5", Some("\u{e9}@example.com"))).await.unwrap();
-    tx.create_user(new_user("u6", Some("\u{c9}@example.com"))).await.unwrap();
+    assert_eq!(f.snapshot(key("apple", "9", Some("\u{c1}da@example.com"), None)).await.email_owner, None);
+    // The current session's user, with everyone's sessions, and nobody else.
+    let found = f.snapshot(key("gitlab", "2", Some("ada@example.com"), Some("me"))).await;
+    let mut users: Vec<&str> = found.users.iter().map(|u| u.id.as_str()).collect();
+    users.sort_unstable();
+    assert_eq!(users, ["me", "other", "owner"]);
+    assert_eq!(found.sessions.len(), 3);
+    assert_eq!(f.snapshot(key("nope", "0", None, None)).await, Snapshot::default());
+}
+
+async fn a_refused_login_writes_nothing(f: Fixture) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let decide: Decide = Box::new(move |_| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        Err(FlowError::new(loginkit_flow::ErrorType::UserAlreadyExists, "refused"))
+    });
+    let refused = f.store.login(&key("github", "1", None, None), decide).await.unwrap().unwrap_err();
     assert_eq!(
-        tx.user_by_verified_email("\u{c9}@EXAMPLE.com").await.unwrap().map(|u| u.id),
-        Some("u6".into())
+        (refused.kind(), calls.load(Ordering::SeqCst)),
+        (loginkit_flow::ErrorType::UserAlreadyExists, 1)
     );
-    tx.set_user_name("u1", "Ada Lovelace", at(5)).await.unwrap();
-    let renamed = tx.user("u1").await.unwrap().unwrap();
-    assert_eq!(
-        (renamed.name.as_str(), renamed.created_at, renamed.updated_at),
-        ("Ada Lovelace", at(0), at(5))
-    );
-    assert!(renamed.email_verified);
-    tx.commit().await.unwrap();
-    assert_eq!(f.counts().await, [5, 0, 0, 0]);
+    assert_eq!(f.counts().await, [0, 0, 0, 0]);
+}
+
+async fn a_plan_decided_on_stale_reads_is_decided_again_and_its_first_writes_undone(f: Fixture) {
+    seed(&f, "u1", None, "github", "100").await;
+    // The first decision ignores what it read: a new user and a new identity for an account that
+    // has one. The identity conflicts, so the unit is undone, new user included, and the login
+    // decides again from a fresh read.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let decide: Decide = Box::new(move |snapshot| {
+        let first = counted.fetch_add(1, Ordering::SeqCst) == 0;
+        let found = snapshot.identity.clone().filter(|_| !first);
+        Ok(match found {
+            None => plan(
+                PlannedUser::Create(new_user("stale", None, false)),
+                Some(PlannedIdentity::Create(identity("i-stale", "stale", "github", "100", 5))),
+                placed(session("s-stale", "stale", 0, 5), None),
+            ),
+            Some(found) => {
+                plan(existing(&found.user_id), None, placed(session("s-fresh", &found.user_id, 1, 5), None))
+            }
+        })
+    });
+    let written = f.store.login(&key("github", "100", None, None), decide).await.unwrap().unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "decided again");
+    assert_eq!(written.user.id(), "u1");
+    assert_eq!(f.store.user("stale").await.unwrap(), None, "the first attempt left nothing");
+    assert_eq!(f.store.session("s-stale").await.unwrap(), None);
+    assert_eq!(f.counts().await, [1, 1, 2, 0]);
 }
 
 async fn unverified_addresses_are_not_unique_and_name_no_one(f: Fixture) {
-    let mut tx = f.store.begin().await.unwrap();
-    let unverified = |id: &str| NewUser { email_verified: false, ..new_user(id, Some("Ada@example.com")) };
-    tx.create_user(unverified("squat1")).await.unwrap();
-    tx.create_user(unverified("squat2")).await.unwrap();
-    assert_eq!(tx.user_by_verified_email("ada@example.com").await.unwrap(), None, "names no one");
-    let owner = tx.create_user(new_user("owner", Some("ADA@example.com"))).await.unwrap();
-    assert!(owner.email_verified, "the verified owner is not locked out");
-    let found = tx.user_by_verified_email("ada@EXAMPLE.com").await.unwrap().map(|u| u.id);
-    assert_eq!(found, Some("owner".into()));
-    let second = tx.create_user(new_user("second", Some("ada@example.com"))).await;
-    assert!(is_conflict(second), "a verified address has one owner");
-    tx.create_user(unverified("squat3")).await.unwrap();
-    tx.commit().await.unwrap();
+    let create = |id: &str, verified| {
+        plan(
+            PlannedUser::Create(new_user(
+                id,
+                Some(if verified { "ADA@example.com" } else { "Ada@example.com" }),
+                verified,
+            )),
+            None,
+            None,
+        )
+    };
+    assert!(f.write(key("x", "1", None, None), create("squat1", false)).await.is_ok());
+    assert!(f.write(key("x", "2", None, None), create("squat2", false)).await.is_ok());
+    assert_eq!(
+        f.snapshot(key("x", "9", Some("ada@example.com"), None)).await.email_owner,
+        None,
+        "names no one"
+    );
+    assert!(
+        f.write(key("x", "3", None, None), create("owner", true)).await.is_ok(),
+        "the verified owner is not locked out"
+    );
+    assert_eq!(
+        f.snapshot(key("x", "9", Some("ada@EXAMPLE.com"), None)).await.email_owner.as_deref(),
+        Some("owner")
+    );
+    // A second verified claim conflicts every time it is decided the same way: the store gives
+    // up with a conflict (the flow then reports it).
+    let second = f.try_write(key("x", "4", None, None), create("second", true)).await;
+    assert!(is_conflict(second.map(|r| r.is_ok())), "a verified address has one owner");
+    assert!(f.write(key("x", "5", None, None), create("squat3", false)).await.is_ok());
     assert_eq!(f.counts().await, [4, 0, 0, 0]);
 }
 
-async fn identities(f: Fixture) {
-    let mut tx = f.store.begin().await.unwrap();
-    tx.create_user(new_user("u1", Some("ada@example.com"))).await.unwrap();
-    // Created out of order; ties on created_at break by id.
-    tx.create_identity(identity("i-c", "u1", "github", "100", 20)).await.unwrap();
-    tx.create_identity(identity("i-b", "u1", "google", "100", 10)).await.unwrap();
-    tx.create_identity(identity("i-a", "u1", "gitlab", "7", 20)).await.unwrap();
-    tx.create_identity(identity("i-z", "u2", "gitlab", "8", 0)).await.unwrap();
-    assert!(is_conflict(tx.create_identity(identity("i-d", "u2", "github", "100", 30)).await));
-    let found = tx.identity_by_uid("github", "100").await.unwrap().unwrap();
-    assert_eq!(found, identity("i-c", "u1", "github", "100", 20));
-    assert_eq!(tx.identity_by_uid("github", "7").await.unwrap(), None);
-    assert_eq!(tx.identity("i-b").await.unwrap().map(|i| i.provider), Some("google".into()));
-    assert_eq!(tx.identity("missing").await.unwrap(), None);
-    let order: Vec<String> = tx.identities("u1").await.unwrap().into_iter().map(|i| i.id).collect();
-    assert_eq!(order, ["i-b", "i-a", "i-c"]);
-    assert!(tx.identities("nobody").await.unwrap().is_empty());
-
-    // New tokens, a new email and a subject...
-    let new = tokens("new", false);
-    let update =
-        Renewal { tokens: &new, email: Some("new@github.test"), subject: Some("sub-x"), now: at(40) };
-    tx.update_identity_tokens("i-c", &update).await.unwrap();
-    let updated = tx.identity("i-c").await.unwrap().unwrap();
-    assert_eq!(updated.tokens, tokens("new", false));
-    assert_eq!(
-        (updated.provider_email.as_str(), updated.subject.as_deref()),
-        ("new@github.test", Some("sub-x"))
-    );
-    assert_eq!((updated.created_at, updated.updated_at), (at(20), at(40)));
-    // ...then new tokens keeping the email and the subject.
-    let newer = tokens("newer", true);
-    tx.update_identity_tokens("i-c", &Renewal { tokens: &newer, email: None, subject: None, now: at(50) })
-        .await
-        .unwrap();
-    let updated = tx.identity("i-c").await.unwrap().unwrap();
-    assert_eq!(updated.tokens, tokens("newer", true));
-    assert_eq!((updated.provider_email.as_str(), updated.updated_at), ("new@github.test", at(50)));
-    assert_eq!(updated.subject.as_deref(), Some("sub-x"));
-    assert_eq!(tx.identity("i-b").await.unwrap().unwrap().tokens, tokens("i-b", true), "others untouched");
-    assert_eq!(tx.identity("i-b").await.unwrap().unwrap().subject.as_deref(), Some("sub-100"));
-
-    // A returning login renews by provider account: found, updated and returned in one go...
-    let renewed_tokens = tokens("renewed", true);
-    let renewal = Renewal {
-        tokens: &renewed_tokens,
-        email: Some("r@github.test"),
-        subject: Some("sub-y"),
-        now: at(55),
+async fn a_session_slot_holds_one_session(f: Fixture) {
+    seed(&f, "u1", None, "github", "1").await;
+    let put = |id: &str, slot, evicts: Option<&str>| {
+        plan(existing("u1"), None, placed(session(id, "u1", slot, 20), evicts))
     };
-    let renewed = tx.renew_identity("github", "100", &renewal).await.unwrap();
-    let mut expected = identity("i-c", "u1", "github", "100", 20);
-    (expected.tokens, expected.provider_email, expected.subject, expected.updated_at) =
-        (tokens("renewed", true), "r@github.test".into(), Some("sub-y".into()), at(55));
-    assert_eq!(renewed.as_ref(), Some(&expected));
-    assert_eq!(tx.identity("i-c").await.unwrap(), Some(expected));
-    // ...keeping the email when the provider sent none...
-    let again = tokens("again", false);
-    let renewed = tx
-        .renew_identity("github", "100", &Renewal { tokens: &again, email: None, subject: None, now: at(56) })
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!((renewed.provider_email.as_str(), renewed.tokens), ("r@github.test", tokens("again", false)));
-    assert_eq!(renewed.subject.as_deref(), Some("sub-y"));
-    // ...and an account without an identity is left alone.
-    let x = tokens("x", true);
-    assert_eq!(
-        tx.renew_identity(
-            "github",
-            "7",
-            &Renewal { tokens: &x, email: Some("x@y.z"), subject: None, now: at(57) }
-        )
-        .await
-        .unwrap(),
-        None
-    );
-    assert_eq!(tx.identity_by_uid("github", "7").await.unwrap(), None);
-    assert_eq!(tx.identity("i-a").await.unwrap().unwrap().tokens, tokens("i-a", true), "others untouched");
-
-    assert!(tx.delete_identity("i-a").await.unwrap());
-    assert!(!tx.delete_identity("i-a").await.unwrap());
-    assert_eq!(tx.identity_by_uid("gitlab", "7").await.unwrap(), None);
-    // The provider account is free again.
-    tx.create_identity(identity("i-e", "u2", "gitlab", "7", 60)).await.unwrap();
-    tx.commit().await.unwrap();
-    assert_eq!(f.counts().await, [1, 4, 0, 0]);
-}
-
-async fn refresh_claims_are_exclusive_and_finish_only_on_unchanged_tokens(f: Fixture) {
-    let mut tx = f.store.begin().await.unwrap();
-    tx.create_identity(identity("i1", "u1", "google", "1", 0)).await.unwrap();
-    tx.commit().await.unwrap();
-    let seen = tokens("i1", true).access_token;
-    let (now, until) = (at(1_000), at(61_000));
-    // One claim at a time, for the tokens the caller saw.
-    assert!(f.store.claim_refresh("i1", &seen, until, now).await.unwrap());
-    assert!(!f.store.claim_refresh("i1", &seen, until, now).await.unwrap(), "held");
-    assert!(!f.store.claim_refresh("i1", &Sealed("other".into()), at(70_000), at(62_000)).await.unwrap());
-    assert!(!f.store.claim_refresh("missing", &seen, until, now).await.unwrap());
-    // A released claim, or an expired one, can be taken again.
-    f.store.release_refresh("i1", until).await.unwrap();
-    assert!(f.store.claim_refresh("i1", &seen, until, now).await.unwrap());
-    assert!(f.store.claim_refresh("i1", &seen, at(200_000), at(61_001)).await.unwrap(), "expired claim");
-    // Releasing someone else's claim does nothing.
-    f.store.release_refresh("i1", until).await.unwrap();
-    assert!(!f.store.claim_refresh("i1", &seen, at(300_000), at(62_000)).await.unwrap());
-
-    // Finishing stores the tokens only while they are still the ones the refresh started from,
-    // and frees the account for the next refresh.
-    let fresh = tokens("fresh", true);
-    let renewal = Renewal { tokens: &fresh, email: None, subject: Some("sub-1"), now: at(63_000) };
-    let mut tx = f.store.begin().await.unwrap();
-    assert!(tx.finish_refresh("i1", &seen, &renewal).await.unwrap());
-    let stale = tokens("stale", true);
-    let late = Renewal { tokens: &stale, email: None, subject: None, now: at(64_000) };
-    assert!(!tx.finish_refresh("i1", &seen, &late).await.unwrap(), "another refresh finished first");
-    tx.commit().await.unwrap();
-    let stored = f.store.read().await.unwrap().identity("i1").await.unwrap().unwrap();
-    assert_eq!(
-        (stored.tokens, stored.subject.as_deref(), stored.updated_at),
-        (fresh.clone(), Some("sub-1"), at(63_000))
-    );
-    assert!(
-        f.store.claim_refresh("i1", &fresh.access_token, at(400_000), at(65_000)).await.unwrap(),
-        "free again"
-    );
-}
-
-async fn sessions(f: Fixture) {
-    let mut tx = f.store.begin().await.unwrap();
-    // Same creation time: insertion order decides, whatever the ids.
-    for (id, created) in [("s-z", 10), ("s-y", 10), ("s-a", 5), ("s-x", 10)] {
-        tx.create_session(session(id, "u1", created)).await.unwrap();
+    let attempt = |plan: LoginPlan| f.try_write(key("github", "1", None, None), plan);
+    // Slot 0 is taken: a session that expects it free conflicts...
+    assert!(is_conflict(attempt(put("s-x", 0, None)).await.map(drop)));
+    // ...as does one that expects another occupant...
+    assert!(is_conflict(attempt(put("s-x", 0, Some("s-other"))).await.map(drop)));
+    // ...and one that names the occupant replaces it.
+    assert!(attempt(put("s-y", 0, Some("s-u1"))).await.unwrap().is_ok());
+    assert_eq!(f.store.session("s-u1").await.unwrap(), None);
+    assert_eq!(f.store.session("s-y").await.unwrap(), Some(session("s-y", "u1", 0, 20)));
+    assert_eq!(f.store.authenticate("digest-s-u1").await.unwrap(), None, "the evicted secret is gone");
+    // A free slot is free; a lowered limit drops the slots from it on; a replaced session goes.
+    for (id, slot) in [("s-1", 1), ("s-5", 5), ("s-6", 6)] {
+        assert!(attempt(put(id, slot, None)).await.unwrap().is_ok());
     }
-    tx.create_session(session("s-other", "u2", 0)).await.unwrap();
-    let mut duplicate = session("s-dup", "u2", 0);
-    duplicate.secret_digest = "digest-s-z".into();
-    assert!(is_conflict(tx.create_session(duplicate).await), "secret digests are unique");
-    assert_eq!(tx.session_by_secret("digest-s-y").await.unwrap(), Some(session("s-y", "u1", 10)));
-    assert_eq!(tx.session_by_secret("digest-nothing").await.unwrap(), None);
-    assert_eq!(tx.session("s-a").await.unwrap(), Some(session("s-a", "u1", 5)));
-    assert_eq!(tx.session("missing").await.unwrap(), None);
-    let order: Vec<String> = tx.sessions("u1").await.unwrap().into_iter().map(|s| s.id).collect();
-    assert_eq!(order, ["s-a", "s-z", "s-y", "s-x"]);
-
-    tx.update_session("s-y", &tokens("refreshed", true), at(999_999), at(77)).await.unwrap();
-    let updated = tx.session("s-y").await.unwrap().unwrap();
-    assert_eq!(updated.tokens, tokens("refreshed", true));
-    assert_eq!((updated.expire, updated.created_at, updated.updated_at), (at(999_999), at(10), at(77)));
-    assert_eq!(updated.secret_digest, "digest-s-y");
-    assert_eq!(tx.session("s-z").await.unwrap(), Some(session("s-z", "u1", 10)), "others untouched");
-
-    assert!(tx.delete_session("s-z").await.unwrap());
-    assert!(!tx.delete_session("s-z").await.unwrap());
-    assert_eq!(tx.session_by_secret("digest-s-z").await.unwrap(), None);
-    let order: Vec<String> = tx.sessions("u1").await.unwrap().into_iter().map(|s| s.id).collect();
-    assert_eq!(order, ["s-a", "s-y", "s-x"]);
-    tx.commit().await.unwrap();
-    assert_eq!(f.counts().await, [0, 0, 4, 0]);
+    let mut lowered = put("s-2", 2, None);
+    lowered.session.as_mut().unwrap().drop_from = Some(3);
+    lowered.replace = Some("s-1".into());
+    assert!(attempt(lowered).await.unwrap().is_ok());
+    let left: Vec<(String, i64)> =
+        f.store.sessions("u1").await.unwrap().into_iter().map(|s| (s.id, s.slot)).collect();
+    assert_eq!(left, [("s-y".to_owned(), 0), ("s-2".to_owned(), 2)]);
+    // Another user's slot 0 is theirs.
+    seed(&f, "u2", None, "gitlab", "2").await;
+    assert_eq!(f.counts().await, [2, 2, 3, 0]);
 }
 
-async fn trimming_sessions_spares_the_new_one_and_keeps_the_newest_others(f: Fixture) {
-    let mut tx = f.store.begin().await.unwrap();
-    // Age is creation time, ties broken by insertion order. The new session is spared even when a
-    // clock step makes it look oldest.
-    for (id, created) in [("s-3", 30), ("s-1", 10), ("s-2a", 20), ("s-2b", 20), ("s-new", 0)] {
-        tx.create_session(session(id, "u1", created)).await.unwrap();
-    }
-    tx.create_session(session("s-other", "u2", 0)).await.unwrap();
-    let ids = |sessions: Vec<Session>| sessions.into_iter().map(|s| s.id).collect::<Vec<_>>();
-    assert_eq!(tx.trim_sessions("u1", 0, "s-new").await.unwrap(), 0, "0 keeps all");
-    assert_eq!(tx.trim_sessions("u1", 3, "s-new").await.unwrap(), 2);
-    assert_eq!(ids(tx.sessions("u1").await.unwrap()), ["s-new", "s-2b", "s-3"]);
-    assert_eq!(tx.trim_sessions("u1", 3, "s-new").await.unwrap(), 0, "at the limit");
-    assert_eq!(tx.trim_sessions("u1", 1, "s-new").await.unwrap(), 2);
-    assert_eq!(ids(tx.sessions("u1").await.unwrap()), ["s-new"]);
-    assert_eq!(tx.trim_sessions("nobody", 1, "s-none").await.unwrap(), 0);
-    tx.commit().await.unwrap();
-    assert_eq!(f.count("loginkit_sessions", "user_id = 'u2'").await, 1, "other users untouched");
-    assert_eq!(f.counts().await, [0, 0, 2, 0]);
+async fn one_time_tokens_are_redeemed_once(f: Fixture) {
+    seed(&f, "u1", None, "github", "1").await;
+    let mut with_token = plan(existing("u1"), None, None);
+    with_token.token = Some(token("t1", "u1", "github"));
+    assert!(f.write(key("github", "1", None, None), with_token).await.is_ok());
+    let mut other = plan(existing("u1"), None, None);
+    other.token = Some(token("t2", "u1", "gitlab"));
+    assert!(f.write(key("github", "1", None, None), other).await.is_ok());
+    assert_eq!(f.store.redeem("u2", "digest-t1").await.unwrap(), None, "another user's secret");
+    assert_eq!(f.store.redeem("u1", "digest-t3").await.unwrap(), None);
+    let redeemed = f.store.redeem("u1", "digest-t1").await.unwrap().unwrap();
+    assert_eq!(redeemed.token, token("t1", "u1", "github"));
+    assert_eq!(
+        redeemed.identity.map(|i| i.id),
+        Some("i-u1".into()),
+        "the user's identity at the token's provider"
+    );
+    assert_eq!(f.store.redeem("u1", "digest-t1").await.unwrap(), None, "taken once");
+    let no_identity = f.store.redeem("u1", "digest-t2").await.unwrap().unwrap();
+    assert_eq!(no_identity.identity, None);
+    assert_eq!(f.counts().await, [1, 1, 1, 0]);
 }
 
-async fn one_time_tokens(f: Fixture) {
-    let mut tx = f.store.begin().await.unwrap();
-    tx.create_token(token("t1", "u1")).await.unwrap();
-    tx.create_token(token("t2", "u1")).await.unwrap();
-    assert_eq!(tx.take_token("u2", "digest-t1").await.unwrap(), None, "another user's secret");
-    assert_eq!(tx.take_token("u1", "digest-t3").await.unwrap(), None);
-    assert_eq!(tx.take_token("u1", "digest-t1").await.unwrap(), Some(token("t1", "u1")));
-    assert_eq!(tx.take_token("u1", "digest-t1").await.unwrap(), None, "taken once");
-    tx.commit().await.unwrap();
-    assert_eq!(f.counts().await, [0, 0, 0, 1]);
-    let mut tx = f.store.begin().await.unwrap();
-    assert_eq!(tx.take_token("u1", "digest-t2").await.unwrap(), Some(token("t2", "u1")));
-    tx.commit().await.unwrap();
-    assert_eq!(f.counts().await, [0, 0, 0, 0]);
+async fn sessions_and_identities_are_deleted_for_their_user_only(f: Fixture) {
+    seed(&f, "u1", None, "github", "1").await;
+    seed(&f, "u2", None, "gitlab", "2").await;
+    assert!(!f.store.delete_session("u2", "s-u1").await.unwrap(), "not u2's");
+    assert!(!f.store.delete_identity("u2", "i-u1").await.unwrap(), "not u2's");
+    assert!(f.store.delete_session("u1", "s-u1").await.unwrap());
+    assert!(!f.store.delete_session("u1", "s-u1").await.unwrap());
+    assert!(f.store.delete_identity("u1", "i-u1").await.unwrap());
+    assert_eq!(f.store.identity("github", "1").await.unwrap(), None, "the provider account is free again");
+    assert_eq!(f.store.delete_sessions("u2").await.unwrap(), 1);
+    assert_eq!(f.counts().await, [2, 1, 0, 0]);
 }
 
 async fn consume_state_is_single_use(f: Fixture) {
@@ -618,114 +529,121 @@ async fn consume_state_is_single_use(f: Fixture) {
 
 async fn prune_deletes_what_expired_in_bounded_batches(f: Fixture) {
     let now = at(10_000_000);
-    let mut tx = f.store.begin().await.unwrap();
-    for (id, created) in [("s-old1", 0), ("s-old2", 1), ("s-old3", 2), ("s-live", 9_000_000)] {
-        // Sessions last a day from their creation (see `session`).
-        let mut session = session(id, "u1", created);
-        session.expire = if id == "s-live" { at(86_400_000) } else { at(created + 1_000) };
-        tx.create_session(session).await.unwrap();
+    seed(&f, "u1", None, "github", "1").await;
+    for (id, slot, created) in
+        [("s-old1", 1, 0), ("s-old2", 2, 1), ("s-old3", 3, 2), ("s-live", 4, 9_000_000)]
+    {
+        let mut s = session(id, "u1", slot, created);
+        s.expire = if id == "s-live" { at(86_400_000) } else { at(created + 1_000) };
+        assert!(
+            f.write(key("github", "1", None, None), plan(existing("u1"), None, placed(s, None)))
+                .await
+                .is_ok()
+        );
     }
     for (id, expire) in [("t-old", 5_000), ("t-live", 20_000_000)] {
-        tx.create_token(OneTimeToken { expire: at(expire), ..token(id, "u1") }).await.unwrap();
+        let mut with_token = plan(existing("u1"), None, None);
+        with_token.token = Some(OneTimeToken { expire: at(expire), ..token(id, "u1", "github") });
+        assert!(f.write(key("github", "1", None, None), with_token).await.is_ok());
     }
-    tx.commit().await.unwrap();
     // Used states are kept a minute past their state's expiry (clocks of instances differ).
     let (gone, kept) = (now.millis() - 61_000, now.millis() - 59_000);
     f.execute(&format!(
         "INSERT INTO loginkit_used_states (id, expire) VALUES ('st-gone1', {gone}), ('st-gone2', {gone}), ('st-kept', {kept})"
     ))
     .await;
-
+    // (The seeded session lasts a day from T0: still valid at `now`.)
     let first = f.store.prune(now, 2).await.unwrap();
     assert_eq!((first.sessions, first.tokens, first.states), (2, 1, 2), "at most two of each");
     let second = f.store.prune(now, 2).await.unwrap();
     assert_eq!((second.sessions, second.tokens, second.states), (1, 0, 0));
     assert_eq!(f.store.prune(now, 2).await.unwrap().most(), 0, "nothing left");
-    assert_eq!(f.count("loginkit_sessions", "").await, 1);
-    assert_eq!(f.count("loginkit_sessions", "id = 's-live'").await, 1);
+    let left: Vec<String> = f.store.sessions("u1").await.unwrap().into_iter().map(|s| s.id).collect();
+    assert_eq!(left, ["s-u1", "s-live"]);
     assert_eq!(f.count("loginkit_tokens", "id = 't-live'").await, 1);
     assert_eq!(f.count("loginkit_used_states", "").await, 1);
     assert_eq!(f.count("loginkit_used_states", "id = 'st-kept'").await, 1);
 }
 
-async fn a_transaction_dropped_without_commit_rolls_back_every_write(f: Fixture) {
-    let mut tx = f.store.begin().await.unwrap();
-    tx.create_user(new_user("kept", Some("kept@example.com"))).await.unwrap();
-    tx.create_identity(identity("i-kept", "kept", "mock", "1", 0)).await.unwrap();
-    tx.create_session(session("s-kept", "kept", 0)).await.unwrap();
-    tx.create_token(token("t-kept", "kept")).await.unwrap();
-    tx.commit().await.unwrap();
+async fn refresh_claims_are_exclusive_and_finish_only_on_unchanged_tokens(f: Fixture) {
+    seed(&f, "u1", None, "google", "1").await;
+    let seen = tokens("i-u1", true).access_token;
+    let (now, until) = (at(1_000), at(61_000));
+    // One claim at a time, for the tokens the caller saw.
+    assert!(f.store.claim_refresh("i-u1", &seen, until, now).await.unwrap());
+    assert!(!f.store.claim_refresh("i-u1", &seen, until, now).await.unwrap(), "held");
+    assert!(!f.store.claim_refresh("i-u1", &Sealed("other".into()), at(70_000), at(62_000)).await.unwrap());
+    assert!(!f.store.claim_refresh("missing", &seen, until, now).await.unwrap());
+    // A released claim, or an expired one, can be taken again.
+    f.store.release_refresh("i-u1", until).await.unwrap();
+    assert!(f.store.claim_refresh("i-u1", &seen, until, now).await.unwrap());
+    assert!(f.store.claim_refresh("i-u1", &seen, at(200_000), at(61_001)).await.unwrap(), "expired claim");
+    // Releasing someone else's claim does nothing.
+    f.store.release_refresh("i-u1", until).await.unwrap();
+    assert!(!f.store.claim_refresh("i-u1", &seen, at(300_000), at(62_000)).await.unwrap());
 
-    let mut tx = f.store.begin().await.unwrap();
-    tx.create_user(new_user("u1", Some("ada@example.com"))).await.unwrap();
-    tx.set_user_name("kept", "Changed", at(1)).await.unwrap();
-    tx.create_identity(identity("i1", "u1", "mock", "2", 0)).await.unwrap();
-    let changed = tokens("changed", false);
-    let renewal = Renewal { tokens: &changed, email: Some("x@y.z"), subject: None, now: at(1) };
-    tx.update_identity_tokens("i-kept", &renewal).await.unwrap();
-    tx.create_session(session("s1", "u1", 0)).await.unwrap();
-    tx.update_session("s-kept", &tokens("changed", false), at(1), at(1)).await.unwrap();
-    tx.create_token(token("t1", "u1")).await.unwrap();
-    assert!(tx.take_token("kept", "digest-t-kept").await.unwrap().is_some());
-    assert!(tx.delete_session("s-kept").await.unwrap());
-    assert!(tx.delete_identity("i-kept").await.unwrap());
-    assert_eq!(tx.user("u1").await.unwrap().map(|u| u.id), Some("u1".into()), "visible inside");
-    drop(tx);
-
-    assert_eq!(f.counts().await, [1, 1, 1, 1], "nothing of the dropped transaction remains");
-    let mut tx = f.store.read().await.unwrap();
-    assert_eq!(tx.user_by_verified_email("ada@example.com").await.unwrap(), None);
-    assert_eq!(tx.user("kept").await.unwrap().unwrap().name, "");
-    assert_eq!(tx.identity("i-kept").await.unwrap(), Some(identity("i-kept", "kept", "mock", "1", 0)));
-    assert_eq!(tx.session("s-kept").await.unwrap(), Some(session("s-kept", "kept", 0)));
-    drop(tx);
-    // The email and the provider account are free: the rollback released them.
-    let mut tx = f.store.begin().await.unwrap();
-    tx.create_user(new_user("u1", Some("ada@example.com"))).await.unwrap();
-    tx.create_identity(identity("i1", "u1", "mock", "2", 0)).await.unwrap();
-    tx.commit().await.unwrap();
-    assert_eq!(f.counts().await, [2, 2, 1, 1]);
-}
-
-async fn commit_makes_writes_visible_and_uncommitted_writes_stay_hidden(f: Fixture) {
-    let mut writer = f.store.begin().await.unwrap();
-    writer.create_user(new_user("u1", Some("ada@example.com"))).await.unwrap();
-    writer.create_session(session("s1", "u1", 0)).await.unwrap();
-    {
-        let mut reader = f.store.read().await.unwrap();
-        assert_eq!(reader.user("u1").await.unwrap(), None, "not committed yet");
-        assert_eq!(reader.session_by_secret("digest-s1").await.unwrap(), None);
-    }
-    writer.commit().await.unwrap();
-    let mut reader = f.store.read().await.unwrap();
-    assert_eq!(
-        reader.user_by_verified_email("ADA@example.com").await.unwrap().map(|u| u.id),
-        Some("u1".into())
+    // Finishing stores the tokens (and the session's copy) only while they are still the ones
+    // the refresh started from, and frees the account for the next refresh.
+    let fresh = tokens("fresh", true);
+    let copy = tokens("session-copy", true);
+    let renewal = Renewal { tokens: &fresh, email: None, subject: Some("sub-1"), now: at(63_000) };
+    let session = SessionRenewal { id: "s-u1", tokens: &copy, expire: at(99_000) };
+    assert!(f.store.finish_refresh("i-u1", &seen, &renewal, &session).await.unwrap());
+    let stale = tokens("stale", true);
+    let late = Renewal { tokens: &stale, email: None, subject: None, now: at(64_000) };
+    let late_copy = SessionRenewal { id: "s-u1", tokens: &stale, expire: at(1) };
+    assert!(
+        !f.store.finish_refresh("i-u1", &seen, &late, &late_copy).await.unwrap(),
+        "another refresh finished first"
     );
-    assert_eq!(reader.session_by_secret("digest-s1").await.unwrap(), Some(session("s1", "u1", 0)));
-    drop(reader);
-    let mut next = f.store.begin().await.unwrap();
-    assert_eq!(next.sessions("u1").await.unwrap().len(), 1, "the next writer sees it");
-    next.commit().await.unwrap();
+    let stored = f.store.identity("google", "1").await.unwrap().unwrap();
+    assert_eq!(
+        (stored.tokens, stored.subject.as_deref(), stored.updated_at),
+        (fresh.clone(), Some("sub-1"), at(63_000))
+    );
+    let session = f.store.session("s-u1").await.unwrap().unwrap();
+    assert_eq!((session.tokens, session.expire), (copy, at(99_000)), "the late refresh changed nothing");
+    assert!(
+        f.store.claim_refresh("i-u1", &fresh.access_token, at(400_000), at(65_000)).await.unwrap(),
+        "free again"
+    );
 }
 
-async fn reads_do_not_wait_for_a_writer(f: Fixture) {
-    let mut seed = f.store.begin().await.unwrap();
-    seed.create_user(new_user("u1", None)).await.unwrap();
-    seed.commit().await.unwrap();
-    let mut writer = f.store.begin().await.unwrap();
-    writer.create_user(new_user("u2", None)).await.unwrap();
-    let read = async {
-        let mut reader = f.store.read().await.unwrap();
-        reader.user("u1").await.unwrap()
+async fn resealing_replaces_only_unchanged_tokens(f: Fixture) {
+    seed(&f, "u1", None, "github", "1").await;
+    seed(&f, "u2", None, "gitlab", "2").await;
+    use loginkit_flow::SealedTable;
+    let stale = f.store.sealed_elsewhere(SealedTable::Identities, "new.", "", 10).await.unwrap();
+    assert_eq!(stale.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["i-u1", "i-u2"]);
+    assert_eq!(
+        f.store.sealed_elsewhere(SealedTable::Identities, "new.", "i-u1", 10).await.unwrap().len(),
+        1,
+        "after an id"
+    );
+    let current = StoredTokens {
+        access_token: Sealed("new.a".into()),
+        refresh_token: Some(Sealed("new.r".into())),
+        access_token_expiry: None,
     };
-    let found =
-        tokio::time::timeout(Duration::from_secs(5), read).await.expect("a read while a writer is open");
-    assert!(found.is_some());
-    writer.commit().await.unwrap();
+    assert!(
+        f.store
+            .replace_sealed(SealedTable::Identities, "i-u1", &stale[0].tokens.access_token, &current)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !f.store
+            .replace_sealed(SealedTable::Identities, "i-u2", &Sealed("changed".into()), &current)
+            .await
+            .unwrap()
+    );
+    let left = f.store.sealed_elsewhere(SealedTable::Identities, "new.", "", 10).await.unwrap();
+    assert_eq!(left.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["i-u2"]);
+    // Sessions: a refresh token under another prefix counts as much as an access token.
+    assert_eq!(f.store.sealed_elsewhere(SealedTable::Sessions, "access-", "", 10).await.unwrap().len(), 2);
+    assert_eq!(f.store.sealed_elsewhere(SealedTable::Sessions, "", "", 10).await.unwrap().len(), 0);
 }
 
-/// Runs `n` copies of `task` at once and collects their results.
 async fn race<T, F, Fut>(n: usize, task: F) -> Vec<T>
 where
     T: Send + 'static,
@@ -740,52 +658,194 @@ where
     out
 }
 
-async fn concurrent_writers_checking_one_email_create_one_user(f: Fixture) {
-    #[derive(Debug, PartialEq)]
-    enum Outcome {
-        Created,
-        Found,
-        Conflict,
-    }
-    let outcomes = race(8, |i| {
-        let store = f.store.clone();
+async fn concurrent_logins_with_one_verified_email_make_one_user(f: Fixture) {
+    // What the flow decides: the email's owner if there is one, else a new user. Concurrent
+    // logins through different accounts all read "no owner"; one creates the user, the others
+    // conflict, read again, and join it.
+    let store = f.store.clone();
+    let users: Vec<String> = race(8, |i| {
+        let store = store.clone();
         async move {
-            let mut tx = store.begin().await.unwrap();
-            if tx.user_by_verified_email("race@example.com").await.unwrap().is_some() {
-                return Outcome::Found;
-            }
-            // Widen the window between the check and the insert.
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            match tx.create_user(new_user(&format!("u{i}"), Some("Race@Example.com"))).await {
-                Ok(_) => {
-                    tx.commit().await.unwrap();
-                    Outcome::Created
-                }
-                Err(StoreError::Conflict(_)) => Outcome::Conflict,
-                Err(other) => panic!("only a conflict may fail a racing writer: {other}"),
-            }
+            let uid = i.to_string();
+            let decide: Decide = Box::new(move |snapshot| {
+                let user = match &snapshot.email_owner {
+                    Some(owner) => existing(owner),
+                    None => PlannedUser::Create(new_user(&format!("u{i}"), Some("race@example.com"), true)),
+                };
+                let id = user.id().to_owned();
+                Ok(plan(
+                    user,
+                    Some(PlannedIdentity::Create(identity(&format!("i{i}"), &id, "p", &i.to_string(), 0))),
+                    None,
+                ))
+            });
+            let key = key("p", &uid, Some("race@example.com"), None);
+            store.login(&key, decide).await.unwrap().unwrap().user.id().to_owned()
         }
     })
     .await;
-    assert_eq!(outcomes.iter().filter(|o| **o == Outcome::Created).count(), 1, "{outcomes:?}");
-    assert_eq!(f.count("loginkit_users", "").await, 1);
+    assert!(users.windows(2).all(|w| w[0] == w[1]), "{users:?}");
+    assert_eq!(f.counts().await, [1, 8, 0, 0]);
 }
 
-async fn concurrent_writers_trimming_sessions_keep_the_limit(f: Fixture) {
-    // What the flow does at every login: insert a session, then remove the user's oldest beyond
-    // the limit. Unless writers serialise, each sees only its own new row and too many survive.
-    const LIMIT: usize = 3;
-    race(10, |i| {
-        let store = f.store.clone();
+async fn concurrent_logins_of_one_user_share_out_the_slots(f: Fixture) {
+    seed(&f, "u1", None, "github", "1").await;
+    // Each login takes the lowest free slot of three, or the oldest session's: however they
+    // interleave, three sessions are left, in three slots.
+    const LIMIT: i64 = 3;
+    let store = f.store.clone();
+    race(12, |i| {
+        let store = store.clone();
         async move {
-            let mut tx = store.begin().await.unwrap();
-            let id = format!("s{i:02}");
-            tx.create_session(session(&id, "u1", i as i64)).await.unwrap();
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            tx.trim_sessions("u1", LIMIT, &id).await.unwrap();
-            tx.commit().await.unwrap();
+            let decide: Decide = Box::new(move |snapshot| {
+                let mine: Vec<_> = snapshot.sessions.iter().filter(|s| s.user_id == "u1").collect();
+                let free = (0..LIMIT).find(|slot| mine.iter().all(|s| s.slot != *slot));
+                let (slot, evicts) = match free {
+                    Some(slot) => (slot, None),
+                    None => {
+                        let oldest = mine.iter().min_by_key(|s| (s.created_at, s.slot)).unwrap();
+                        (oldest.slot, Some(oldest.id.clone()))
+                    }
+                };
+                let new = session(&format!("s{i:02}"), "u1", slot, 100 + i as i64);
+                Ok(plan(existing("u1"), None, Some(PlannedSession { session: new, evicts, drop_from: None })))
+            });
+            store.login(&key("github", "1", None, None), decide).await.unwrap().unwrap();
         }
     })
     .await;
-    assert_eq!(f.count("loginkit_sessions", "").await, LIMIT as i64);
+    let slots: Vec<i64> = f.store.sessions("u1").await.unwrap().into_iter().map(|s| s.slot).collect();
+    let mut sorted = slots.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, [0, 1, 2], "{slots:?}");
+}
+
+async fn an_application_user_table_is_used_for_users(f: Fixture) {
+    // The application's own table, other names, no timestamps, a column loginkit leaves alone.
+    let (verified, unique) = match &f.raw {
+        Raw::Sqlite(_) => (
+            "INTEGER NOT NULL",
+            "CREATE UNIQUE INDEX accounts_mail ON accounts (mail COLLATE NOCASE) WHERE confirmed = 1",
+        ),
+        #[cfg(feature = "postgres")]
+        Raw::Postgres(_) => (
+            "BOOLEAN NOT NULL",
+            "CREATE UNIQUE INDEX accounts_mail ON accounts (lower(mail COLLATE \"C\")) WHERE confirmed",
+        ),
+    };
+    f.execute(&format!(
+        "CREATE TABLE accounts (uid TEXT PRIMARY KEY, mail TEXT, confirmed {verified}, display TEXT NOT NULL, plan TEXT NOT NULL DEFAULT 'free')"
+    ))
+    .await;
+    f.execute(unique).await;
+    let table =
+        UserTable::new("accounts").id("uid").email("mail").email_verified("confirmed").name("display");
+    let store: Arc<dyn Store> = match &f.raw {
+        Raw::Sqlite(pool) => Arc::new(SqliteStore::with_pool(pool.clone(), table).await.unwrap()),
+        #[cfg(feature = "postgres")]
+        Raw::Postgres(pool) => {
+            Arc::new(loginkit_flow::PgStore::with_pool(pool.clone(), table).await.unwrap())
+        }
+    };
+    let app = Fixture {
+        store,
+        raw: match &f.raw {
+            Raw::Sqlite(pool) => Raw::Sqlite(pool.clone()),
+            #[cfg(feature = "postgres")]
+            Raw::Postgres(pool) => Raw::Postgres(pool.clone()),
+        },
+        _cleanup: Cleanup::Dir(PathBuf::from("/nonexistent-loginkit-cleanup")),
+    };
+    seed(&app, "a1", Some("Ada@Example.com"), "github", "7").await;
+    assert_eq!(
+        f.count("accounts", "uid = 'a1' AND plan = 'free'").await,
+        1,
+        "the application's row, its default kept"
+    );
+    assert_eq!(f.count("loginkit_users", "").await, 0, "not loginkit's table");
+    let user = app.store.user("a1").await.unwrap().unwrap();
+    assert_eq!(
+        (user.email.as_deref(), user.email_verified, user.name.as_str()),
+        (Some("Ada@Example.com"), true, "name a1")
+    );
+    assert_eq!(user.created_at, Timestamp::from_millis(0), "no timestamp columns");
+    let (session, owner) = app.store.authenticate("digest-s-a1").await.unwrap().unwrap();
+    assert_eq!((session.user_id.as_str(), owner.id.as_str()), ("a1", "a1"));
+    assert_eq!(
+        app.snapshot(key("x", "1", Some("ada@example.COM"), None)).await.email_owner.as_deref(),
+        Some("a1")
+    );
+    // A table without the named columns is refused when the store opens.
+    let wrong = UserTable::new("accounts").email("email");
+    let refused = match &f.raw {
+        Raw::Sqlite(pool) => SqliteStore::with_pool(pool.clone(), wrong).await.map(drop),
+        #[cfg(feature = "postgres")]
+        Raw::Postgres(pool) => loginkit_flow::PgStore::with_pool(pool.clone(), wrong).await.map(drop),
+    };
+    assert!(matches!(refused, Err(StoreError::Config(ref m)) if m.contains("accounts")), "{refused:?}");
+}
+
+/// PostgreSQL: a login that holds its user's row (as a frozen instance might, mid-statement)
+/// stops no other user's login; logins of different users share no lock.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_held_login_of_one_user_stops_no_other_users_login() {
+    let f = Fixture::postgres().await;
+    seed(&f, "held", None, "github", "1").await;
+    seed(&f, "free", None, "gitlab", "2").await;
+    let Raw::Postgres(pool) = &f.raw else { unreachable!() };
+    // Another connection holds user `held`'s login open: its row and its session slot locked.
+    let mut holder = pool.begin().await.unwrap();
+    sqlx::query("UPDATE loginkit_users SET name = name WHERE id = 'held'")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE loginkit_sessions SET updated_at = updated_at WHERE user_id = 'held'")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    // Another user's login completes meanwhile.
+    let other = tokio::time::timeout(
+        Duration::from_secs(10),
+        f.write(
+            key("gitlab", "2", None, None),
+            plan(existing("free"), None, placed(session("s-free-2", "free", 1, 5), None)),
+        ),
+    )
+    .await
+    .expect("another user's login does not wait for the held one");
+    assert!(other.is_ok());
+    // The held user's own login waits for the holder, and completes once it is gone.
+    let store = f.store.clone();
+    let waiting = tokio::spawn(async move {
+        store
+            .login(
+                &key("github", "1", None, None),
+                Box::new(|_| {
+                    Ok(plan(existing("held"), None, placed(session("s-held-2", "held", 1, 5), None)))
+                }),
+            )
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "the same user's login waits on its row");
+    holder.rollback().await.unwrap();
+    assert!(waiting.await.unwrap().unwrap().is_ok());
+    assert_eq!(f.counts().await, [2, 2, 4, 0]);
+}
+
+/// PostgreSQL: the store's connections end a transaction left idle (a frozen client's) on their
+/// own.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_connections_bound_idle_transactions() {
+    let f = Fixture::postgres().await;
+    let Raw::Postgres(pool) = &f.raw else { unreachable!() };
+    let setting: String = sqlx::query_scalar("SELECT current_setting('idle_in_transaction_session_timeout')")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    // PostgreSQL shows 5000 ms as "5s".
+    assert_eq!(loginkit_flow::IDLE_IN_TRANSACTION_TIMEOUT, Duration::from_secs(5));
+    assert_eq!(setting, "5s");
 }

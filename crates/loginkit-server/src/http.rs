@@ -124,15 +124,15 @@ pub fn session_values(project: &str, headers: &HeaderMap) -> Vec<String> {
     values
 }
 
-/// The valid session a request carries, if any.
+/// The valid session a request carries, if any, with its user.
 pub async fn current_session(
     flow: &Flow,
     project: &str,
     headers: &HeaderMap,
-) -> Result<Option<Session>, ApiError> {
+) -> Result<Option<(Session, User)>, ApiError> {
     for value in session_values(project, headers) {
-        if let Some(session) = flow.authenticate(&value).await? {
-            return Ok(Some(session));
+        if let Some(found) = flow.authenticate(&value).await? {
+            return Ok(Some(found));
         }
     }
     Ok(None)

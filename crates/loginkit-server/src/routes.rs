@@ -14,7 +14,7 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use loginkit_flow::{
-    CallbackRequest, Client, Cookie, ErrorType, Flow, NewSession, Session, StartRequest, Timestamp,
+    CallbackRequest, Client, Cookie, ErrorType, Flow, NewSession, Session, StartRequest, Timestamp, User,
 };
 use serde_json::{Value, json};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
@@ -218,7 +218,7 @@ async fn callback(
         ApiError::new(ErrorType::ProjectNotFound, "Project with the requested ID could not be found.")
     })?;
     let params = pairs(query.unwrap_or_default().as_bytes());
-    let current = current_session(flow, &project, &headers).await?;
+    let current = current_session(flow, &project, &headers).await?.map(|(session, _)| session);
     let client = client(&state, addr, &headers);
     let jar = cookies(&headers);
     let completed = flow
@@ -389,6 +389,7 @@ struct SignedIn {
     flow: Flow,
     project: String,
     session: Session,
+    user: User,
     headers: HeaderMap,
 }
 
@@ -398,7 +399,7 @@ impl FromRequestParts<Arc<AppState>> for SignedIn {
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, ApiError> {
         let query = pairs(parts.uri.query().unwrap_or_default().as_bytes());
         let (flow, project) = flow_for(state, &query, &parts.headers)?;
-        let session = current_session(flow, &project, &parts.headers).await?.ok_or_else(|| {
+        let (session, user) = current_session(flow, &project, &parts.headers).await?.ok_or_else(|| {
             ApiError::new(
                 ErrorType::GeneralUnauthorizedScope,
                 "User (role: guests) missing scopes ([\"account\"])",
@@ -409,6 +410,7 @@ impl FromRequestParts<Arc<AppState>> for SignedIn {
             flow: flow.clone(),
             project,
             session,
+            user,
             headers: parts.headers.clone(),
         })
     }
@@ -468,11 +470,8 @@ async fn delete_sessions(me: SignedIn) -> Result<Response, ApiError> {
 }
 
 async fn account(me: SignedIn) -> Result<Response, ApiError> {
-    let user =
-        me.flow.user(&me.session.user_id).await?.ok_or_else(|| {
-            ApiError::new(ErrorType::UserUnauthorized, "The session's user no longer exists.")
-        })?;
-    Ok(axum::Json(user_json(&user)).into_response())
+    // The user came with the session, in the same read.
+    Ok(axum::Json(user_json(&me.user)).into_response())
 }
 
 async fn list_identities(me: SignedIn) -> Result<Response, ApiError> {

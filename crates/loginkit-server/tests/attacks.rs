@@ -15,7 +15,7 @@ async fn start_toml(toml: &str) -> Harness {
     let toml = format!("listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n{toml}", dir.display());
     let config = Config::from_toml(&toml).expect("test config");
     let server = Server::bind(config, |_| None).await.expect("server starts").spawn();
-    Harness { server, dir }
+    Harness { server, dir, postgres: None }
 }
 
 /// A URL on the address the server listens on (its `url()` is the public URL when one is set).
@@ -471,6 +471,7 @@ async fn the_data_directory_and_its_files_are_private() {
     let h = Harness {
         server: Server::bind(Config::from_toml(&toml(&dir)).unwrap(), |_| None).await.unwrap().spawn(),
         dir: dir.clone(),
+        postgres: None,
     };
     assert_eq!(h.login(&h.browser(), "mock").await.end.path(), "/ok");
     assert_eq!(mode(&dir), 0o700, "data directory");
@@ -614,12 +615,13 @@ async fn housekeeping_deletes_expired_sessions_tokens_and_states() {
     let expired = loginkit_flow::Timestamp::now().millis() - 120_000;
     for i in 0..1200 {
         loginkit_flow::sqlx::query(
-            "INSERT INTO loginkit_sessions (id, user_id, secret_digest, provider, provider_uid, access_token, expire, created_at, updated_at)
-             VALUES (?, 'u', ?, 'mock', '1', 'sealed', ?, 0, 0)",
+            "INSERT INTO loginkit_sessions (id, user_id, secret_digest, provider, provider_uid, access_token, expire, created_at, updated_at, slot)
+             VALUES (?, 'u', ?, 'mock', '1', 'sealed', ?, 0, 0, ?)",
         )
         .bind(format!("old-{i}"))
         .bind(format!("digest-{i}"))
         .bind(expired)
+        .bind(i)
         .execute(&db)
         .await
         .unwrap();

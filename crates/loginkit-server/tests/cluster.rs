@@ -10,7 +10,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{APP, Harness, race_callbacks, status_and_json, temp_dir};
+use common::{APP, Backing, Harness, race_callbacks, status_and_json, temp_dir};
 use loginkit_flow::Keys;
 use loginkit_flow::sqlx::{self, PgPool};
 use loginkit_server::{Config, Server};
@@ -27,13 +27,40 @@ struct Cluster {
     a: Harness,
     b: Harness,
     idp: MockIdp,
-    pool: PgPool,
+    pool: Shared,
     // Dropped last, once the servers are gone.
-    _database: TestDatabase,
+    _database: Option<TestDatabase>,
+}
+
+/// The database both instances use.
+enum Shared {
+    Postgres(PgPool),
+    Sqlite(sqlx::SqlitePool),
 }
 
 impl Cluster {
     async fn start(users: Vec<MockUser>) -> Self {
+        Self::start_on(users, Backing::Postgres).await
+    }
+
+    /// Two instances on one PostgreSQL database, or on one SQLite file (two processes' writers
+    /// take turns through SQLite's own lock).
+    async fn start_on(users: Vec<MockUser>, backing: Backing) -> Self {
+        if backing == Backing::Sqlite {
+            let dir = temp_dir();
+            let url = format!("sqlite://{}/shared.db", dir.display());
+            let idp =
+                MockIdp::start_with(MockIdpConfig { users, auto_approve: false, ..MockIdpConfig::default() })
+                    .await
+                    .unwrap();
+            let project =
+                format!("session_limit = 0\ndatabase_url = \"{url}\"\n{}", common::external_mock(&idp));
+            let top = format!("rate_limit = 0\nkey = \"{}\"", Keys::generate_master());
+            let a = Harness::start_with(dir.clone(), "127.0.0.1:0", &top, &project).await;
+            let b = Harness::start_with(temp_dir(), "127.0.0.1:0", &top, &project).await;
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            return Self { a, b, idp, pool: Shared::Sqlite(pool), _database: None };
+        }
         let database = TestDatabase::create("cluster").await;
         let idp =
             MockIdp::start_with(MockIdpConfig { users, auto_approve: false, ..MockIdpConfig::default() })
@@ -52,7 +79,15 @@ impl Cluster {
         let b = Harness::start_with(temp_dir(), "127.0.0.1:0", &top, &project).await;
         assert_ne!(a.server.url().port(), b.server.url().port());
         let pool = PgPool::connect(database.url()).await.unwrap();
-        Self { a, b, idp, pool, _database: database }
+        Self { a, b, idp, pool: Shared::Postgres(pool), _database: Some(database) }
+    }
+
+    /// The shared PostgreSQL database.
+    fn postgres(&self) -> &PgPool {
+        match &self.pool {
+            Shared::Postgres(pool) => pool,
+            Shared::Sqlite(_) => panic!("this cluster runs on SQLite"),
+        }
     }
 
     /// A browser that visits both instances and the provider.
@@ -65,7 +100,10 @@ impl Cluster {
         let mut out = [0i64; 4];
         for (i, table) in ["users", "identities", "sessions", "tokens"].iter().enumerate() {
             let sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM loginkit_{table}"));
-            out[i] = sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap();
+            out[i] = match &self.pool {
+                Shared::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+                Shared::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+            };
         }
         (out[0], out[1], out[2], out[3])
     }
@@ -169,7 +207,16 @@ async fn a_session_created_on_a_is_read_refreshed_and_deleted_on_b() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_state_replayed_on_the_other_instance_is_refused_and_writes_nothing() {
-    let c = Cluster::start(MockUser::defaults()).await;
+    replayed_on_the_other_instance(Backing::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_a_state_replayed_on_the_other_instance_is_refused_and_writes_nothing() {
+    replayed_on_the_other_instance(Backing::Sqlite).await;
+}
+
+async fn replayed_on_the_other_instance(backing: Backing) {
+    let c = Cluster::start_on(MockUser::defaults(), backing).await;
     let plain = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     use reqwest::cookie::CookieStore;
 
@@ -244,7 +291,7 @@ async fn two_hundred_concurrent_logins_over_both_instances_make_two_hundred_sess
     assert_eq!(c.counts().await, (USERS as i64, USERS as i64, LOGINS as i64, 0));
     let per_user: Vec<i64> =
         sqlx::query_scalar("SELECT COUNT(*) FROM loginkit_sessions GROUP BY user_id ORDER BY 1")
-            .fetch_all(&c.pool)
+            .fetch_all(c.postgres())
             .await
             .unwrap();
     assert_eq!(per_user, vec![(LOGINS / USERS) as i64; USERS], "ten sessions for each user");

@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{APP, Harness, error_of, external_mock, race_callbacks, temp_dir, until_callback};
+use common::{APP, Backing, Harness, error_of, external_mock, race_callbacks, temp_dir, until_callback};
 use loginkit_flow::sqlx;
 use loginkit_testkit::{Browser, Endpoint, Fault, MockIdp, MockIdpConfig};
 use reqwest::StatusCode;
@@ -150,9 +150,33 @@ async fn a_code_from_another_provider_fails_and_the_pkce_verifier_stays_on_the_s
     assert!(!cookies.unwrap_or_default().contains(&verifier));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn one_callback_fired_twenty_times_at_once_makes_one_session() {
-    let h = Arc::new(Harness::start_with(temp_dir(), "127.0.0.1:0", "rate_limit = 0", "").await);
+/// Each race, on each database: `sqlite_<race>` and `postgres_<race>`.
+macro_rules! on_both_databases {
+    ($($race:ident),* $(,)?) => {
+        $(
+            mod $race {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn sqlite() {
+                    super::$race(super::Backing::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn postgres() {
+                    super::$race(super::Backing::Postgres).await;
+                }
+            }
+        )*
+    };
+}
+
+on_both_databases!(
+    one_callback_fired_twenty_times_at_once_makes_one_session,
+    fifty_concurrent_logins_of_one_user_end_at_the_session_limit,
+    two_providers_racing_for_one_verified_email_make_one_account,
+);
+
+async fn one_callback_fired_twenty_times_at_once_makes_one_session(backing: Backing) {
+    let h = Arc::new(Harness::start_on(backing, "rate_limit = 0", "").await);
     let browser = h.browser();
     let callback = until_callback(&h, &browser, "mock").await;
     let cookie = browser.jar().cookies(&callback).unwrap();
@@ -163,9 +187,8 @@ async fn one_callback_fired_twenty_times_at_once_makes_one_session() {
     assert_eq!(h.counts().await, (1, 1, 1, 0));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn fifty_concurrent_logins_of_one_user_end_at_the_session_limit() {
-    let h = Arc::new(Harness::start_with(temp_dir(), "127.0.0.1:0", "rate_limit = 0", "").await);
+async fn fifty_concurrent_logins_of_one_user_end_at_the_session_limit(backing: Backing) {
+    let h = Arc::new(Harness::start_on(backing, "rate_limit = 0", "").await);
     let logins: Vec<_> = (0..50)
         .map(|_| {
             let h = h.clone();
@@ -178,13 +201,12 @@ async fn fifty_concurrent_logins_of_one_user_end_at_the_session_limit() {
     assert_eq!(h.counts().await, (1, 1, 10, 0), "one user, one identity, the limit of 10 sessions");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_providers_racing_for_one_verified_email_make_one_account() {
+async fn two_providers_racing_for_one_verified_email_make_one_account(backing: Backing) {
     // The built-in provider and an external one report the same verified email for user 1.
     let other = MockIdp::start_with(MockIdpConfig::default()).await.unwrap();
     let extra = common::oidc_at(&other);
     for _ in 0..5 {
-        let h = Arc::new(Harness::start_with(temp_dir(), "127.0.0.1:0", "rate_limit = 0", &extra).await);
+        let h = Arc::new(Harness::start_on(backing, "rate_limit = 0", &extra).await);
         let racers: Vec<_> = ["mock", "oidc"]
             .into_iter()
             .map(|provider| {
@@ -264,5 +286,5 @@ async fn start_with_hosts(dir: std::path::PathBuf, listen: &str, hosts: &str) ->
     );
     let config = loginkit_server::Config::from_toml(&toml).expect("test config");
     let server = loginkit_server::Server::bind(config, |_| None).await.expect("server starts").spawn();
-    Harness { server, dir }
+    Harness { server, dir, postgres: None }
 }

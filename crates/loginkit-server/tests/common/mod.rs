@@ -1,5 +1,5 @@
 //! A reference server on loopback for tests: temporary data directory, cookie-keeping browsers,
-//! row counts straight from its SQLite database.
+//! row counts straight from its database (SQLite, or a throwaway PostgreSQL database).
 
 #![allow(dead_code)] // each test file uses part of it
 
@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use loginkit_flow::sqlx::{self, SqlitePool};
 use loginkit_server::{Config, RunningServer, Server};
+use loginkit_testkit::postgres::TestDatabase;
 use loginkit_testkit::{Browser, MockIdp, Walk};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -21,6 +22,17 @@ pub fn temp_dir() -> PathBuf {
 pub struct Harness {
     pub server: RunningServer,
     pub dir: PathBuf,
+    /// Project `default`'s PostgreSQL database, when it runs on one (dropped after the server).
+    pub postgres: Option<(sqlx::PgPool, TestDatabase)>,
+}
+
+/// The database a test server's project `default` runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backing {
+    /// A SQLite file in the data directory.
+    Sqlite,
+    /// A fresh PostgreSQL database.
+    Postgres,
 }
 
 impl Harness {
@@ -41,7 +53,23 @@ impl Harness {
         );
         let config = Config::from_toml(&toml).expect("test config");
         let server = Server::bind(config, |_| None).await.expect("server starts").spawn();
-        Self { server, dir }
+        Self { server, dir, postgres: None }
+    }
+
+    /// Like [`Harness::start_with`] on a fresh directory, with project `default` on `backing`.
+    pub async fn start_on(backing: Backing, top: &str, extra: &str) -> Self {
+        match backing {
+            Backing::Sqlite => Self::start_with(temp_dir(), "127.0.0.1:0", top, extra).await,
+            Backing::Postgres => {
+                let database = TestDatabase::create("server").await;
+                let top = format!("{top}\nkey = \"{}\"", loginkit_flow::Keys::generate_master());
+                let extra = format!("database_url = \"{}\"\n{extra}", database.url());
+                let mut harness = Self::start_with(temp_dir(), "127.0.0.1:0", &top, &extra).await;
+                let pool = sqlx::PgPool::connect(database.url()).await.unwrap();
+                harness.postgres = Some((pool, database));
+                harness
+            }
+        }
     }
 
     pub fn url(&self, path: &str) -> Url {
@@ -68,11 +96,13 @@ impl Harness {
 
     /// (users, identities, sessions, tokens)
     pub async fn counts(&self) -> (i64, i64, i64, i64) {
-        let db = self.db().await;
         let mut out = [0i64; 4];
         for (i, table) in ["users", "identities", "sessions", "tokens"].iter().enumerate() {
             let sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) FROM loginkit_{table}"));
-            out[i] = sqlx::query_scalar(sql).fetch_one(&db).await.unwrap();
+            out[i] = match &self.postgres {
+                Some((pool, _)) => sqlx::query_scalar(sql).fetch_one(pool).await.unwrap(),
+                None => sqlx::query_scalar(sql).fetch_one(&self.db().await).await.unwrap(),
+            };
         }
         (out[0], out[1], out[2], out[3])
     }

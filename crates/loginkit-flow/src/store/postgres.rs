@@ -1,0 +1,273 @@
+//! PostgreSQL through sqlx, for several server instances sharing one database.
+//!
+//! Every operation is one statement in autocommit: no transaction spans two round trips, so no
+//! instance ever holds a lock while it waits for anything (a frozen instance's statement either
+//! completes on the server or is not sent). A login's writes are one statement of data-modifying
+//! CTEs that ends by checking each one touched the rows it had to; if not, it raises a
+//! serialization failure (SQLSTATE 40001) and the whole statement is undone, which the store
+//! reports as a conflict. There is no lock shared by different users' logins: concurrent logins
+//! meet only on the unique keys and rows they both touch (one provider account, one email, one
+//! user's session slot), where `ON CONFLICT` and row locks settle them.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::query::Query;
+use sqlx::{Postgres, Row, SqlSafeStr};
+
+use super::LoginPlan;
+use super::UserTable;
+use super::sql::{Backend, Dialect, Expect, MakeSteps, Sql, SqlStore, Step, TripCounter, Value};
+use crate::error::{FlowError, StoreError};
+
+/// The store on PostgreSQL.
+pub type PgStore = SqlStore<PgBackend>;
+
+/// Connections a store opened with [`PgStore::open`] keeps at most.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+
+/// How long a connection of the store may sit idle inside a transaction before the server ends
+/// it (`idle_in_transaction_session_timeout`). The store runs no multi-statement transaction but
+/// its migrations; this bounds what any frozen client could hold.
+pub const IDLE_IN_TRANSACTION_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The PostgreSQL side of [`SqlStore`].
+pub struct PgBackend {
+    pool: PgPool,
+    trips: TripCounter,
+}
+
+fn error(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(e) if e.code().as_deref() == Some("40001") || e.is_unique_violation() => {
+            StoreError::Conflict("changed since it was read")
+        }
+        _ => StoreError::database(error),
+    }
+}
+
+fn bind(mut query: Query<'_, Postgres, PgArguments>, values: Vec<Value>) -> Query<'_, Postgres, PgArguments> {
+    for value in values {
+        query = match value {
+            Value::Text(text) => query.bind(text),
+            Value::Int(int) => query.bind(int),
+            Value::Bool(flag) => query.bind(flag),
+        };
+    }
+    query
+}
+
+/// `sql` with every `$N` moved to `$(N + offset)`, to join it to statements before it.
+fn shift(sql: &str, offset: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c != '$' {
+            continue;
+        }
+        let mut digits = String::new();
+        while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+            digits.push(*d);
+            chars.next();
+        }
+        match digits.parse::<usize>() {
+            Ok(n) => out.push_str(&(n + offset).to_string()),
+            Err(_) => out.push_str(&digits),
+        }
+    }
+    out
+}
+
+/// A unit's steps as one statement: each step a CTE returning a row per row it touched, then a
+/// check that raises (undoing them all) when one touched other than it had to.
+fn compose(steps: &[Step]) -> (String, Vec<Value>) {
+    let mut sql = String::from("WITH ");
+    let mut values = Vec::new();
+    let mut checks = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        let _ = write!(sql, "s{i} AS ({} RETURNING 1)", shift(&step.sql, values.len()));
+        values.extend(step.values.iter().cloned());
+        if step.expect == Expect::One {
+            checks.push(format!("(SELECT count(*) FROM s{i}) = 1"));
+        }
+    }
+    let all = if checks.is_empty() { "true".to_owned() } else { checks.join(" AND ") };
+    let _ = write!(sql, " SELECT CASE WHEN {all} THEN 1 ELSE loginkit_conflict() END");
+    (sql, values)
+}
+
+#[async_trait]
+impl Backend for PgBackend {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    async fn rows(&self, sql: &Sql, values: Vec<Value>) -> Result<Vec<String>, StoreError> {
+        self.trips.count();
+        let rows = bind(sqlx::query(sqlx::AssertSqlSafe(sql.to_string())), values)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(error)?;
+        rows.iter().map(|row| row.try_get::<String, _>(0)).collect::<Result<_, _>>().map_err(error)
+    }
+
+    async fn execute(&self, sql: &Sql, values: Vec<Value>) -> Result<u64, StoreError> {
+        self.trips.count();
+        let done = bind(sqlx::query(sqlx::AssertSqlSafe(sql.to_string())), values)
+            .execute(&self.pool)
+            .await
+            .map_err(error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn returning(&self, sql: &Sql, values: Vec<Value>) -> Result<Vec<String>, StoreError> {
+        self.rows(sql, values).await
+    }
+
+    async fn unit(&self, steps: Vec<Step>) -> Result<(), StoreError> {
+        self.trips.count();
+        let (sql, values) = compose(&steps);
+        bind(sqlx::query(sqlx::AssertSqlSafe(sql)), values).fetch_one(&self.pool).await.map_err(error)?;
+        Ok(())
+    }
+
+    /// Read, decide, write; after a conflict (a concurrent login took what this one decided
+    /// on), again from the read, after a short random pause so racing logins fall out of step.
+    async fn login(
+        &self,
+        lookup: &Sql,
+        values: Vec<Value>,
+        mut make: MakeSteps,
+    ) -> Result<Result<LoginPlan, FlowError>, StoreError> {
+        let started = std::time::Instant::now();
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let rows = self.rows(lookup, values.clone()).await?;
+            let json = rows.first().map(String::as_str).unwrap_or("{}");
+            let (plan, steps) = match make(json) {
+                Ok(made) => made,
+                Err(refused) => return Ok(Err(refused)),
+            };
+            match self.unit(steps).await {
+                Ok(()) => return Ok(Ok(plan)),
+                Err(StoreError::Conflict(why))
+                    if attempt < LOGIN_ATTEMPTS && started.elapsed() < LOGIN_PATIENCE =>
+                {
+                    tracing::debug!(why, attempt, "a login's writes met a concurrent login; deciding again");
+                    let [byte] = crate::crypto::random_bytes::<1>();
+                    let ceiling = 1u64 << attempt.min(5);
+                    tokio::time::sleep(Duration::from_micros(u64::from(byte) * ceiling * 4)).await;
+                }
+                Err(other) => return Err(other),
+            }
+        }
+    }
+
+    fn round_trips(&self) -> u64 {
+        self.trips.get()
+    }
+}
+
+/// How often, and how long, a login decides again after conflicts before it gives up. Fifty
+/// concurrent logins of one user at its session limit each take a handful of attempts; a conflict
+/// that every fresh read leaves in place (an application table's own unique rule) ends here.
+const LOGIN_ATTEMPTS: u32 = 48;
+const LOGIN_PATIENCE: Duration = Duration::from_secs(5);
+
+/// loginkit's PostgreSQL migrations, in their own `loginkit_migrations` table (sqlx takes an
+/// advisory lock while migrating, so instances starting together are safe).
+fn migrator() -> Migrator {
+    let migration = |version, name, sql: &'static str| {
+        Migration::new(version, Cow::Borrowed(name), MigrationType::Simple, sql.into_sql_str(), false)
+    };
+    let mut migrator = Migrator::with_migrations(vec![
+        migration(1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
+        migration(2, "security", include_str!("../../migrations/postgres/0002_security.sql")),
+        migration(3, "sessions by slot", include_str!("../../migrations/postgres/0003_session_slots.sql")),
+    ]);
+    migrator.dangerous_set_table_name("loginkit_migrations");
+    migrator
+}
+
+impl SqlStore<PgBackend> {
+    /// Connects to `url` (`postgres://user:password@host:5432/database`, or `postgresql://`)
+    /// with up to [`DEFAULT_MAX_CONNECTIONS`] connections, users in loginkit's own table, and
+    /// applies loginkit's migrations.
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_with(url, UserTable::builtin(), DEFAULT_MAX_CONNECTIONS).await
+    }
+
+    /// Like [`PgStore::open`], with users kept in `users` (which the application created) and at
+    /// most `max_connections` connections.
+    pub async fn open_with(url: &str, users: UserTable, max_connections: u32) -> Result<Self, StoreError> {
+        let timeout = format!("{}ms", IDLE_IN_TRANSACTION_TIMEOUT.as_millis());
+        let options = PgConnectOptions::from_str(url)
+            .map_err(StoreError::database)?
+            .options([("idle_in_transaction_session_timeout", timeout.as_str())]);
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            // No ping per checkout: it would double the round trips of every statement. A
+            // connection a database restart broke fails one statement and is dropped.
+            .test_before_acquire(false)
+            .connect_with(options)
+            .await
+            .map_err(StoreError::database)?;
+        Self::with_pool(pool, users).await
+    }
+
+    /// A store over an existing pool, with users kept in `users`; applies loginkit's migrations.
+    pub async fn with_pool(pool: PgPool, users: UserTable) -> Result<Self, StoreError> {
+        migrator().run(&pool).await.map_err(StoreError::database)?;
+        let store = SqlStore::new(PgBackend { pool, trips: TripCounter::default() }, &users)?;
+        store.backend.rows(store.user_table_probe(), Vec::new()).await.map_err(|e| {
+            StoreError::Config(format!(
+                "user table `{}` does not have the configured columns: {e}",
+                users.table
+            ))
+        })?;
+        Ok(store)
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.backend.pool
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_join_into_one_statement_with_their_parameters_renumbered() {
+        let step = |sql: &str, n: usize, expect| Step {
+            sql: sql.into(),
+            values: (0..n).map(|i| Value::Int(Some(i as i64))).collect(),
+            expect,
+        };
+        let (sql, values) = compose(&[
+            step("INSERT INTO a VALUES ($1, $2)", 2, Expect::One),
+            step("DELETE FROM b WHERE x = $1", 1, Expect::Any),
+            step("UPDATE c SET y = $2 WHERE z = $1", 2, Expect::One),
+        ]);
+        assert_eq!(
+            sql,
+            "WITH s0 AS (INSERT INTO a VALUES ($1, $2) RETURNING 1), s1 AS (DELETE FROM b WHERE x = $3 RETURNING 1), \
+             s2 AS (UPDATE c SET y = $5 WHERE z = $4 RETURNING 1) SELECT CASE WHEN (SELECT count(*) FROM s0) = 1 \
+             AND (SELECT count(*) FROM s2) = 1 THEN 1 ELSE loginkit_conflict() END"
+        );
+        assert_eq!(values.len(), 5);
+        assert_eq!(shift("'[]'::json, $1", 3), "'[]'::json, $4");
+    }
+}
