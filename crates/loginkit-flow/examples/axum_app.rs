@@ -1,16 +1,20 @@
 //! An axum app embedding the login flow, with users kept in the app's own `accounts` table.
 //!
 //! `cargo run -p loginkit-flow --example axum_app` serves it on 127.0.0.1:3000 with a mock
-//! provider standing in for GitHub; `-- --check` signs in once with a scripted browser and exits.
+//! provider standing in for GitHub, on a SQLite file; `-- --check` signs in once with a scripted
+//! browser and exits. With `--features postgres` and `DATABASE_URL=postgres://...` the app's
+//! `accounts` table and loginkit's tables live in that PostgreSQL database instead.
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Json, Router, routing::get};
 use loginkit::{HttpClient, Registry};
+use std::sync::Arc;
+
 use loginkit_flow::sqlx::{self, sqlite::SqlitePoolOptions};
 use loginkit_flow::{AllowList, CallbackRequest, Flow, Keys, Project, SqliteStore, StartRequest};
-use loginkit_flow::{UserTable, parse_cookie_header};
+use loginkit_flow::{Store, UserTable, parse_cookie_header};
 use loginkit_testkit::{Browser, MockIdp};
 
 // ---- The glue: where the app keeps users, and three routes. ----
@@ -53,8 +57,11 @@ async fn me(State(flow): State<Flow>, h: HeaderMap) -> Result<Json<serde_json::V
 
 // ---- Setup: database, provider, flow, server. ----
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// The app's database with its `accounts` table, and loginkit's store over it.
+async fn open_store() -> Result<Arc<dyn Store>, Box<dyn std::error::Error>> {
+    if let Ok(url) = std::env::var("DATABASE_URL") {
+        return open_postgres(&url).await;
+    }
     let dir = std::env::temp_dir().join(format!("loginkit-axum-app-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let pool =
@@ -66,7 +73,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     sqlx::query("CREATE UNIQUE INDEX IF NOT EXISTS accounts_email ON accounts (email COLLATE NOCASE) WHERE verified = 1")
         .execute(&pool)
         .await?;
-    let store = SqliteStore::with_pool(pool, accounts()).await?;
+    Ok(Arc::new(SqliteStore::with_pool(pool, accounts()).await?))
+}
+
+#[cfg(feature = "postgres")]
+async fn open_postgres(url: &str) -> Result<Arc<dyn Store>, Box<dyn std::error::Error>> {
+    let pool = sqlx::postgres::PgPoolOptions::new().connect(url).await?;
+    let table =
+        "CREATE TABLE IF NOT EXISTS accounts (id TEXT PRIMARY KEY, email TEXT, verified BOOLEAN, name TEXT)";
+    sqlx::query(table).execute(&pool).await?;
+    sqlx::query("CREATE UNIQUE INDEX IF NOT EXISTS accounts_email ON accounts (lower(email COLLATE \"C\")) WHERE verified")
+        .execute(&pool)
+        .await?;
+    Ok(Arc::new(loginkit_flow::PgStore::with_pool(pool, accounts()).await?))
+}
+
+#[cfg(not(feature = "postgres"))]
+async fn open_postgres(_url: &str) -> Result<Arc<dyn Store>, Box<dyn std::error::Error>> {
+    Err("DATABASE_URL is set: run with `--features postgres` to use PostgreSQL".into())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let store = open_store().await?;
 
     // A local mock identity provider plays GitHub's part, so the example runs offline.
     let idp = MockIdp::start().await?;
@@ -76,7 +105,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Project::new("app", AllowList::new(["127.0.0.1"], Vec::<String>::new())).enable(provider);
     project.default_success = Some("http://127.0.0.1:3000/me".parse()?);
     project.default_failure = Some("http://127.0.0.1:3000/".parse()?);
-    let flow = Flow::new(project, store, Keys::from_encoded(&Keys::generate_master())?);
+    let flow = Flow::with_shared_store(project, store, Keys::from_encoded(&Keys::generate_master())?);
 
     let app =
         Router::new().route("/login", get(login)).route("/callback", get(callback)).route("/me", get(me));

@@ -215,9 +215,28 @@ pub(crate) fn random_secret() -> String {
     hex(&random_bytes::<32>())
 }
 
-/// A random identifier of 20 lowercase hex digits, the shape of Appwrite's ids.
-pub(crate) fn random_id() -> String {
-    hex(&random_bytes::<10>())
+/// A new identifier: 20 lowercase hex digits in the shape of Appwrite's ids (8 of the Unix
+/// time's seconds, 5 of its microseconds, 7 random). Ids made later sort later, so new rows go
+/// to the end of their indexes instead of into random pages of them.
+pub(crate) fn new_id() -> String {
+    time_ordered(7)
+}
+
+/// The id of a login's state (sealed, never shown): time-ordered like [`new_id`] (used states
+/// are kept by id) with 64 random bits, so no two logins share one.
+pub(crate) fn new_state_id() -> String {
+    time_ordered(16)
+}
+
+/// 13 hex digits of the current time (seconds, then microseconds) and `random_digits` (at most
+/// 16) random ones.
+fn time_ordered(random_digits: usize) -> String {
+    use std::fmt::Write;
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let mut id = String::with_capacity(13 + random_digits);
+    let _ = write!(id, "{:08x}{:05x}", since_epoch.as_secs(), since_epoch.subsec_micros());
+    id.push_str(&hex(&random_bytes::<8>())[..random_digits.min(16)]);
+    id
 }
 
 /// SHA-256 of a secret as hex: what stores keep of session and token secrets.
@@ -315,7 +334,11 @@ mod tests {
 
     #[test]
     fn ids_and_secrets_have_their_shapes() {
-        assert_eq!(random_id().len(), 20);
+        assert_eq!(new_id().len(), 20);
+        assert_eq!(new_state_id().len(), 29);
+        let (first, second) = (new_id(), new_id());
+        assert!(first[..13] <= second[..13], "ids are ordered by time: {first} {second}");
+        assert_ne!(first, second);
         assert_eq!(random_secret().len(), 64);
         assert_ne!(random_secret(), random_secret());
         assert_eq!(digest_secret("abc").len(), 64);

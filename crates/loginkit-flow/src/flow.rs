@@ -373,7 +373,7 @@ impl Flow {
         let pkce = capabilities.pkce.then(PkceCodeChallenge::new_random_sha256);
         let nonce = capabilities.oidc.then(Nonce::new_random);
         let state = LoginState {
-            id: crypto::random_secret(),
+            id: crypto::new_state_id(),
             project: project.id.clone(),
             provider: request.provider.to_owned(),
             success: success.to_string(),
@@ -630,8 +630,8 @@ impl Flow {
             display_name: login.display_name.clone(),
             subject: login.tokens.id_token_claims.as_ref().map(|claims| claims.sub.clone()),
             identity_tokens: plain.seal(keys, Row::Identity { provider: login.provider, uid: &profile.id }),
-            new_user_id: crypto::random_id(),
-            new_identity_id: crypto::random_id(),
+            new_user_id: crypto::new_id(),
+            new_identity_id: crypto::new_id(),
             current: current.cloned(),
             session_limit: project.session_limit,
             now,
@@ -640,7 +640,7 @@ impl Flow {
             let secret = crypto::random_secret();
             let link = crypto::random_secret();
             let token = OneTimeToken {
-                id: crypto::random_id(),
+                id: crypto::new_id(),
                 user_id: String::new(),
                 secret_digest: crypto::digest_secret(&secret),
                 provider: login.provider.to_owned(),
@@ -692,7 +692,7 @@ impl Flow {
         now: Timestamp,
     ) -> (Session, String) {
         let secret = crypto::random_secret();
-        let id = crypto::random_id();
+        let id = crypto::new_id();
         let tokens = tokens.seal(&self.inner.keys, Row::Session(&id));
         let session = Session {
             id,
@@ -787,7 +787,8 @@ impl Flow {
         else {
             return Ok(None);
         };
-        let found = self.inner.store.authenticate(&crypto::digest_secret(&payload.secret)).await?;
+        let found =
+            self.inner.store.authenticate(&payload.id, &crypto::digest_secret(&payload.secret)).await?;
         Ok(found.filter(|(s, _)| s.user_id == payload.id && s.expire > Timestamp::now()))
     }
 

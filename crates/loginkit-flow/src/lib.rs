@@ -90,7 +90,7 @@ pub mod fuzzing {
 /// Entry points for the micro benchmarks: the sealed state on its own. Not a stable API.
 #[doc(hidden)]
 pub mod benching {
-    use crate::crypto::{Keys, random_id, random_secret};
+    use crate::crypto::{Keys, new_state_id, random_secret};
     use crate::state::LoginState;
     use crate::{STATE_LIFETIME, Timestamp};
 
@@ -98,7 +98,7 @@ pub mod benching {
     /// [`Flow::start`](crate::Flow::start) does.
     pub fn seal_state(keys: &Keys) -> String {
         LoginState {
-            id: random_id(),
+            id: new_state_id(),
             project: "bench".into(),
             provider: "oidc".into(),
             success: "https://app.example.com/signed-in".into(),

@@ -299,9 +299,10 @@ async fn a_login_writes_its_whole_plan_and_reads_it_back(f: Fixture) {
     );
     assert_eq!(f.store.identities("u1").await.unwrap(), vec![identity("i-u1", "u1", "github", "100", 0)]);
     assert_eq!(f.store.session("s-u1").await.unwrap(), Some(session("s-u1", "u1", 0, 0)));
-    let (signed_in, owner) = f.store.authenticate("digest-s-u1").await.unwrap().unwrap();
+    let (signed_in, owner) = f.store.authenticate("u1", "digest-s-u1").await.unwrap().unwrap();
     assert_eq!((signed_in, owner), (session("s-u1", "u1", 0, 0), user.clone()));
-    assert_eq!(f.store.authenticate("digest-nothing").await.unwrap(), None);
+    assert_eq!(f.store.authenticate("u1", "digest-nothing").await.unwrap(), None);
+    assert_eq!(f.store.authenticate("u2", "digest-s-u1").await.unwrap(), None, "another user's session");
 
     // A returning login: new tokens on the identity (email and subject kept when none comes),
     // a name for an unnamed user only, a second session in the next slot.
@@ -457,7 +458,7 @@ async fn a_session_slot_holds_one_session(f: Fixture) {
     assert!(attempt(put("s-y", 0, Some("s-u1"))).await.unwrap().is_ok());
     assert_eq!(f.store.session("s-u1").await.unwrap(), None);
     assert_eq!(f.store.session("s-y").await.unwrap(), Some(session("s-y", "u1", 0, 20)));
-    assert_eq!(f.store.authenticate("digest-s-u1").await.unwrap(), None, "the evicted secret is gone");
+    assert_eq!(f.store.authenticate("u1", "digest-s-u1").await.unwrap(), None, "the evicted secret is gone");
     // A free slot is free; a lowered limit drops the slots from it on; a replaced session goes.
     for (id, slot) in [("s-1", 1), ("s-5", 5), ("s-6", 6)] {
         assert!(attempt(put(id, slot, None)).await.unwrap().is_ok());
@@ -769,7 +770,7 @@ async fn an_application_user_table_is_used_for_users(f: Fixture) {
         (Some("Ada@Example.com"), true, "name a1")
     );
     assert_eq!(user.created_at, Timestamp::from_millis(0), "no timestamp columns");
-    let (session, owner) = app.store.authenticate("digest-s-a1").await.unwrap().unwrap();
+    let (session, owner) = app.store.authenticate("a1", "digest-s-a1").await.unwrap().unwrap();
     assert_eq!((session.user_id.as_str(), owner.id.as_str()), ("a1", "a1"));
     assert_eq!(
         app.snapshot(key("x", "1", Some("ada@example.COM"), None)).await.email_owner.as_deref(),
@@ -848,4 +849,128 @@ async fn postgres_connections_bound_idle_transactions() {
     // PostgreSQL shows 5000 ms as "5s".
     assert_eq!(loginkit_flow::IDLE_IN_TRANSACTION_TIMEOUT, Duration::from_secs(5));
     assert_eq!(setting, "5s");
+}
+
+/// PostgreSQL: after the database dropped every connection (a restart, a failover, a proxy
+/// closing idle ones), reads go on: one sent on a dead pooled connection is sent again on a
+/// fresh one.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_reads_go_on_after_the_database_dropped_every_connection() {
+    use loginkit_flow::sqlx::Connection as _;
+    let f = Fixture::postgres().await;
+    seed(&f, "u", None, "github", "1").await;
+    // Several pooled connections, all open.
+    let reads: Vec<_> = (0..8)
+        .map(|_| {
+            let store = f.store.clone();
+            tokio::spawn(async move { store.user("u").await })
+        })
+        .collect();
+    for read in reads {
+        assert!(read.await.unwrap().unwrap().is_some());
+    }
+    let Cleanup::Postgres { _database: database } = &f._cleanup else { unreachable!() };
+    let mut admin = sqlx::PgConnection::connect(database.url()).await.unwrap();
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(ended.len() >= 2 && ended.iter().all(|e| *e), "{ended:?}");
+    for _ in 0..12 {
+        let user = f.store.user("u").await;
+        assert!(matches!(user, Ok(Some(_))), "{user:?}");
+    }
+}
+
+/// A database at the previous schema (migrations 1 to 3, sessions in a rowid table found by
+/// their digest) with a user, an identity, two sessions and a used state, upgraded by opening
+/// the store: every row is kept and still works (the sessions authenticate, the state stays
+/// used, the next login takes the free slot).
+async fn upgraded_rows_keep_working(store: Arc<dyn Store>) {
+    let (signed_in, user) =
+        store.authenticate("old", "digest-old-1").await.unwrap().expect("an upgraded session");
+    assert_eq!(
+        (signed_in.id.as_str(), signed_in.slot, user.email.as_deref()),
+        ("old-1", 0, Some("old@example.com"))
+    );
+    let sessions = store.sessions("old").await.unwrap();
+    assert_eq!(
+        sessions.iter().map(|s| (s.id.as_str(), s.slot)).collect::<Vec<_>>(),
+        [("old-1", 0), ("old-2", 1)]
+    );
+    assert!(!store.consume_state("state-1", at(600_000)).await.unwrap(), "a state used before stays used");
+    let plan = plan(existing("old"), None, placed(session("new", "old", 2, 10), None));
+    let written =
+        store.login(&key("github", "7", None, None), Box::new(move |_| Ok(plan.clone()))).await.unwrap();
+    assert!(written.is_ok(), "{written:?}");
+    assert_eq!(store.sessions("old").await.unwrap().len(), 3);
+    assert!(store.prune(at(10 * 86_400_000), 100).await.unwrap().sessions == 3, "pruned by expiry");
+}
+
+/// Rows of the previous schema, in statements both databases read the same way.
+const PREVIOUS_ROWS: &str = "\
+    INSERT INTO loginkit_users (id, email, email_verified, name, created_at, updated_at) \
+        VALUES ('old', 'old@example.com', TRUE, 'Old', 1, 1); \
+    INSERT INTO loginkit_identities (id, user_id, provider, provider_uid, provider_email, access_token, \
+        created_at, updated_at) VALUES ('i-old', 'old', 'github', '7', 'old@example.com', 'sealed', 1, 1); \
+    INSERT INTO loginkit_sessions (id, user_id, secret_digest, provider, provider_uid, access_token, expire, \
+        created_at, updated_at, slot) VALUES \
+        ('old-1', 'old', 'digest-old-1', 'github', '7', 'sealed', 1700086400000, 1700000000000, 1700000000000, 0), \
+        ('old-2', 'old', 'digest-old-2', 'github', '7', 'sealed', 1700086400001, 1700000000001, 1700000000001, 1); \
+    INSERT INTO loginkit_used_states (id, expire) VALUES ('state-1', 1700000600000);";
+
+/// The first `n` of loginkit's migrations for `database` (`sqlite` or `postgres`), as the
+/// store records them.
+fn previous_migrations(database: &str, n: usize) -> sqlx::migrate::Migrator {
+    use std::borrow::Cow;
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("migrations").join(database);
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let migrations = files
+        .iter()
+        .take(n)
+        .enumerate()
+        .map(|(i, path)| {
+            let sql = std::fs::read_to_string(path).unwrap();
+            sqlx::migrate::Migration::new(
+                i as i64 + 1,
+                Cow::Owned(path.file_stem().unwrap().to_string_lossy().into_owned()),
+                sqlx::migrate::MigrationType::Simple,
+                sqlx::SqlSafeStr::into_sql_str(AssertSqlSafe(sql)),
+                false,
+            )
+        })
+        .collect();
+    let mut migrator = sqlx::migrate::Migrator::with_migrations(migrations);
+    migrator.dangerous_set_table_name("loginkit_migrations");
+    migrator
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_rows_of_the_previous_schema_survive_the_upgrade() {
+    let dir = loginkit_testkit::scratch_dir("store_upgrade");
+    let url = format!("sqlite://{}?mode=rwc", dir.join("store.db").display());
+    let old = SqlitePool::connect(&url).await.unwrap();
+    previous_migrations("sqlite", 3).run(&old).await.unwrap();
+    sqlx::raw_sql(AssertSqlSafe(PREVIOUS_ROWS.replace("TRUE", "1"))).execute(&old).await.unwrap();
+    old.close().await;
+    let store = SqliteStore::open(&format!("sqlite://{}", dir.join("store.db").display())).await.unwrap();
+    upgraded_rows_keep_working(Arc::new(store)).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_rows_of_the_previous_schema_survive_the_upgrade() {
+    let database = TestDatabase::create("store_upgrade").await;
+    let old = sqlx::PgPool::connect(database.url()).await.unwrap();
+    previous_migrations("postgres", 3).run(&old).await.unwrap();
+    sqlx::raw_sql(AssertSqlSafe(PREVIOUS_ROWS.to_owned())).execute(&old).await.unwrap();
+    old.close().await;
+    let store = loginkit_flow::PgStore::open(database.url()).await.unwrap();
+    upgraded_rows_keep_working(Arc::new(store)).await;
 }

@@ -52,9 +52,14 @@ pub trait Store: Send + Sync + 'static {
     /// token.
     async fn redeem(&self, user_id: &str, secret_digest: &str) -> Result<Option<Redemption>, StoreError>;
 
-    /// The session whose secret has this digest, with its user (a session whose user is gone
-    /// does not authenticate).
-    async fn authenticate(&self, secret_digest: &str) -> Result<Option<(Session, User)>, StoreError>;
+    /// The session of this user whose secret has this digest, with its user (a session whose
+    /// user is gone does not authenticate). The user comes with the secret (the session cookie
+    /// carries both), so the lookup goes through the user's sessions, not an index of digests.
+    async fn authenticate(
+        &self,
+        user_id: &str,
+        secret_digest: &str,
+    ) -> Result<Option<(Session, User)>, StoreError>;
 
     /// A user by id.
     async fn user(&self, id: &str) -> Result<Option<User>, StoreError>;

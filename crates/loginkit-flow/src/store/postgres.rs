@@ -62,6 +62,29 @@ fn bind(mut query: Query<'_, Postgres, PgArguments>, values: Vec<Value>) -> Quer
     query
 }
 
+/// Whether `error` says the connection is gone (rather than the statement refused): an I/O
+/// error, or the server ending the session (class 57P: shutdown, termination; class 08:
+/// connection exceptions).
+fn connection_lost(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(e) => {
+            e.code().is_some_and(|code| code.starts_with("57P") || code.starts_with("08"))
+        }
+        _ => false,
+    }
+}
+
+impl PgBackend {
+    /// One statement's rows (each one JSON text column).
+    async fn fetch(&self, sql: &Sql, values: Vec<Value>) -> Result<Vec<String>, sqlx::Error> {
+        self.trips.count();
+        let rows =
+            bind(sqlx::query(sqlx::AssertSqlSafe(sql.to_string())), values).fetch_all(&self.pool).await?;
+        rows.iter().map(|row| row.try_get::<String, _>(0)).collect()
+    }
+}
+
 /// `sql` with every `$N` moved to `$(N + offset)`, to join it to statements before it.
 fn shift(sql: &str, offset: usize) -> String {
     let mut out = String::with_capacity(sql.len() + 8);
@@ -111,13 +134,21 @@ impl Backend for PgBackend {
         Dialect::Postgres
     }
 
+    /// A read is sent again when the pooled connection it went out on was found broken (the
+    /// database restarted, or a proxy closed it while idle): reads change nothing, so sending
+    /// one twice is harmless. A broken connection leaves the pool, so after a restart every
+    /// pooled connection may be tried once: at most the pool's size, then a fresh one.
     async fn rows(&self, sql: &Sql, values: Vec<Value>) -> Result<Vec<String>, StoreError> {
-        self.trips.count();
-        let rows = bind(sqlx::query(sqlx::AssertSqlSafe(sql.to_string())), values)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(error)?;
-        rows.iter().map(|row| row.try_get::<String, _>(0)).collect::<Result<_, _>>().map_err(error)
+        let mut tries = self.pool.options().get_max_connections() + 1;
+        loop {
+            tries -= 1;
+            match self.fetch(sql, values.clone()).await {
+                Err(broken) if tries > 0 && connection_lost(&broken) => {
+                    tracing::debug!(error = %broken, "a pooled connection was lost; reading again on another");
+                }
+                done => return done.map_err(error),
+            }
+        }
     }
 
     async fn execute(&self, sql: &Sql, values: Vec<Value>) -> Result<u64, StoreError> {
@@ -129,8 +160,10 @@ impl Backend for PgBackend {
         Ok(done.rows_affected())
     }
 
+    /// Writes are never sent twice: whether a statement a lost connection carried took effect is
+    /// unknown.
     async fn returning(&self, sql: &Sql, values: Vec<Value>) -> Result<Vec<String>, StoreError> {
-        self.rows(sql, values).await
+        self.fetch(sql, values).await.map_err(error)
     }
 
     async fn unit(&self, steps: Vec<Step>) -> Result<(), StoreError> {
@@ -194,6 +227,7 @@ fn migrator() -> Migrator {
         migration(1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
         migration(2, "security", include_str!("../../migrations/postgres/0002_security.sql")),
         migration(3, "sessions by slot", include_str!("../../migrations/postgres/0003_session_slots.sql")),
+        migration(4, "sessions by user", include_str!("../../migrations/postgres/0004_sessions_by_user.sql")),
     ]);
     migrator.dangerous_set_table_name("loginkit_migrations");
     migrator
@@ -217,8 +251,9 @@ impl SqlStore<PgBackend> {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10))
-            // No ping per checkout: it would double the round trips of every statement. A
-            // connection a database restart broke fails one statement and is dropped.
+            // No ping per checkout: it would double the round trips of every statement. A read
+            // that meets a connection a database restart broke is sent again on a fresh one; a
+            // write fails (its effect unknown) and the broken connection is dropped.
             .test_before_acquire(false)
             .connect_with(options)
             .await

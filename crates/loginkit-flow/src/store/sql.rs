@@ -309,13 +309,18 @@ impl<B: Backend> Store for SqlStore<B> {
         Ok(Some(Redemption { token: taken.token, identity: taken.identity }))
     }
 
-    async fn authenticate(&self, secret_digest: &str) -> Result<Option<(Session, User)>, StoreError> {
+    async fn authenticate(
+        &self,
+        user_id: &str,
+        secret_digest: &str,
+    ) -> Result<Option<(Session, User)>, StoreError> {
         #[derive(Deserialize)]
         struct SignedIn {
             session: Session,
             user: User,
         }
-        let found: Option<SignedIn> = self.one(&self.sql.authenticate, vec![text(secret_digest)]).await?;
+        let found: Option<SignedIn> =
+            self.one(&self.sql.authenticate, vec![text(user_id), text(secret_digest)]).await?;
         Ok(found.map(|s| (s.session, s.user)))
     }
 
@@ -662,7 +667,8 @@ impl Statements {
                 ]))
             )),
             authenticate: r(format!(
-                "SELECT {} FROM loginkit_sessions s JOIN {table} u ON u.{id} = s.user_id WHERE s.secret_digest = ?1",
+                "SELECT {} FROM loginkit_sessions s JOIN {table} u ON u.{id} = s.user_id \
+                 WHERE s.user_id = ?1 AND s.secret_digest = ?2",
                 d.as_text(&d.object(&[("session", session_json("s")), ("user", user_json("u"))]))
             )),
             user: r(format!("SELECT {} FROM {table} u WHERE u.{id} = ?1", d.as_text(&user_json("u")))),
@@ -702,9 +708,9 @@ impl Statements {
                  subject = COALESCE(?5, subject), refresh_lease = NULL, updated_at = ?6 \
                  WHERE id = ?7 AND access_token = ?8"
             )),
-            prune_sessions: r(prune("loginkit_sessions", d)),
-            prune_tokens: r(prune("loginkit_tokens", d)),
-            prune_states: r(prune("loginkit_used_states", d)),
+            prune_sessions: r(prune("loginkit_sessions")),
+            prune_tokens: r(prune("loginkit_tokens")),
+            prune_states: r(prune("loginkit_used_states")),
             sealed_identities: r(sealed("loginkit_identities", d)),
             sealed_sessions: r(sealed("loginkit_sessions", d)),
             reseal_identity: r(reseal("loginkit_identities")),
@@ -861,12 +867,8 @@ impl Statements {
 }
 
 /// Deletes at most `?2` rows of `table` expiring before `?1`.
-fn prune(table: &str, d: Dialect) -> String {
-    let key = match d {
-        Dialect::Sqlite => "rowid",
-        Dialect::Postgres => "id",
-    };
-    format!("DELETE FROM {table} WHERE {key} IN (SELECT {key} FROM {table} WHERE expire < ?1 LIMIT ?2)")
+fn prune(table: &str) -> String {
+    format!("DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE expire < ?1 LIMIT ?2)")
 }
 
 /// Rows of `table` after id `?1` with a token not starting with `?3` (of length `?2`), at most `?4`.

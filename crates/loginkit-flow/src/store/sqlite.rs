@@ -82,6 +82,12 @@ fn reader_error(error: sqlx::Error) -> StoreError {
     StoreError::database(error)
 }
 
+/// Runs one statement without parameters, prepared once per connection (the writer's
+/// transaction and savepoint statements, which `execute_batch` would parse every time).
+fn control(conn: &rusqlite::Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
+}
+
 /// The writer thread: batches of jobs, one transaction each.
 fn write_loop(conn: rusqlite::Connection, jobs: mpsc::Receiver<Job>) {
     let failed = |message: &str| -> Outcome { Err(StoreError::Database(message.to_owned().into())) };
@@ -93,7 +99,7 @@ fn write_loop(conn: rusqlite::Connection, jobs: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        if let Err(error) = conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(error) = control(&conn, "BEGIN IMMEDIATE") {
             let message = error.to_string();
             for job in batch {
                 (job.answer)(failed(&message));
@@ -102,20 +108,23 @@ fn write_loop(conn: rusqlite::Connection, jobs: mpsc::Receiver<Job>) {
         }
         let mut done = Vec::with_capacity(batch.len());
         for job in batch {
-            if let Err(error) = conn.execute_batch("SAVEPOINT job") {
+            if let Err(error) = control(&conn, "SAVEPOINT job") {
                 (job.answer)(failed(&error.to_string()));
                 continue;
             }
             let outcome = (job.work)(&conn);
-            let end = if outcome.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
-            if let Err(error) = conn.execute_batch(end) {
+            let ended = match outcome {
+                Ok(_) => control(&conn, "RELEASE job"),
+                Err(_) => control(&conn, "ROLLBACK TO job").and_then(|()| control(&conn, "RELEASE job")),
+            };
+            if let Err(error) = ended {
                 tracing::error!(%error, "the SQLite writer could not end a savepoint");
             }
             done.push((job.answer, outcome));
         }
-        let committed = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+        let committed = control(&conn, "COMMIT").map_err(|e| e.to_string());
         if committed.is_err() {
-            let _ = conn.execute_batch("ROLLBACK");
+            let _ = control(&conn, "ROLLBACK");
         }
         for (answer, outcome) in done {
             answer(match &committed {
@@ -249,14 +258,16 @@ impl Backend for SqliteBackend {
                     Ok(made) => made,
                     Err(refused) => return Ok(Err(refused)),
                 };
-                conn.execute_batch("SAVEPOINT attempt").map_err(writer_error)?;
+                control(conn, "SAVEPOINT attempt").map_err(writer_error)?;
                 match run_steps(conn, &steps) {
                     Ok(()) => {
-                        conn.execute_batch("RELEASE attempt").map_err(writer_error)?;
+                        control(conn, "RELEASE attempt").map_err(writer_error)?;
                         return Ok(Ok(plan));
                     }
                     Err(StoreError::Conflict(why)) if attempts < 3 => {
-                        conn.execute_batch("ROLLBACK TO attempt; RELEASE attempt").map_err(writer_error)?;
+                        control(conn, "ROLLBACK TO attempt")
+                            .and_then(|()| control(conn, "RELEASE attempt"))
+                            .map_err(writer_error)?;
                         tracing::debug!(why, "a login's writes missed; deciding again");
                     }
                     Err(other) => return Err(other),
@@ -294,6 +305,7 @@ fn migrator() -> Migrator {
         migration(1, "init", include_str!("../../migrations/sqlite/0001_init.sql")),
         migration(2, "security", include_str!("../../migrations/sqlite/0002_security.sql")),
         migration(3, "sessions by slot", include_str!("../../migrations/sqlite/0003_session_slots.sql")),
+        migration(4, "sessions by user", include_str!("../../migrations/sqlite/0004_sessions_by_user.sql")),
     ]);
     migrator.dangerous_set_table_name("loginkit_migrations");
     migrator
@@ -314,7 +326,7 @@ impl SqlStore<SqliteBackend> {
             let path = std::env::temp_dir().join(format!(
                 "loginkit-memory-{}-{}.db",
                 std::process::id(),
-                crate::crypto::random_id()
+                crate::crypto::new_id()
             ));
             (SqliteConnectOptions::new().filename(&path), Some(path))
         } else {
