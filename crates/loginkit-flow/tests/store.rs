@@ -836,10 +836,10 @@ async fn postgres_a_held_login_of_one_user_stops_no_other_users_login() {
 }
 
 /// PostgreSQL: the store's connections end a transaction left idle (a frozen client's) on their
-/// own.
+/// own, and plan each statement once.
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_connections_bound_idle_transactions() {
+async fn postgres_connections_bound_idle_transactions_and_plan_once() {
     let f = Fixture::postgres().await;
     let Raw::Postgres(pool) = &f.raw else { unreachable!() };
     let setting: String = sqlx::query_scalar("SELECT current_setting('idle_in_transaction_session_timeout')")
@@ -849,6 +849,10 @@ async fn postgres_connections_bound_idle_transactions() {
     // PostgreSQL shows 5000 ms as "5s".
     assert_eq!(loginkit_flow::IDLE_IN_TRANSACTION_TIMEOUT, Duration::from_secs(5));
     assert_eq!(setting, "5s");
+    // One plan per statement, not a fresh plan per execution.
+    let plans: String =
+        sqlx::query_scalar("SELECT current_setting('plan_cache_mode')").fetch_one(pool).await.unwrap();
+    assert_eq!(plans, "force_generic_plan");
 }
 
 /// PostgreSQL: after the database dropped every connection (a restart, a failover, a proxy
