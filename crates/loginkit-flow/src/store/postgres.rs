@@ -9,20 +9,18 @@
 //! meet only on the unique keys and rows they both touch (one provider account, one email, one
 //! user's session slot), where `ON CONFLICT` and row locks settle them.
 
-use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::query::Query;
-use sqlx::{Postgres, Row, SqlSafeStr};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Postgres, Row};
 
 use super::LoginPlan;
 use super::UserTable;
-use super::sql::{Backend, Dialect, Expect, MakeSteps, Sql, SqlStore, Step, TripCounter, Value};
+use super::sql::{Backend, Dialect, Expect, MakeSteps, Sql, SqlStore, Step, TripCounter, Value, sqlx_query};
 use crate::error::{FlowError, StoreError};
 
 /// The store on PostgreSQL.
@@ -51,17 +49,6 @@ fn error(error: sqlx::Error) -> StoreError {
     }
 }
 
-fn bind(mut query: Query<'_, Postgres, PgArguments>, values: Vec<Value>) -> Query<'_, Postgres, PgArguments> {
-    for value in values {
-        query = match value {
-            Value::Text(text) => query.bind(text),
-            Value::Int(int) => query.bind(int),
-            Value::Bool(flag) => query.bind(flag),
-        };
-    }
-    query
-}
-
 /// Whether `error` says the connection is gone (rather than the statement refused): an I/O
 /// error, or the server ending the session (class 57P: shutdown, termination; class 08:
 /// connection exceptions).
@@ -79,8 +66,7 @@ impl PgBackend {
     /// One statement's rows (each one JSON text column).
     async fn fetch(&self, sql: &Sql, values: Vec<Value>) -> Result<Vec<String>, sqlx::Error> {
         self.trips.count();
-        let rows =
-            bind(sqlx::query(sqlx::AssertSqlSafe(sql.to_string())), values).fetch_all(&self.pool).await?;
+        let rows = sqlx_query::<Postgres>(sql.to_string(), values).fetch_all(&self.pool).await?;
         rows.iter().map(|row| row.try_get::<String, _>(0)).collect()
     }
 }
@@ -153,10 +139,8 @@ impl Backend for PgBackend {
 
     async fn execute(&self, sql: &Sql, values: Vec<Value>) -> Result<u64, StoreError> {
         self.trips.count();
-        let done = bind(sqlx::query(sqlx::AssertSqlSafe(sql.to_string())), values)
-            .execute(&self.pool)
-            .await
-            .map_err(error)?;
+        let done =
+            sqlx_query::<Postgres>(sql.to_string(), values).execute(&self.pool).await.map_err(error)?;
         Ok(done.rows_affected())
     }
 
@@ -169,7 +153,7 @@ impl Backend for PgBackend {
     async fn unit(&self, steps: Vec<Step>) -> Result<(), StoreError> {
         self.trips.count();
         let (sql, values) = compose(&steps);
-        bind(sqlx::query(sqlx::AssertSqlSafe(sql)), values).fetch_one(&self.pool).await.map_err(error)?;
+        sqlx_query::<Postgres>(sql, values).fetch_one(&self.pool).await.map_err(error)?;
         Ok(())
     }
 
@@ -217,20 +201,14 @@ impl Backend for PgBackend {
 const LOGIN_ATTEMPTS: u32 = 48;
 const LOGIN_PATIENCE: Duration = Duration::from_secs(5);
 
-/// loginkit's PostgreSQL migrations, in their own `loginkit_migrations` table (sqlx takes an
-/// advisory lock while migrating, so instances starting together are safe).
+/// loginkit's PostgreSQL migrations.
 fn migrator() -> Migrator {
-    let migration = |version, name, sql: &'static str| {
-        Migration::new(version, Cow::Borrowed(name), MigrationType::Simple, sql.into_sql_str(), false)
-    };
-    let mut migrator = Migrator::with_migrations(vec![
-        migration(1, "init", include_str!("../../migrations/postgres/0001_init.sql")),
-        migration(2, "security", include_str!("../../migrations/postgres/0002_security.sql")),
-        migration(3, "sessions by slot", include_str!("../../migrations/postgres/0003_session_slots.sql")),
-        migration(4, "sessions by user", include_str!("../../migrations/postgres/0004_sessions_by_user.sql")),
-    ]);
-    migrator.dangerous_set_table_name("loginkit_migrations");
-    migrator
+    super::sql::migrator([
+        include_str!("../../migrations/postgres/0001_init.sql"),
+        include_str!("../../migrations/postgres/0002_security.sql"),
+        include_str!("../../migrations/postgres/0003_session_slots.sql"),
+        include_str!("../../migrations/postgres/0004_sessions_by_user.sql"),
+    ])
 }
 
 impl SqlStore<PgBackend> {
@@ -274,14 +252,7 @@ impl SqlStore<PgBackend> {
     /// PostgreSQL plans the login's lookup again on every execution).
     pub async fn with_pool(pool: PgPool, users: UserTable) -> Result<Self, StoreError> {
         migrator().run(&pool).await.map_err(StoreError::database)?;
-        let store = SqlStore::new(PgBackend { pool, trips: TripCounter::default() }, &users)?;
-        store.backend.rows(store.user_table_probe(), Vec::new()).await.map_err(|e| {
-            StoreError::Config(format!(
-                "user table `{}` does not have the configured columns: {e}",
-                users.table
-            ))
-        })?;
-        Ok(store)
+        SqlStore::new(PgBackend { pool, trips: TripCounter::default() }, &users).await
     }
 
     /// The connection pool.

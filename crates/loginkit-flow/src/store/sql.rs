@@ -178,6 +178,52 @@ pub(crate) fn renumber(sql: &str, offset: usize, dialect: Dialect) -> String {
     out
 }
 
+/// A sqlx statement of `sql` with `values` bound in order (the readers on SQLite, every
+/// statement on PostgreSQL).
+pub(crate) fn sqlx_query<DB>(
+    sql: String,
+    values: Vec<Value>,
+) -> sqlx::query::Query<'static, DB, DB::Arguments>
+where
+    DB: sqlx::Database,
+    Option<String>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    bool: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for value in values {
+        query = match value {
+            Value::Text(text) => query.bind(text),
+            Value::Int(int) => query.bind(int),
+            Value::Bool(flag) => query.bind(flag),
+        };
+    }
+    query
+}
+
+/// The names of loginkit's migrations, in order; each database has its own SQL for each
+/// (`migrations/sqlite/`, `migrations/postgres/`).
+const MIGRATIONS: [&str; 4] = ["init", "security", "sessions by slot", "sessions by user"];
+
+/// loginkit's migrations with `sql` for each of [`MIGRATIONS`], recorded in their own
+/// `loginkit_migrations` table so an application's sqlx migrations in the same database stay
+/// apart (sqlx locks the database while migrating, so instances starting together are safe).
+pub(crate) fn migrator(sql: [&'static str; MIGRATIONS.len()]) -> sqlx::migrate::Migrator {
+    use sqlx::SqlSafeStr;
+    use sqlx::migrate::{Migration, MigrationType, Migrator};
+    let migrations = MIGRATIONS
+        .iter()
+        .zip(sql)
+        .zip(1..)
+        .map(|((name, sql), version)| {
+            Migration::new(version, (*name).into(), MigrationType::Simple, sql.into_sql_str(), false)
+        })
+        .collect();
+    let mut migrator = Migrator::with_migrations(migrations);
+    migrator.dangerous_set_table_name("loginkit_migrations");
+    migrator
+}
+
 /// What a database driver does for [`SqlStore`]: run rendered statements and units.
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
@@ -235,11 +281,19 @@ impl<B: Backend> fmt::Debug for SqlStore<B> {
 }
 
 impl<B: Backend> SqlStore<B> {
-    /// A store over `backend` (migrated already), keeping users in `users`.
-    pub(crate) fn new(backend: B, users: &UserTable) -> Result<Self, StoreError> {
+    /// A store over `backend` (migrated already), keeping users in `users`, whose table must
+    /// have the configured columns.
+    pub(crate) async fn new(backend: B, users: &UserTable) -> Result<Self, StoreError> {
         users.check()?;
         let sql = Arc::new(Statements::new(backend.dialect(), users));
-        Ok(Self { backend, sql })
+        let store = Self { backend, sql };
+        store.backend.rows(&store.sql.probe_users, Vec::new()).await.map_err(|e| {
+            StoreError::Config(format!(
+                "user table `{}` does not have the configured columns: {e}",
+                users.table
+            ))
+        })?;
+        Ok(store)
     }
 
     /// The backend.
@@ -248,10 +302,6 @@ impl<B: Backend> SqlStore<B> {
     }
 
     /// The statement checking that the user table has its columns (a read of no rows).
-    pub(crate) fn user_table_probe(&self) -> &Sql {
-        &self.sql.probe_users
-    }
-
     async fn one<T: DeserializeOwned>(&self, sql: &Sql, values: Vec<Value>) -> Result<Option<T>, StoreError> {
         self.backend.rows(sql, values).await?.first().map(|json| decode(json)).transpose()
     }

@@ -11,7 +11,6 @@
 //! Reads run on a pool of other connections (WAL lets them read while the writer writes): one
 //! statement is one hand-off to a reader.
 
-use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::mpsc;
@@ -19,15 +18,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rusqlite::types::{Null, ToSqlOutput};
-use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::Row;
+use sqlx::migrate::Migrator;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Row, SqlSafeStr, query::Query};
 
 use super::LoginPlan;
 use super::UserTable;
-use super::sql::{Backend, Dialect, Expect, MakeSteps, Sql, SqlStore, Step, TripCounter, Value};
+use super::sql::{Backend, Dialect, Expect, MakeSteps, Sql, SqlStore, Step, TripCounter, Value, sqlx_query};
 use crate::error::{FlowError, StoreError};
 
 /// The store on SQLite.
@@ -156,20 +155,6 @@ impl SqliteBackend {
         receiver.await.map_err(|_| gone())?
     }
 
-    fn bind<'q>(
-        mut query: Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
-        values: Vec<Value>,
-    ) -> Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
-        for value in values {
-            query = match value {
-                Value::Text(text) => query.bind(text),
-                Value::Int(int) => query.bind(int),
-                Value::Bool(flag) => query.bind(flag),
-            };
-        }
-        query
-    }
-
     /// The readers' pool (also what migrations run on).
     pub fn pool(&self) -> &SqlitePool {
         &self.readers
@@ -201,7 +186,7 @@ impl Backend for SqliteBackend {
 
     async fn rows(&self, sql: &Sql, values: Vec<Value>) -> Result<Vec<String>, StoreError> {
         self.trips.count();
-        let query = Self::bind(sqlx::query(sqlx::AssertSqlSafe(sql.to_string())), values);
+        let query = sqlx_query::<sqlx::Sqlite>(sql.to_string(), values);
         let rows = query.fetch_all(&self.readers).await.map_err(reader_error)?;
         rows.iter().map(|row| row.try_get::<String, _>(0)).collect::<Result<_, _>>().map_err(reader_error)
     }
@@ -295,20 +280,14 @@ fn run_steps(conn: &rusqlite::Connection, steps: &[Step]) -> Result<(), StoreErr
     Ok(())
 }
 
-/// loginkit's SQLite migrations, recorded in their own `loginkit_migrations` table so an
-/// application's sqlx migrations in the same file stay apart.
+/// loginkit's SQLite migrations.
 fn migrator() -> Migrator {
-    let migration = |version, name, sql: &'static str| {
-        Migration::new(version, Cow::Borrowed(name), MigrationType::Simple, sql.into_sql_str(), false)
-    };
-    let mut migrator = Migrator::with_migrations(vec![
-        migration(1, "init", include_str!("../../migrations/sqlite/0001_init.sql")),
-        migration(2, "security", include_str!("../../migrations/sqlite/0002_security.sql")),
-        migration(3, "sessions by slot", include_str!("../../migrations/sqlite/0003_session_slots.sql")),
-        migration(4, "sessions by user", include_str!("../../migrations/sqlite/0004_sessions_by_user.sql")),
-    ]);
-    migrator.dangerous_set_table_name("loginkit_migrations");
-    migrator
+    super::sql::migrator([
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+        include_str!("../../migrations/sqlite/0002_security.sql"),
+        include_str!("../../migrations/sqlite/0003_session_slots.sql"),
+        include_str!("../../migrations/sqlite/0004_sessions_by_user.sql"),
+    ])
 }
 
 impl SqlStore<SqliteBackend> {
@@ -374,14 +353,7 @@ impl SqlStore<SqliteBackend> {
             trips: TripCounter::default(),
             scratch,
         };
-        let store = SqlStore::new(backend, &users)?;
-        store.backend.rows(store.user_table_probe(), Vec::new()).await.map_err(|e| {
-            StoreError::Config(format!(
-                "user table `{}` does not have the configured columns: {e}",
-                users.table
-            ))
-        })?;
-        Ok(store)
+        SqlStore::new(backend, &users).await
     }
 
     /// The readers' pool.
