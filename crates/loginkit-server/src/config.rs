@@ -42,7 +42,8 @@ pub struct Config {
     /// Like `previous_keys`, read from this environment variable (comma-separated).
     pub previous_keys_env: Option<String>,
     /// Mounts the built-in mock identity provider at `/mock/oauth2` and enables providers `mock`
-    /// and `mock-unverified` in every project. On without a configuration file, off with one.
+    /// and `mock-unverified` in every project. On without a configuration file, off with one;
+    /// only in builds with the `mock-idp` feature (a default one).
     /// It signs anyone in as any of its users: the server refuses to start with it on a
     /// non-loopback `listen` address or an `https` `public_url` (a deployment, not a demo)
     /// unless `mock_idp_force` is set.
@@ -239,7 +240,7 @@ impl Config {
             key_env: None,
             previous_keys: Vec::new(),
             previous_keys_env: None,
-            mock_idp: true,
+            mock_idp: cfg!(feature = "mock-idp"),
             mock_idp_force: false,
             rate_limit: default_rate_limit(),
             rate_limit_window_secs: default_rate_limit_window(),
@@ -328,6 +329,13 @@ impl Config {
 
     /// Refuses the mock identity provider where others could use it (see [`Config::mock_idp`]).
     pub fn check_mock_idp(&self) -> Result<(), ConfigError> {
+        if self.mock_idp && !cfg!(feature = "mock-idp") {
+            return Err(ConfigError(
+                "mock_idp: this build has no mock identity provider (built without the `mock-idp` feature); \
+                 turn mock_idp off"
+                    .into(),
+            ));
+        }
         if !self.mock_idp || self.mock_idp_force {
             return Ok(());
         }
@@ -594,6 +602,18 @@ mod tests {
         assert!(!config.mock_idp);
     }
 
+    #[cfg(not(feature = "mock-idp"))]
+    #[test]
+    fn a_build_without_the_mock_provider_starts_without_it_and_refuses_it_when_asked() {
+        let mut config = Config::zero();
+        assert!(!config.mock_idp, "the zero-config server has no mock provider to mount");
+        assert!(config.check_mock_idp().is_ok());
+        config.apply_env(|k| (k == "LOGINKIT_MOCK_IDP").then(|| "force".into())).unwrap();
+        let error = config.check_mock_idp().unwrap_err().to_string();
+        assert!(error.contains("mock-idp") && error.contains("turn mock_idp off"), "{error}");
+    }
+
+    #[cfg(feature = "mock-idp")]
     #[test]
     fn the_mock_provider_stays_on_loopback_unless_forced() {
         let mut config = Config::zero();

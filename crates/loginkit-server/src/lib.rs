@@ -21,7 +21,6 @@ use std::time::Duration;
 use axum::Router;
 use loginkit::{HttpClient, HttpConfig, ProviderConfig, Registry};
 use loginkit_flow::{AllowList, Flow, Keys, PgStore, Project, SqliteStore, Store};
-use loginkit_testkit::{MOUNT_PATH, MockIdpConfig};
 use tokio::net::TcpListener;
 use url::Url;
 
@@ -222,12 +221,16 @@ impl Server {
         let rate_limiter = rate_limit::RateLimiter::new(config.rate_limit, config.rate_limit_window_secs)?;
         let trusted_proxies = config.trusted_proxies()?;
         let state = Arc::new(AppState { projects, public_url, local_addr, rate_limiter, trusted_proxies });
-        let mut router = routes::router(state.clone());
-        if config.mock_idp {
+        let router = routes::router(state.clone());
+        #[cfg(feature = "mock-idp")]
+        let router = if config.mock_idp {
+            use loginkit_mock_idp::{MOUNT_PATH, MockIdpConfig};
             let (mock, _handle) =
-                loginkit_testkit::router(MockIdpConfig { auto_approve: false, ..MockIdpConfig::default() });
-            router = router.nest(MOUNT_PATH, mock);
-        }
+                loginkit_mock_idp::router(MockIdpConfig { auto_approve: false, ..MockIdpConfig::default() });
+            router.nest(MOUNT_PATH, mock)
+        } else {
+            router
+        };
         Ok(Self { listener, router, state })
     }
 

@@ -21,15 +21,15 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use url::Url;
 
-use crate::authorize::allowed_redirect;
-use crate::config::MockClient;
-use crate::faults::json_error;
-use crate::params::{Challenge, ChallengeMethod, Params, form_decode, is_form, is_pkce_string, random_token};
 use crate::persona::{
     BodyFormat, ClientAuthStyle, HttpMethod, Persona, RevokeToken, Route, RouteKind, Segment, TokenPlacement,
 };
-use crate::state::RecordedRequest;
-use crate::token::decode_basic;
+use loginkit_mock_idp::MockClient;
+use loginkit_mock_idp::RecordedRequest;
+use loginkit_mock_idp::wire::{
+    Challenge, ChallengeMethod, Params, allowed_redirect, decode_basic, form_decode, is_form, is_pkce_string,
+    json_error, random_token,
+};
 
 /// Request bodies above this size are refused.
 const BODY_LIMIT: usize = 1 << 20;

@@ -1,22 +1,5 @@
-//! A strict mock OAuth 2.0 identity provider served over loopback HTTP, for tests and the offline demo.
-//!
-//! The provider follows RFC 6749 (authorization code and refresh token grants),
-//! RFC 7636 (PKCE) and RFC 7009 (token revocation) closely enough that client
-//! code exercised against it meets the same rejections a real provider would
-//! hand out. Tests can also inject failures per endpoint ([`Fault`]) and
-//! inspect what a client sent ([`MockIdpHandle::last_token_request`]).
-//!
-//! Endpoints, relative to [`MockIdp::base_url`] (or to wherever [`router`] is
-//! nested):
-//!
-//! | Method | Path              | Purpose                                            |
-//! |--------|-------------------|----------------------------------------------------|
-//! | GET    | `authorize`       | authorization endpoint (auto-approve or login form) |
-//! | POST   | `authorize`       | submission of the login form                       |
-//! | POST   | `token`           | token endpoint                                     |
-//! | GET    | `user`            | user info, `Authorization: Bearer`                 |
-//! | GET    | `user-unverified` | user info that always reports an unverified email  |
-//! | POST   | `revoke`          | token revocation                                   |
+//! What loginkit's tests are made of: the strict mock identity provider of `loginkit-mock-idp`
+//! (re-exported here: [`MockIdp`], [`Fault`], ...), served over loopback HTTP.
 //!
 //! [`Browser`] is a scripted, cookie-keeping browser that walks redirects and answers the login
 //! form. Two more tools live here: [`contract`], a fixture-answering stand-in for contract tests of one
@@ -36,29 +19,21 @@
 //! # }
 //! ```
 
-mod authorize;
 pub mod browser;
-mod config;
 pub mod contract;
-mod faults;
 pub mod id_token;
-mod idp;
 mod impersonate;
-mod params;
 pub mod persona;
 #[cfg(feature = "postgres")]
 pub mod postgres;
-mod state;
-mod token;
-mod userinfo;
 
 pub use browser::{Browser, FormAnswer, PageHandler, Submission, Walk, parse_form};
-pub use config::{MockClient, MockIdpConfig, MockUser};
-pub use faults::{Endpoint, Fault};
 pub use id_token::TestSigner;
-pub use idp::{MOUNT_PATH, MockIdp, router};
+pub use loginkit_mock_idp::{
+    Endpoint, Fault, MOUNT_PATH, MockClient, MockIdp, MockIdpConfig, MockIdpHandle, MockUser, Outstanding,
+    RecordedRequest, router,
+};
 pub use persona::{ImpersonatingIdp, Persona};
-pub use state::{MockIdpHandle, Outstanding, RecordedRequest};
 
 /// A fresh, empty directory under the system's temporary directory, unique within this machine's
 /// running processes: `loginkit-<tag>-<pid>-<n>`, with `n` counted per process (never a clock, so

@@ -133,7 +133,7 @@ fn authenticate(shared: &Shared, headers: &HeaderMap, params: &Params) -> Result
 }
 
 /// RFC 6749 §2.3.1: `base64(urlencode(id) ":" urlencode(secret))`.
-pub(crate) fn decode_basic(value: &HeaderValue) -> Option<(String, String)> {
+pub fn decode_basic(value: &HeaderValue) -> Option<(String, String)> {
     let value = value.to_str().ok()?;
     let (scheme, credentials) = value.trim().split_once(' ')?;
     if !scheme.eq_ignore_ascii_case("basic") {

@@ -8,26 +8,27 @@ use sha2::{Digest as _, Sha256};
 
 /// Longest parameter name or value the provider takes (a `state` of loginkit is at most 4096
 /// characters); anything longer is refused before it is looked at, let alone kept.
-pub(crate) const MAX_PARAM_LEN: usize = 4096;
+pub const MAX_PARAM_LEN: usize = 4096;
 
 /// Largest request body the provider reads (form posts of the login form and token requests).
-pub(crate) const MAX_BODY: usize = 32 * 1024;
+pub const MAX_BODY: usize = 32 * 1024;
 
 /// Decoded `application/x-www-form-urlencoded` pairs, in order.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct Params(pub(crate) Vec<(String, String)>);
+pub struct Params(pub Vec<(String, String)>);
 
 /// A parameter that RFC 6749 §3.1 forbids repeating was repeated.
 #[derive(Debug)]
-pub(crate) struct Repeated;
+pub struct Repeated;
 
 impl Params {
-    pub(crate) fn parse(input: &[u8]) -> Self {
+    /// The pairs of an `application/x-www-form-urlencoded` body or query, in order.
+    pub fn parse(input: &[u8]) -> Self {
         Self(form_urlencoded::parse(input).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
     }
 
     /// The value of `name`; an empty value counts as absent (RFC 6749 §3.1).
-    pub(crate) fn get(&self, name: &str) -> Result<Option<&str>, Repeated> {
+    pub fn get(&self, name: &str) -> Result<Option<&str>, Repeated> {
         let mut found = None;
         for (k, v) in &self.0 {
             if k == name && !v.is_empty() {
@@ -41,7 +42,7 @@ impl Params {
     }
 
     /// The first parameter whose name or value is longer than [`MAX_PARAM_LEN`].
-    pub(crate) fn first_too_long(&self) -> Option<&str> {
+    pub fn first_too_long(&self) -> Option<&str> {
         self.0
             .iter()
             .find(|(k, v)| k.len() > MAX_PARAM_LEN || v.len() > MAX_PARAM_LEN)
@@ -49,7 +50,7 @@ impl Params {
     }
 
     /// The first parameter name that occurs more than once with a value.
-    pub(crate) fn first_repeated(&self) -> Option<&str> {
+    pub fn first_repeated(&self) -> Option<&str> {
         let mut seen = std::collections::HashSet::new();
         self.0
             .iter()
@@ -60,7 +61,7 @@ impl Params {
 }
 
 /// Whether the request declares a form body, ignoring media type parameters.
-pub(crate) fn is_form(headers: &HeaderMap) -> bool {
+pub fn is_form(headers: &HeaderMap) -> bool {
     let mut values = headers.get_all(header::CONTENT_TYPE).iter();
     let (Some(value), None) = (values.next(), values.next()) else {
         return false;
@@ -75,7 +76,7 @@ pub(crate) fn is_form(headers: &HeaderMap) -> bool {
 /// Decodes one `application/x-www-form-urlencoded` component strictly: a
 /// malformed escape or invalid UTF-8 is an error, not a replacement character,
 /// because credentials must round-trip exactly (RFC 6749 §2.3.1).
-pub(crate) fn form_decode(input: &str) -> Option<String> {
+pub fn form_decode(input: &str) -> Option<String> {
     let bytes = input.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -110,7 +111,7 @@ fn hex(b: u8) -> Option<u8> {
 }
 
 /// 32 random bytes, base64url without padding: 43 URL-safe characters.
-pub(crate) fn random_token() -> String {
+pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
@@ -118,7 +119,7 @@ pub(crate) fn random_token() -> String {
 
 /// Space-separated scope tokens (RFC 6749 §3.3), deduplicated in order.
 /// `None` when a token contains a character outside NQCHAR.
-pub(crate) fn parse_scope(scope: &str) -> Option<Vec<String>> {
+pub fn parse_scope(scope: &str) -> Option<Vec<String>> {
     let mut scopes: Vec<String> = Vec::new();
     for token in scope.split(' ').filter(|t| !t.is_empty()) {
         let nqchar = |c: char| matches!(c, '\x21' | '\x23'..='\x5b' | '\x5d'..='\x7e');
@@ -134,27 +135,32 @@ pub(crate) fn parse_scope(scope: &str) -> Option<Vec<String>> {
 
 /// How the client derived its `code_challenge` (RFC 7636 §4.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ChallengeMethod {
+pub enum ChallengeMethod {
+    /// The challenge is the verifier.
     Plain,
+    /// The challenge is the verifier's SHA-256, base64url without padding.
     S256,
 }
 
 /// A recorded `code_challenge`.
 #[derive(Clone, Debug)]
-pub(crate) struct Challenge {
-    pub(crate) value: String,
-    pub(crate) method: ChallengeMethod,
+pub struct Challenge {
+    /// The `code_challenge` sent.
+    pub value: String,
+    /// Its `code_challenge_method`.
+    pub method: ChallengeMethod,
 }
 
 /// RFC 7636 §4.1: 43..=128 characters of `[A-Z] / [a-z] / [0-9] / "-" / "." / "_" / "~"`.
 /// A challenge has the same shape (a plain one is the verifier, an S256 one is 43 base64url characters).
-pub(crate) fn is_pkce_string(value: &str) -> bool {
+pub fn is_pkce_string(value: &str) -> bool {
     (43..=128).contains(&value.len())
         && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
 impl Challenge {
-    pub(crate) fn verify(&self, verifier: &str) -> bool {
+    /// Whether `verifier` (a `code_verifier`) answers this challenge.
+    pub fn verify(&self, verifier: &str) -> bool {
         if !is_pkce_string(verifier) {
             return false;
         }
@@ -168,7 +174,7 @@ impl Challenge {
 }
 
 /// Escapes text for HTML element content and quoted attribute values.
-pub(crate) fn escape_html(input: &str) -> String {
+pub fn escape_html(input: &str) -> String {
     let mut out = String::with_capacity(input.len());
     for c in input.chars() {
         match c {

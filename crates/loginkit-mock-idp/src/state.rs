@@ -29,7 +29,7 @@ pub struct RecordedRequest {
 
 impl RecordedRequest {
     /// Records a request as received.
-    pub(crate) fn capture(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Self {
+    pub fn capture(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Self {
         RecordedRequest {
             method: method.as_str().to_owned(),
             path: uri.path().to_owned(),

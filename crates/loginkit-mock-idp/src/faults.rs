@@ -154,7 +154,7 @@ fn padding(bytes: usize) -> Vec<u8> {
 }
 
 /// An RFC 6749 §5.2 error body.
-pub(crate) fn json_error(status: StatusCode, error: &str, description: Option<&str>) -> Response {
+pub fn json_error(status: StatusCode, error: &str, description: Option<&str>) -> Response {
     let mut body = serde_json::Map::new();
     body.insert("error".into(), error.into());
     if let Some(description) = description {

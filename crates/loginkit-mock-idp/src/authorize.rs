@@ -165,7 +165,7 @@ fn resolve_target(config: &MockIdpConfig, params: &Params) -> Result<Target, Rej
 
 /// The redirect URI as a URL when `client` may use it: registered exactly, or any loopback
 /// `http`/`https` URL for a client without registrations; never one with a fragment.
-pub(crate) fn allowed_redirect(client: &MockClient, uri: &str) -> Option<Url> {
+pub fn allowed_redirect(client: &MockClient, uri: &str) -> Option<Url> {
     let url = Url::parse(uri).ok()?;
     // RFC 6749 §3.1.2: the redirection endpoint URI must not include a fragment.
     if url.fragment().is_some() {
