@@ -38,12 +38,13 @@ async fn callback(
 ) -> Result<Response, String> {
     let cookies = parse_cookie_header(h.get(header::COOKIE).and_then(|v| v.to_str().ok()).unwrap_or(""));
     let done = flow.callback(&CallbackRequest::new("mock", &q, &cookies)).await.map_err(|e| e.to_string())?;
+    let location = done.failure_location();
     let mut cookies: Vec<_> = done.cookies.iter().map(|c| (header::SET_COOKIE, c.header())).collect();
     cookies
         .extend(done.session.map(|s| {
             (header::SET_COOKIE, format!("sid={}; Path=/; HttpOnly; SameSite=Lax", s.cookie_value))
         }));
-    Ok((axum::response::AppendHeaders(cookies), Redirect::to(done.location.as_str())).into_response())
+    Ok((axum::response::AppendHeaders(cookies), Redirect::to(location.as_str())).into_response())
 }
 
 async fn me(State(flow): State<Flow>, h: HeaderMap) -> Result<Json<serde_json::Value>, String> {

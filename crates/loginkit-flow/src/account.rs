@@ -16,7 +16,7 @@
 //! one of the session it replaces (the browser's old one), else the one of the oldest (expired
 //! sessions first). Two logins taking one slot conflict, and the later one decides again.
 
-use crate::error::{ErrorType, FlowError};
+use crate::error::{Conflict, FlowError};
 use crate::model::{Identity, NewUser, OneTimeToken, Session, StoredTokens, Timestamp};
 use crate::store::{LoginPlan, PlannedIdentity, PlannedSession, PlannedUser, SlotHolder, Snapshot};
 
@@ -65,27 +65,20 @@ pub(crate) fn decide(
     let user_id = match &facts.current {
         Some(current) => {
             if identity.is_some_and(|i| i.user_id != current.user_id) {
-                return Err(already_exists("This account is already linked to another user."));
+                return Err(FlowError::Conflict(Conflict::IdentityTaken));
             }
             if email.is_some()
                 && snapshot.email_owner.as_deref().is_some_and(|owner| owner != current.user_id)
             {
-                return Err(already_exists("A user with the same email already exists."));
+                return Err(FlowError::Conflict(Conflict::EmailTaken));
             }
-            Some(existing(snapshot, &current.user_id, "The current session's user no longer exists.")?)
+            Some(existing(snapshot, &current.user_id)?)
         }
         None => match (identity, &snapshot.email_owner) {
-            (Some(identity), _) => {
-                Some(existing(snapshot, &identity.user_id, "The identity's user no longer exists.")?)
-            }
-            (None, Some(owner)) if facts.verified => {
-                Some(existing(snapshot, owner, "The email's owner no longer exists.")?)
-            }
+            (Some(identity), _) => Some(existing(snapshot, &identity.user_id)?),
+            (None, Some(owner)) if facts.verified => Some(existing(snapshot, owner)?),
             (None, Some(_)) => {
-                return Err(FlowError::new(
-                    ErrorType::GeneralBadRequest,
-                    "An account with this email already exists. Sign in with it and link this provider from there.",
-                ));
+                return Err(FlowError::Conflict(Conflict::UnverifiedEmail));
             }
             (None, None) => None,
         },
@@ -156,7 +149,7 @@ pub(crate) fn decide_session(
     session_limit: u32,
     now: Timestamp,
 ) -> Result<LoginPlan, FlowError> {
-    let user_id = existing(snapshot, user_id, "The token's user no longer exists.")?;
+    let user_id = existing(snapshot, user_id)?;
     let mut placed = place(&snapshot.sessions, &user_id, session_limit, None, now);
     placed.session = Session { user_id: user_id.clone(), slot: placed.session.slot, ..session.clone() };
     Ok(LoginPlan {
@@ -169,16 +162,12 @@ pub(crate) fn decide_session(
     })
 }
 
-/// The user's id when the snapshot holds the user, else the refusal `why`.
-fn existing(snapshot: &Snapshot, id: &str, why: &str) -> Result<String, FlowError> {
+/// The user's id when the snapshot holds the user.
+fn existing(snapshot: &Snapshot, id: &str) -> Result<String, FlowError> {
     match snapshot.user(id) {
         Some(user) => Ok(user.id.clone()),
-        None => Err(FlowError::new(ErrorType::UserUnauthorized, why)),
+        None => Err(FlowError::Conflict(Conflict::UserGone)),
     }
-}
-
-fn already_exists(message: &str) -> FlowError {
-    FlowError::new(ErrorType::UserAlreadyExists, message)
 }
 
 /// Where a new session of `user_id` goes among its `sessions` (of every user in the snapshot):
@@ -317,8 +306,8 @@ mod tests {
         Making::Session(session("s-new", "", 0))
     }
 
-    fn kind(error: FlowError) -> ErrorType {
-        error.kind()
+    fn kind(error: FlowError) -> &'static str {
+        error.code()
     }
 
     #[test]
@@ -357,7 +346,7 @@ mod tests {
             matches!(&plan.user, PlannedUser::Existing { id, name: Some(n) } if id == "owner" && n == "Ada")
         );
         let refused = decide(&facts(Some("ada@x.test"), false), &new_session(), &snapshot).unwrap_err();
-        assert_eq!(kind(refused), ErrorType::GeneralBadRequest);
+        assert_eq!(kind(refused), "unverified_email");
     }
 
     #[test]
@@ -374,10 +363,7 @@ mod tests {
         );
         assert!(matches!(&plan.identity, Some(PlannedIdentity::Renew { user_id, .. }) if user_id == "u1"));
         let gone = Snapshot { identity: Some(identity_of("u1")), ..Snapshot::default() };
-        assert_eq!(
-            kind(decide(&facts(None, false), &new_session(), &gone).unwrap_err()),
-            ErrorType::UserUnauthorized
-        );
+        assert_eq!(kind(decide(&facts(None, false), &new_session(), &gone).unwrap_err()), "user_gone");
     }
 
     #[test]
@@ -399,12 +385,9 @@ mod tests {
         );
         assert_eq!(plan.replace, None, "replaced by the slot, not deleted apart");
         let theirs = Snapshot { identity: Some(identity_of("other")), ..mine.clone() };
-        assert_eq!(
-            kind(decide(&linking, &new_session(), &theirs).unwrap_err()),
-            ErrorType::UserAlreadyExists
-        );
+        assert_eq!(kind(decide(&linking, &new_session(), &theirs).unwrap_err()), "identity_taken");
         let owned = Snapshot { email_owner: Some("other".into()), ..mine };
-        assert_eq!(kind(decide(&linking, &new_session(), &owned).unwrap_err()), ErrorType::UserAlreadyExists);
+        assert_eq!(kind(decide(&linking, &new_session(), &owned).unwrap_err()), "email_taken");
     }
 
     #[test]

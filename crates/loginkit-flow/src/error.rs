@@ -1,176 +1,281 @@
-//! The flow's one error type, carrying Appwrite's error type strings and HTTP status codes.
+//! The flow's errors: what went wrong and for whom, in the flow's own words.
+//!
+//! Each variant carries what an adapter needs to answer in its own vocabulary (an HTTP status,
+//! an API's error type, a page's text); [`FlowError::code`] names it with a stable string for
+//! logs and failure URLs. Nothing here holds a token or a secret.
 
 use std::fmt;
 
-/// Appwrite's error types used by the OAuth 2.0 flow and the account routes.
+use loginkit_core::Error as ProviderError;
+
+/// Why a login's `state` was refused at the callback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum ErrorType {
-    /// The provider is not enabled (or not configured) for the project. 412.
-    ProjectProviderDisabled,
-    /// No such provider in this build. 400.
-    ProjectProviderUnsupported,
-    /// The project does not exist. 404.
-    ProjectNotFound,
-    /// The success URL failed re-validation at the callback. 400.
-    ProjectInvalidSuccessUrl,
-    /// The failure URL failed re-validation at the callback. 400.
-    ProjectInvalidFailureUrl,
-    /// A request parameter is invalid. 400.
-    GeneralArgumentInvalid,
-    /// A request is refused without telling more (unverified email colliding with an account). 400.
-    GeneralBadRequest,
-    /// The login `state` is missing, tampered, expired, replayed or from another browser. 400.
-    GeneralBadState,
-    /// The storage failed. 500.
-    GeneralServerError,
-    /// The request's `Origin` is not one of the project's. 403.
-    GeneralUnknownOrigin,
-    /// No such route. 404.
-    GeneralRouteNotFound,
-    /// Too many requests. 429.
-    GeneralRateLimitExceeded,
-    /// The provider answered the callback with an error, or the profile could not be read. 424.
-    UserOauth2ProviderError,
-    /// The code exchange failed. 424.
-    UserOauth2ProviderFailure,
-    /// The provider answered 400 to a refresh. 400.
-    UserOauth2BadRequest,
-    /// The provider answered 401 to a refresh. 401.
-    UserOauth2Unauthorized,
-    /// The provider returned no user id. 400.
-    UserMissingId,
-    /// The account or identity already belongs to another user. 409.
-    UserAlreadyExists,
-    /// No valid session. 401.
-    UserUnauthorized,
-    /// A guest called a route that needs a session. 401.
-    GeneralUnauthorizedScope,
-    /// The token-flow secret is wrong, expired or used. 401.
-    UserInvalidToken,
-    /// No such session. 404.
-    UserSessionNotFound,
-    /// No such identity. 404.
-    UserIdentityNotFound,
+pub enum StateProblem {
+    /// The callback carries no `state`.
+    Missing,
+    /// The `state` was not sealed by this flow's keys (tampered, forged, or a key removed).
+    NotOurs,
+    /// The `state` was issued for another project or provider.
+    Elsewhere,
+    /// The login took longer than the state's lifetime.
+    Expired,
+    /// The browser at the callback is not the one that started the login (no binding cookie).
+    OtherBrowser,
+    /// The `state` was already used.
+    Replayed,
+    /// The state names a redirect URI that does not parse.
+    BadRedirectUri,
 }
 
-impl ErrorType {
-    /// Appwrite's type string, e.g. `project_provider_disabled`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            ErrorType::ProjectProviderDisabled => "project_provider_disabled",
-            ErrorType::ProjectProviderUnsupported => "project_provider_unsupported",
-            ErrorType::ProjectNotFound => "project_not_found",
-            ErrorType::ProjectInvalidSuccessUrl => "project_invalid_success_url",
-            ErrorType::ProjectInvalidFailureUrl => "project_invalid_failure_url",
-            ErrorType::GeneralArgumentInvalid => "general_argument_invalid",
-            ErrorType::GeneralBadRequest => "general_bad_request",
-            ErrorType::GeneralBadState => "general_bad_request",
-            ErrorType::GeneralServerError => "general_server_error",
-            ErrorType::GeneralUnknownOrigin => "general_unknown_origin",
-            ErrorType::GeneralRouteNotFound => "general_route_not_found",
-            ErrorType::GeneralRateLimitExceeded => "general_rate_limit_exceeded",
-            ErrorType::UserOauth2ProviderError => "user_oauth2_provider_error",
-            ErrorType::UserOauth2ProviderFailure => "user_oauth2_provider_failure",
-            ErrorType::UserOauth2BadRequest => "user_oauth2_bad_request",
-            ErrorType::UserOauth2Unauthorized => "user_oauth2_unauthorized",
-            ErrorType::UserMissingId => "user_missing_id",
-            ErrorType::UserAlreadyExists => "user_already_exists",
-            ErrorType::UserUnauthorized => "user_unauthorized",
-            ErrorType::GeneralUnauthorizedScope => "general_unauthorized_scope",
-            ErrorType::UserInvalidToken => "user_invalid_token",
-            ErrorType::UserSessionNotFound => "user_session_not_found",
-            ErrorType::UserIdentityNotFound => "user_identity_not_found",
-        }
-    }
-
-    /// The HTTP status Appwrite answers with.
-    pub const fn status(self) -> u16 {
-        match self {
-            ErrorType::ProjectProviderDisabled => 412,
-            ErrorType::ProjectNotFound
-            | ErrorType::GeneralRouteNotFound
-            | ErrorType::UserSessionNotFound
-            | ErrorType::UserIdentityNotFound => 404,
-            ErrorType::UserOauth2ProviderError | ErrorType::UserOauth2ProviderFailure => 424,
-            ErrorType::UserAlreadyExists => 409,
-            ErrorType::UserOauth2Unauthorized
-            | ErrorType::UserUnauthorized
-            | ErrorType::GeneralUnauthorizedScope
-            | ErrorType::UserInvalidToken => 401,
-            ErrorType::GeneralServerError => 500,
-            ErrorType::GeneralUnknownOrigin => 403,
-            ErrorType::GeneralRateLimitExceeded => 429,
-            ErrorType::ProjectProviderUnsupported
-            | ErrorType::ProjectInvalidSuccessUrl
-            | ErrorType::ProjectInvalidFailureUrl
-            | ErrorType::GeneralArgumentInvalid
-            | ErrorType::GeneralBadRequest
-            | ErrorType::GeneralBadState
-            | ErrorType::UserOauth2BadRequest
-            | ErrorType::UserMissingId => 400,
-        }
-    }
-}
-
-impl fmt::Display for ErrorType {
+impl fmt::Display for StateProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(match self {
+            StateProblem::Missing => "missing",
+            StateProblem::NotOurs => "not ours",
+            StateProblem::Elsewhere => "issued for another project or provider",
+            StateProblem::Expired => "expired; start the login again",
+            StateProblem::OtherBrowser => "this browser did not start the login",
+            StateProblem::Replayed => "already used",
+            StateProblem::BadRedirectUri => "unusable redirect URI",
+        })
     }
 }
 
-/// A flow error: Appwrite's type, a message safe to show (never a token or secret), and the
-/// underlying provider or store error when there is one.
+/// Which of a login's URLs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Target {
+    /// Where the browser goes after a successful login.
+    Success,
+    /// Where it goes after a failed one.
+    Failure,
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Target::Success => "success",
+            Target::Failure => "failure",
+        })
+    }
+}
+
+/// Which account rule a login ran into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Conflict {
+    /// The provider account is already linked to another user.
+    IdentityTaken,
+    /// The email is another user's verified address.
+    EmailTaken,
+    /// The provider's address matches a user's, but the provider did not verify it: the login
+    /// neither joins nor takes over that account.
+    UnverifiedEmail,
+    /// The user the login would land on no longer exists.
+    UserGone,
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Conflict::IdentityTaken => "this provider account is already linked to another user",
+            Conflict::EmailTaken => "another user already has this email address",
+            Conflict::UnverifiedEmail => {
+                "an account with this email already exists; sign in with it and link this provider from there"
+            }
+            Conflict::UserGone => "the user this login belongs to no longer exists",
+        })
+    }
+}
+
+/// Why a [`Policy`](crate::Policy) refused a login or a link: shown to the user, so it says
+/// what they can act on and nothing about other accounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// New accounts cannot be created.
+    SignUpClosed,
+    /// The email's domain is not among those allowed (or there is no email to check).
+    EmailDomainNotAllowed,
+    /// The user is blocked.
+    Blocked,
+    /// The identity may not be linked to this user.
+    LinkNotAllowed,
+    /// Any other reason, in the embedder's words (shown to the user).
+    Other(String),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::SignUpClosed => f.write_str("sign-up is closed"),
+            Refusal::EmailDomainNotAllowed => f.write_str("this email domain is not allowed"),
+            Refusal::Blocked => f.write_str("this user is blocked"),
+            Refusal::LinkNotAllowed => f.write_str("this provider account may not be linked to this user"),
+            Refusal::Other(reason) => f.write_str(reason),
+        }
+    }
+}
+
+/// A flow error. The message ([`Display`](fmt::Display)) is safe to show: it never carries a
+/// token or a secret, and text from a provider in it is plain and capped.
 #[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-pub struct FlowError {
-    kind: ErrorType,
-    message: String,
-    #[source]
-    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+#[non_exhaustive]
+pub enum FlowError {
+    /// The provider exists in this build but is not enabled for the project.
+    #[error("the provider `{0}` is not enabled")]
+    ProviderDisabled(String),
+    /// No provider of this id in this build.
+    #[error("the provider `{0}` is not supported")]
+    ProviderUnknown(String),
+    /// A request parameter is invalid.
+    #[error("invalid `{field}`: {reason}")]
+    InvalidArgument {
+        /// The parameter.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A login's success or failure URL is no longer on the allow-list at the callback.
+    #[error("the {0} URL is not allowed")]
+    RedirectNotAllowed(Target),
+    /// The callback's `state` was refused; no failure URL can be trusted.
+    #[error("invalid OAuth2 state: {0}")]
+    BadState(StateProblem),
+    /// The provider answered the callback with an error (the user declined, ...).
+    #[error("{provider} returned an error: {error}{}", description.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
+    ProviderDenied {
+        /// The provider's display name.
+        provider: &'static str,
+        /// Its `error` code, as plain text.
+        error: String,
+        /// Its `error_description`, as plain text.
+        description: Option<String>,
+    },
+    /// The callback carries neither a code nor an error.
+    #[error("the provider sent no authorization code")]
+    MissingCode,
+    /// The authorize URL could not be built (a provider's configuration).
+    #[error("cannot start the login: {0}")]
+    StartFailed(#[source] ProviderError),
+    /// The code exchange failed.
+    #[error("{provider} could not complete sign-in ({reason})")]
+    ExchangeFailed {
+        /// The provider's display name.
+        provider: &'static str,
+        /// The provider's error code, or what went wrong, as plain text.
+        reason: String,
+        /// The cause.
+        #[source]
+        source: ProviderError,
+    },
+    /// The user's profile could not be read.
+    #[error("{provider} did not return the user's profile: {reason}")]
+    ProfileFailed {
+        /// The provider's display name.
+        provider: &'static str,
+        /// What went wrong, as plain text.
+        reason: String,
+        /// The cause.
+        #[source]
+        source: ProviderError,
+    },
+    /// The provider returned no user id.
+    #[error("the provider returned no user id")]
+    MissingUserId,
+    /// An account rule refused the login; nothing was written.
+    #[error("{0}")]
+    Conflict(Conflict),
+    /// The embedder's policy refused the login or the link; nothing was written.
+    #[error("{0}")]
+    Refused(Refusal),
+    /// A token-flow secret is wrong, expired or used.
+    #[error("invalid token")]
+    InvalidToken,
+    /// No such session (of this user).
+    #[error("the session could not be found")]
+    SessionNotFound,
+    /// No such identity (of this user).
+    #[error("the identity could not be found")]
+    IdentityNotFound,
+    /// The provider issues no refresh token (for this session): sign in again.
+    #[error("{provider} issues no refresh token for this session; sign in again")]
+    NotRefreshable {
+        /// The provider's display name.
+        provider: &'static str,
+    },
+    /// The provider refused to refresh the tokens.
+    #[error("the provider refused to refresh the tokens: {source}")]
+    RefreshRefused {
+        /// The provider's HTTP status, when it answered.
+        status: Option<u16>,
+        /// The cause.
+        #[source]
+        source: ProviderError,
+    },
+    /// Another refresh of the account did not finish in time.
+    #[error("another refresh of this account's provider tokens did not finish; try again")]
+    RefreshBusy,
+    /// A refreshed ID token names another subject than the login's.
+    #[error("the provider's refreshed ID token is about another user; sign in again")]
+    SubjectChanged,
+    /// The store failed; nothing can be said about what was written.
+    #[error("storage failed")]
+    Store(#[source] StoreError),
 }
 
 impl FlowError {
-    /// An error of `kind` with `message`.
-    pub fn new(kind: ErrorType, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into(), source: None }
+    /// A stable snake_case name of the variant (`provider_denied`, `bad_state`, ...), for logs,
+    /// metrics and failure URLs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            FlowError::ProviderDisabled(_) => "provider_disabled",
+            FlowError::ProviderUnknown(_) => "provider_unknown",
+            FlowError::InvalidArgument { .. } => "invalid_argument",
+            FlowError::RedirectNotAllowed(_) => "redirect_not_allowed",
+            FlowError::BadState(_) => "bad_state",
+            FlowError::ProviderDenied { .. } => "provider_denied",
+            FlowError::MissingCode => "missing_code",
+            FlowError::StartFailed(_) => "start_failed",
+            FlowError::ExchangeFailed { .. } => "exchange_failed",
+            FlowError::ProfileFailed { .. } => "profile_failed",
+            FlowError::MissingUserId => "missing_user_id",
+            FlowError::Conflict(Conflict::IdentityTaken) => "identity_taken",
+            FlowError::Conflict(Conflict::EmailTaken) => "email_taken",
+            FlowError::Conflict(Conflict::UnverifiedEmail) => "unverified_email",
+            FlowError::Conflict(Conflict::UserGone) => "user_gone",
+            FlowError::Refused(_) => "refused",
+            FlowError::InvalidToken => "invalid_token",
+            FlowError::SessionNotFound => "session_not_found",
+            FlowError::IdentityNotFound => "identity_not_found",
+            FlowError::NotRefreshable { .. } => "not_refreshable",
+            FlowError::RefreshRefused { .. } => "refresh_refused",
+            FlowError::RefreshBusy => "refresh_busy",
+            FlowError::SubjectChanged => "subject_changed",
+            FlowError::Store(_) => "server_error",
+        }
     }
 
-    /// Attaches the cause.
-    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        self.source = Some(Box::new(source));
-        self
+    /// Whether the fault is the server's (the store failed), not the request's or the provider's.
+    pub fn is_server_error(&self) -> bool {
+        matches!(self, FlowError::Store(_))
     }
 
-    /// The error type.
-    pub fn kind(&self) -> ErrorType {
-        self.kind
-    }
-
-    /// The message.
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    /// The HTTP status.
-    pub fn status(&self) -> u16 {
-        self.kind.status()
-    }
-
-    pub(crate) fn bad_state(why: &str) -> Self {
-        Self::new(ErrorType::GeneralBadState, format!("Invalid OAuth2 state: {why}."))
-    }
-
-    pub(crate) fn argument(message: impl Into<String>) -> Self {
-        Self::new(ErrorType::GeneralArgumentInvalid, message)
+    pub(crate) fn argument(field: &'static str, reason: impl Into<String>) -> Self {
+        FlowError::InvalidArgument { field, reason: reason.into() }
     }
 }
 
 impl From<StoreError> for FlowError {
     fn from(error: StoreError) -> Self {
         tracing::error!(%error, "store failed");
-        Self::new(ErrorType::GeneralServerError, "The server could not complete the request: storage failed.")
-            .with_source(error)
+        FlowError::Store(error)
+    }
+}
+
+impl From<Refusal> for FlowError {
+    fn from(refusal: Refusal) -> Self {
+        FlowError::Refused(refusal)
     }
 }
 

@@ -17,12 +17,15 @@ use url::Url;
 
 use crate::account::{self, LoginFacts, Making};
 use crate::crypto::{self, Keys};
-use crate::error::{ErrorType, FlowError};
+use crate::error::{FlowError, Refusal, StateProblem, StoreError, Target};
 use crate::model::{Identity, OneTimeToken, Session, StoredTokens, Timestamp, User};
+use crate::policy::{AdmitAll, Attempt, Event, Policy, Question, Verdicts};
 use crate::redirect::AllowList;
 use crate::sealed::{PlainTokens, RevealedTokens, Row};
 use crate::state::{LoginState, STATE_LIFETIME};
-use crate::store::{LoginKey, Pruned, Renewal, SealedTable, SessionRenewal, Store};
+use crate::store::{
+    LoginKey, PlannedIdentity, PlannedUser, Pruned, Renewal, SealedTable, SessionRenewal, Snapshot, Store,
+};
 
 /// Most custom scopes a login may ask for.
 pub const MAX_SCOPES: usize = 100;
@@ -55,6 +58,8 @@ pub struct Project {
     /// Whether the site is served over https: the flow's cookies are then `Secure` and named with
     /// the `__Host-` prefix, which a sibling subdomain cannot plant.
     pub secure_cookies: bool,
+    /// Who may sign up, sign in and link, and who hears about it ([`AdmitAll`] by default).
+    pub policy: Arc<dyn Policy>,
 }
 
 impl Project {
@@ -73,7 +78,14 @@ impl Project {
             default_success: None,
             default_failure: None,
             secure_cookies: false,
+            policy: Arc::new(AdmitAll),
         }
+    }
+
+    /// Sets the project's [`Policy`].
+    pub fn policy(mut self, policy: impl Policy) -> Self {
+        self.policy = Arc::new(policy);
+        self
     }
 
     /// The name of one of the flow's cookies: `__Host-<name>` when cookies are `Secure`.
@@ -233,7 +245,10 @@ pub fn parse_cookie_header(header: &str) -> Vec<(String, String)> {
 /// Where a callback ends: a redirect to the success or the failure URL.
 #[derive(Debug)]
 pub struct Completed {
-    /// The URL to redirect to.
+    /// The URL to redirect to: the success URL (with `userId` and `secret` after a token-flow
+    /// login), or the failure URL as the login named it. Each adapter tells the failure page
+    /// what went wrong in its own format from [`Completed::error`] (see
+    /// [`Completed::failure_location`] for a neutral one).
     pub location: Url,
     /// Cookies to set with the redirect: the binding cookie deleted and, after a token-flow
     /// login, the cookie that lets this browser link providers to the session its secret makes.
@@ -242,6 +257,18 @@ pub struct Completed {
     pub session: Option<NewSession>,
     /// The error when `location` is the failure URL.
     pub error: Option<FlowError>,
+}
+
+impl Completed {
+    /// `location` with the error's [`code`](FlowError::code) as an `error` query parameter when
+    /// the login failed; `location` as it is otherwise.
+    pub fn failure_location(&self) -> Url {
+        let mut location = self.location.clone();
+        if let Some(error) = &self.error {
+            location.query_pairs_mut().append_pair("error", error.code());
+        }
+        location
+    }
 }
 
 /// A session just created, with the secret only its holder will ever see.
@@ -338,17 +365,10 @@ impl Flow {
         let project = &self.inner.project;
         match project.providers.get(id) {
             Some(provider) => Ok(provider),
-            None if project.known_providers.iter().any(|known| known == id) => Err(FlowError::new(
-                ErrorType::ProjectProviderDisabled,
-                format!(
-                    "This provider is disabled. Please enable the provider from your {} console to continue.",
-                    project.id
-                ),
-            )),
-            None => Err(FlowError::new(
-                ErrorType::ProjectProviderUnsupported,
-                format!("The provider `{}` is not supported.", truncate(id, 64)),
-            )),
+            None if project.known_providers.iter().any(|known| known == id) => {
+                Err(FlowError::ProviderDisabled(id.to_owned()))
+            }
+            None => Err(FlowError::ProviderUnknown(truncate(id, 64).to_owned())),
         }
     }
 
@@ -360,14 +380,16 @@ impl Flow {
         let success = self.target(request.success, project.default_success.as_ref(), "success")?;
         let failure = self.target(request.failure, project.default_failure.as_ref(), "failure")?;
         if request.scopes.len() > MAX_SCOPES {
-            return Err(FlowError::argument(format!(
-                "Invalid `scopes` param: Value must be an array of no more than {MAX_SCOPES} items."
-            )));
+            return Err(FlowError::argument(
+                "scopes",
+                format!("Value must be an array of no more than {MAX_SCOPES} items."),
+            ));
         }
         if request.scopes.iter().any(|s| s.len() > MAX_SCOPE_LEN) {
-            return Err(FlowError::argument(format!(
-                "Invalid `scopes` param: each scope must be at most {MAX_SCOPE_LEN} characters long."
-            )));
+            return Err(FlowError::argument(
+                "scopes",
+                format!("each scope must be at most {MAX_SCOPE_LEN} characters long."),
+            ));
         }
         let capabilities = provider.descriptor().capabilities;
         let pkce = capabilities.pkce.then(PkceCodeChallenge::new_random_sha256);
@@ -387,7 +409,10 @@ impl Flow {
         };
         let sealed = state.seal(&self.inner.keys);
         if sealed.len() > crate::state::MAX_SEALED_LEN {
-            return Err(FlowError::argument("The success and failure URLs are too long together."));
+            return Err(FlowError::argument(
+                "success",
+                "the success and failure URLs are too long together.",
+            ));
         }
         let mut authorize = AuthorizeRequest::new(request.redirect_uri, &sealed).scopes(request.scopes);
         if let Some((challenge, _)) = &pkce {
@@ -396,10 +421,7 @@ impl Flow {
         if let Some(nonce) = &nonce {
             authorize = authorize.nonce(nonce);
         }
-        let location = provider.authorize(&authorize).await.map_err(|error| {
-            FlowError::new(ErrorType::GeneralArgumentInvalid, format!("Cannot start the login: {error}"))
-                .with_source(error)
-        })?;
+        let location = provider.authorize(&authorize).await.map_err(FlowError::StartFailed)?;
         Ok(Started {
             location,
             cookie: Cookie {
@@ -411,20 +433,27 @@ impl Flow {
         })
     }
 
-    fn target(&self, given: Option<&str>, default: Option<&Url>, name: &str) -> Result<Url, FlowError> {
+    fn target(
+        &self,
+        given: Option<&str>,
+        default: Option<&Url>,
+        name: &'static str,
+    ) -> Result<Url, FlowError> {
+        let allow = &self.inner.project.allow;
         match (given.filter(|s| !s.is_empty()), default) {
-            (Some(url), _) => self.inner.project.allow.check(url).map_err(|error| {
-                FlowError::argument(format!(
-                    "Invalid `{name}` param: URL host must be one of: {}. ({error})",
-                    { self.inner.project.allow.hostnames().join(", ") }
-                ))
+            (Some(url), _) => allow.check(url).map_err(|error| {
+                FlowError::argument(
+                    name,
+                    format!("URL host must be one of: {}. ({error})", allow.hostnames().join(", ")),
+                )
             }),
-            (None, Some(default)) => self.inner.project.allow.check(default.as_str()).map_err(|error| {
-                FlowError::argument(format!(
-                    "The project's default `{name}` URL is not on its allow-list ({error})."
-                ))
+            (None, Some(default)) => allow.check(default.as_str()).map_err(|error| {
+                FlowError::argument(
+                    name,
+                    format!("the project's default URL is not on its allow-list ({error})."),
+                )
             }),
-            (None, None) => Err(FlowError::argument(format!("The `{name}` URL is required."))),
+            (None, None) => Err(FlowError::argument(name, "the URL is required.")),
         }
     }
 
@@ -436,16 +465,17 @@ impl Flow {
     /// parameter, in which case nothing was written either.
     pub async fn callback(&self, request: &CallbackRequest<'_>) -> Result<Completed, FlowError> {
         let param = |name: &str| request.params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-        let sealed =
-            param("state").filter(|s| !s.is_empty()).ok_or_else(|| FlowError::bad_state("missing"))?;
-        let state =
-            LoginState::open(&self.inner.keys, sealed).ok_or_else(|| FlowError::bad_state("not ours"))?;
+        let sealed = param("state")
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| FlowError::BadState(StateProblem::Missing))?;
+        let state = LoginState::open(&self.inner.keys, sealed)
+            .ok_or_else(|| FlowError::BadState(StateProblem::NotOurs))?;
         let project = &self.inner.project;
         if state.project != project.id || state.provider != request.provider {
-            return Err(FlowError::bad_state("issued for another project or provider"));
+            return Err(FlowError::BadState(StateProblem::Elsewhere));
         }
         if state.expired(Timestamp::now()) {
-            return Err(FlowError::bad_state("expired; start the login again"));
+            return Err(FlowError::BadState(StateProblem::Expired));
         }
         // Only the `__Host-` name counts on an https site: a sibling subdomain can plant the plain one.
         let cookie_name = project.cookie_name(&state.cookie_name());
@@ -454,22 +484,24 @@ impl Flow {
             .iter()
             .any(|(name, value)| *name == cookie_name && crypto::secrets_equal(value, &state.binding));
         if !bound {
-            return Err(FlowError::bad_state("this browser did not start the login"));
+            return Err(FlowError::BadState(StateProblem::OtherBrowser));
         }
         let clear = Cookie::removal(cookie_name, project.secure_cookies);
-        let success = project.allow.check(&state.success).map_err(|_| {
-            FlowError::new(ErrorType::ProjectInvalidSuccessUrl, "Invalid redirect URL for OAuth success.")
-        })?;
-        let failure = project.allow.check(&state.failure).map_err(|_| {
-            FlowError::new(ErrorType::ProjectInvalidFailureUrl, "Invalid redirect URL for OAuth failure.")
-        })?;
+        let success = project
+            .allow
+            .check(&state.success)
+            .map_err(|_| FlowError::RedirectNotAllowed(Target::Success))?;
+        let failure = project
+            .allow
+            .check(&state.failure)
+            .map_err(|_| FlowError::RedirectNotAllowed(Target::Failure))?;
         if !self.inner.store.consume_state(&state.id, Timestamp::from_millis(state.expires)).await? {
-            return Err(FlowError::bad_state("already used"));
+            return Err(FlowError::BadState(StateProblem::Replayed));
         }
         let fail = |error: FlowError| -> Result<Completed, FlowError> {
-            tracing::info!(provider = request.provider, kind = %error.kind(), "login failed");
+            tracing::info!(provider = request.provider, error = error.code(), "login failed");
             Ok(Completed {
-                location: failure_url(&failure, &error),
+                location: failure.clone(),
                 cookies: vec![clear.clone()],
                 session: None,
                 error: Some(error),
@@ -482,28 +514,20 @@ impl Flow {
         let name = provider.descriptor().display_name;
         if let Some(error) = param("error") {
             // The provider's words reach the app's failure page: as plain text, capped.
-            let description = param("error_description")
-                .map(|d| plain_text(d, 256))
-                .filter(|d| !d.is_empty())
-                .map(|d| format!(": {d}"))
-                .unwrap_or_default();
-            return fail(FlowError::new(
-                ErrorType::UserOauth2ProviderError,
-                format!(
-                    "The {name} OAuth2 provider returned an error: {}{description}",
-                    plain_text(error, 64)
-                ),
-            ));
+            let description =
+                param("error_description").map(|d| plain_text(d, 256)).filter(|d| !d.is_empty());
+            return fail(FlowError::ProviderDenied {
+                provider: name,
+                error: plain_text(error, 64),
+                description,
+            });
         }
         let Some(code) = param("code").filter(|c| !c.is_empty()) else {
-            return fail(FlowError::new(
-                ErrorType::UserOauth2ProviderError,
-                "Missing OAuth2 code. Please contact the team for additional support.",
-            ));
+            return fail(FlowError::MissingCode);
         };
         let redirect_uri = match Url::parse(&state.redirect_uri) {
             Ok(url) => url,
-            Err(_) => return Err(FlowError::bad_state("unusable redirect URI")),
+            Err(_) => return Err(FlowError::BadState(StateProblem::BadRedirectUri)),
         };
         let code = AuthorizationCode::new(code.to_owned());
         let verifier = state.pkce_verifier.clone().map(PkceCodeVerifier::new);
@@ -519,35 +543,19 @@ impl Flow {
             Ok(tokens) => tokens,
             Err(error) => {
                 let reason = error.provider_code().map(str::to_owned).unwrap_or_else(|| error.to_string());
-                return fail(
-                    FlowError::new(
-                        ErrorType::UserOauth2ProviderFailure,
-                        format!(
-                            "{name} couldn't complete sign-in ({}). Please try again.",
-                            plain_text(&reason, 256)
-                        ),
-                    )
-                    .with_source(error),
-                );
+                let reason = plain_text(&reason, 256);
+                return fail(FlowError::ExchangeFailed { provider: name, reason, source: error });
             }
         };
         let profile = match provider.user_profile(&tokens).await {
             Ok(profile) => profile,
             Err(error) => {
-                return fail(
-                    FlowError::new(
-                        ErrorType::UserOauth2ProviderError,
-                        format!(
-                            "{name} did not return the user's profile: {}",
-                            plain_text(&error.to_string(), 256)
-                        ),
-                    )
-                    .with_source(error),
-                );
+                let reason = plain_text(&error.to_string(), 256);
+                return fail(FlowError::ProfileFailed { provider: name, reason, source: error });
             }
         };
         if profile.id.is_empty() {
-            return fail(FlowError::new(ErrorType::UserMissingId, "Missing ID from OAuth2 provider"));
+            return fail(FlowError::MissingUserId);
         }
         let display_name =
             profile.name.clone().filter(|n| !n.is_empty()).or_else(|| apple_user_name(param("user")));
@@ -576,7 +584,7 @@ impl Flow {
                 tracing::info!(provider = request.provider, user = %user_id, token_flow = state.token, "login completed");
                 Ok(Completed { location, cookies, session, error: None })
             }
-            Err(error) if error.kind() == ErrorType::GeneralServerError => Err(error),
+            Err(error) if error.is_server_error() => Err(error),
             Err(error) => fail(error),
         }
     }
@@ -660,21 +668,65 @@ impl Flow {
             email,
             current_user: current.map(|c| c.user_id.as_str()),
         };
-        let plan = {
-            let (facts, making) = (facts, making.clone());
-            self.inner
-                .store
-                .login(&key, Box::new(move |snapshot| account::decide(&facts, &making, snapshot)))
-                .await??
+        let policy = project.policy.as_ref();
+        let asks = policy.questions();
+        let attempt = Attempt {
+            provider: login.provider,
+            provider_uid: &profile.id,
+            email,
+            email_verified: facts.verified,
+            name: facts.display_name.as_deref(),
+        };
+        // The policy's questions are async and the decision is not: a decision raising a
+        // question not answered yet writes nothing and hands the question out; the login asks
+        // it and decides again with the answer (once per question, at most three).
+        let mut verdicts = Verdicts::default();
+        let plan = loop {
+            let asked = Arc::new(std::sync::Mutex::new(None::<Question>));
+            let decide = {
+                let (facts, making, verdicts, asked) =
+                    (facts.clone(), making.clone(), verdicts.clone(), asked.clone());
+                move |snapshot: &Snapshot| {
+                    let plan = account::decide(&facts, &making, snapshot)?;
+                    match verdicts.review(asks, &plan, snapshot) {
+                        Ok(()) => Ok(plan),
+                        Err(Ok(refusal)) => Err(FlowError::Refused(refusal)),
+                        Err(Err(question)) => {
+                            *asked.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(question);
+                            Err(FlowError::Refused(Refusal::Other("not decided yet".into())))
+                        }
+                    }
+                }
+            };
+            let result = self.inner.store.login(&key, Box::new(decide)).await?;
+            let question = asked.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
+            match (result, question) {
+                (Err(_), Some(question)) => verdicts.ask(policy, question, &attempt).await,
+                (result, _) => break result?,
+            }
         };
         let user_id = plan.user.id().to_owned();
+        let new_user = matches!(plan.user, PlannedUser::Create(_));
+        let linked = !new_user && matches!(plan.identity, Some(PlannedIdentity::Create(_)));
+        let signed_in =
+            Event::SignedIn { user: &user_id, provider: login.provider, provider_uid: &profile.id, new_user };
+        policy.on_event(&signed_in).await;
+        if linked {
+            policy
+                .on_event(&Event::Linked {
+                    user: &user_id,
+                    provider: login.provider,
+                    provider_uid: &profile.id,
+                })
+                .await;
+        }
         let outcome = match (outcome, plan.session) {
             (Pending::Session(secret), Some(placed)) => {
                 Outcome::Session(Box::new(new_session(placed.session, secret)))
             }
             (Pending::Token { secret, link }, _) => Outcome::Token { secret, link },
             (Pending::Session(_), None) => {
-                return Err(FlowError::new(ErrorType::GeneralServerError, "The login made no session."));
+                return Err(FlowError::Store(StoreError::Conflict("the login's plan made no session")));
             }
         };
         Ok((user_id, outcome))
@@ -738,7 +790,7 @@ impl Flow {
         secret: &str,
         client: &Client,
     ) -> Result<NewSession, FlowError> {
-        let invalid = || FlowError::new(ErrorType::UserInvalidToken, "Invalid token passed in the request.");
+        let invalid = || FlowError::InvalidToken;
         if user_id.is_empty() || secret.is_empty() || secret.len() > 256 || user_id.len() > 64 {
             return Err(invalid());
         }
@@ -803,15 +855,7 @@ impl Flow {
     pub async fn refresh_session(&self, session: &Session) -> Result<Session, FlowError> {
         let provider = self.provider(&session.provider)?;
         let descriptor = provider.descriptor();
-        let not_refreshable = || {
-            FlowError::new(
-                ErrorType::UserOauth2BadRequest,
-                format!(
-                    "{} does not issue refresh tokens for this session; sign in again instead.",
-                    descriptor.display_name
-                ),
-            )
-        };
+        let not_refreshable = || FlowError::NotRefreshable { provider: descriptor.display_name };
         if !descriptor.capabilities.refresh {
             return Err(not_refreshable());
         }
@@ -843,10 +887,7 @@ impl Flow {
                 return self.refresh_claimed(provider.as_ref(), session, &seen, until).await;
             }
             if now > waited_since.plus(lease + Duration::from_secs(5)) {
-                return Err(FlowError::new(
-                    ErrorType::UserOauth2ProviderError,
-                    "Another refresh of this account's provider tokens did not finish; try again.",
-                ));
+                return Err(FlowError::RefreshBusy);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -867,10 +908,7 @@ impl Flow {
         };
         let Some(refresh_token) = self.identity_tokens(seen).refresh_token else {
             release().await;
-            return Err(FlowError::new(
-                ErrorType::UserOauth2BadRequest,
-                "The provider issued no refresh token for this account; sign in again instead.",
-            ));
+            return Err(FlowError::NotRefreshable { provider: provider.descriptor().display_name });
         };
         let tokens = match provider.refresh(&RefreshToken::new(refresh_token)).await {
             Ok(tokens) => tokens,
@@ -885,10 +923,7 @@ impl Flow {
         {
             release().await;
             tracing::warn!(provider = %session.provider, "a refreshed ID token names another subject");
-            return Err(FlowError::new(
-                ErrorType::UserOauth2ProviderError,
-                "The provider's refreshed ID token is about another user; sign in again.",
-            ));
+            return Err(FlowError::SubjectChanged);
         }
         let now = Timestamp::now();
         let plain = PlainTokens::from(&tokens);
@@ -1025,15 +1060,17 @@ impl Flow {
 
     /// Deletes one of the user's sessions.
     pub async fn delete_session(&self, user_id: &str, id: &str) -> Result<(), FlowError> {
-        match self.inner.store.delete_session(user_id, id).await? {
-            true => Ok(()),
-            false => Err(session_not_found()),
+        if !self.inner.store.delete_session(user_id, id).await? {
+            return Err(session_not_found());
         }
+        self.inner.project.policy.on_event(&Event::SignedOut { user: user_id, session: Some(id) }).await;
+        Ok(())
     }
 
     /// Deletes all of the user's sessions.
     pub async fn delete_sessions(&self, user_id: &str) -> Result<(), FlowError> {
         self.inner.store.delete_sessions(user_id).await?;
+        self.inner.project.policy.on_event(&Event::SignedOut { user: user_id, session: None }).await;
         Ok(())
     }
 
@@ -1044,13 +1081,14 @@ impl Flow {
 
     /// Deletes one of the user's identities.
     pub async fn delete_identity(&self, user_id: &str, id: &str) -> Result<(), FlowError> {
-        match self.inner.store.delete_identity(user_id, id).await? {
-            true => Ok(()),
-            false => Err(FlowError::new(
-                ErrorType::UserIdentityNotFound,
-                "Identity with the requested ID could not be found.",
-            )),
+        let store = &self.inner.store;
+        let identity = store.identities(user_id).await?.into_iter().find(|identity| identity.id == id);
+        let Some(identity) = identity else { return Err(FlowError::IdentityNotFound) };
+        if !store.delete_identity(user_id, id).await? {
+            return Err(FlowError::IdentityNotFound);
         }
+        self.inner.project.policy.on_event(&Event::Unlinked { user: user_id, identity: &identity }).await;
+        Ok(())
     }
 }
 
@@ -1086,28 +1124,11 @@ struct Login<'a> {
 }
 
 fn session_not_found() -> FlowError {
-    FlowError::new(ErrorType::UserSessionNotFound, "The current user session could not be found.")
+    FlowError::SessionNotFound
 }
 
 fn refresh_error(error: ProviderError) -> FlowError {
-    let kind = match error.provider_status() {
-        Some(400) => ErrorType::UserOauth2BadRequest,
-        Some(401) => ErrorType::UserOauth2Unauthorized,
-        _ => ErrorType::UserOauth2ProviderError,
-    };
-    FlowError::new(kind, format!("The provider refused to refresh the tokens: {error}")).with_source(error)
-}
-
-/// The failure URL with Appwrite's `error` parameter: JSON `{message, type, code}`.
-fn failure_url(failure: &Url, error: &FlowError) -> Url {
-    let mut url = failure.clone();
-    let payload = serde_json::json!({
-        "message": error.message(),
-        "type": error.kind().as_str(),
-        "code": error.status(),
-    });
-    url.query_pairs_mut().append_pair("error", &payload.to_string());
-    url
+    FlowError::RefreshRefused { status: error.provider_status(), source: error }
 }
 
 /// The name from Apple's one-time `user` form field: `{"name":{"firstName":..,"lastName":..}}`.
@@ -1162,19 +1183,6 @@ mod tests {
         assert_eq!(apple_user_name(Some("not json")), None);
         assert_eq!(apple_user_name(Some(r#"{"name":{}}"#)), None);
         assert_eq!(apple_user_name(None), None);
-    }
-
-    #[test]
-    fn failure_url_keeps_query_and_adds_error() {
-        let url = failure_url(
-            &Url::parse("http://localhost/fail?x=1").unwrap(),
-            &FlowError::new(ErrorType::UserOauth2ProviderError, "denied"),
-        );
-        let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
-        assert_eq!(pairs[0], ("x".into(), "1".into()));
-        let error: serde_json::Value = serde_json::from_str(&pairs[1].1).unwrap();
-        assert_eq!(error["type"], "user_oauth2_provider_error");
-        assert_eq!(error["code"], 424);
     }
 
     #[test]

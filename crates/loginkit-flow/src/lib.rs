@@ -20,18 +20,20 @@ mod crypto;
 mod error;
 mod flow;
 mod model;
+mod policy;
 mod redirect;
 mod sealed;
 mod state;
 mod store;
 
 pub use crypto::{KeyError, Keys, MASTER_KEY_LEN};
-pub use error::{ErrorType, FlowError, StoreError};
+pub use error::{Conflict, FlowError, Refusal, StateProblem, StoreError, Target};
 pub use flow::{
     CallbackRequest, Client, Completed, Cookie, Flow, LINK_COOKIE_PREFIX, MAX_SCOPE_LEN, MAX_SCOPES,
     NewSession, PRUNE_BATCH, Project, RESEAL_BATCH, Resealed, StartRequest, Started, parse_cookie_header,
 };
 pub use model::{Identity, NewUser, OneTimeToken, Sealed, Session, StoredTokens, Timestamp, User};
+pub use policy::{AdmitAll, Attempt, Event, Policy, Questions, Rules};
 pub use redirect::{AllowList, MAX_URL_LEN, RedirectError};
 pub use sealed::RevealedTokens;
 pub use state::{BINDING_COOKIE_PREFIX, STATE_LIFETIME};

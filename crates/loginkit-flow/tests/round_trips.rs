@@ -54,7 +54,7 @@ async fn count(store: Arc<dyn Store>, expected_callback: u64, expected_redemptio
         let request = CallbackRequest { client: &client, ..CallbackRequest::new("mock", &params, &cookies) };
         let (n, done) = trips(&store, flow.callback(&request)).await;
         let done = done.unwrap();
-        assert_eq!(done.error.as_ref().map(|e| e.message().to_owned()), None, "{login}");
+        assert_eq!(done.error.as_ref().map(|e| e.to_string()), None, "{login}");
         assert_eq!(n, expected_callback, "{login} login: round trips of the callback");
         let cookie = done.session.unwrap().cookie_value;
         let (n, signed_in) = trips(&store, flow.authenticate(&cookie)).await;

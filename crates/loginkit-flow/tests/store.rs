@@ -124,7 +124,7 @@ impl Fixture {
                 &key,
                 Box::new(move |snapshot| {
                     *keep.lock().unwrap() = Some(snapshot.clone());
-                    Err(FlowError::new(loginkit_flow::ErrorType::GeneralBadRequest, "only looking"))
+                    Err(FlowError::Refused(loginkit_flow::Refusal::Other("only looking".into())))
                 }),
             )
             .await
@@ -370,13 +370,10 @@ async fn a_refused_login_writes_nothing(f: Fixture) {
     let counted = calls.clone();
     let decide: Decide = Box::new(move |_| {
         counted.fetch_add(1, Ordering::SeqCst);
-        Err(FlowError::new(loginkit_flow::ErrorType::UserAlreadyExists, "refused"))
+        Err(FlowError::Conflict(loginkit_flow::Conflict::IdentityTaken))
     });
     let refused = f.store.login(&key("github", "1", None, None), decide).await.unwrap().unwrap_err();
-    assert_eq!(
-        (refused.kind(), calls.load(Ordering::SeqCst)),
-        (loginkit_flow::ErrorType::UserAlreadyExists, 1)
-    );
+    assert_eq!((refused.code(), calls.load(Ordering::SeqCst)), ("identity_taken", 1));
     assert_eq!(f.counts().await, [0, 0, 0, 0]);
 }
 

@@ -1,43 +1,14 @@
 //! HTTP plumbing shared by the routes: query and cookie parsing, Appwrite's JSON models and
 //! error body, cookie building.
 
-use axum::Json;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use loginkit_flow::{ErrorType, Flow, FlowError, Identity, Session, Timestamp, User};
+use axum::http::{HeaderMap, HeaderValue, header};
+use loginkit_flow::{Flow, Identity, Session, Timestamp, User};
+
+use crate::errors::ApiError;
 use serde_json::{Value, json};
 
 /// Version reported in error bodies.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// An error answered as Appwrite's JSON `{message, code, type, version}`.
-#[derive(Debug)]
-pub struct ApiError(pub FlowError);
-
-impl From<FlowError> for ApiError {
-    fn from(error: FlowError) -> Self {
-        Self(error)
-    }
-}
-
-impl ApiError {
-    pub fn new(kind: ErrorType, message: impl Into<String>) -> Self {
-        Self(FlowError::new(kind, message))
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let body = json!({
-            "message": self.0.message(),
-            "code": self.0.status(),
-            "type": self.0.kind().as_str(),
-            "version": VERSION,
-        });
-        (status, Json(body)).into_response()
-    }
-}
 
 /// `a=1&b=2` as pairs, percent-decoded.
 pub fn pairs(query: &[u8]) -> Vec<(String, String)> {

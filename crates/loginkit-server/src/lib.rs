@@ -7,6 +7,7 @@
 //! flow.
 
 pub mod config;
+pub mod errors;
 mod http;
 pub mod rate_limit;
 pub mod routes;

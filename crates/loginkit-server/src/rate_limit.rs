@@ -12,17 +12,17 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::errors::ErrorType;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
-use loginkit_flow::ErrorType;
 
 use crate::AppState;
 use crate::config::ConfigError;
-use crate::http::ApiError;
+use crate::errors::ApiError;
 
 /// The limiter; off when the configured limit is 0.
 #[derive(Debug, Clone)]

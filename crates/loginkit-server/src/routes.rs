@@ -14,7 +14,7 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use loginkit_flow::{
-    CallbackRequest, Client, Cookie, ErrorType, Flow, NewSession, Session, StartRequest, Timestamp, User,
+    CallbackRequest, Client, Cookie, Flow, NewSession, Session, StartRequest, Timestamp, User,
 };
 use serde_json::{Value, json};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
@@ -22,9 +22,10 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use url::Url;
 
 use crate::AppState;
+use crate::errors::{ApiError, ErrorType};
 use crate::http::{
-    ApiError, SameSite, cookies, current_session, first, identity_json, pairs, project_id, scopes,
-    session_cookie_name, session_json, set_cookie, user_json,
+    SameSite, cookies, current_session, first, identity_json, pairs, project_id, scopes, session_cookie_name,
+    session_json, set_cookie, user_json,
 };
 
 type Shared = State<Arc<AppState>>;
@@ -230,7 +231,11 @@ async fn callback(
             client: &client,
         })
         .await?;
-    let mut response = redirect(StatusCode::MOVED_PERMANENTLY, completed.location.as_str());
+    let location = match &completed.error {
+        Some(error) => ApiError::from(error).on_failure_url(&completed.location),
+        None => completed.location.clone(),
+    };
+    let mut response = redirect(StatusCode::MOVED_PERMANENTLY, location.as_str());
     for cookie in &completed.cookies {
         append_cookie(&mut response, cookie);
     }
