@@ -829,8 +829,9 @@ impl Flow {
         Ok(new_session(placed.session, cookie_secret))
     }
 
-    /// The session a cookie, `X-Appwrite-Session` or fallback value stands for, with its user, if
-    /// it is valid: one read.
+    /// The session a cookie value stands for, with its user, if it is valid: one read. A valid
+    /// session whose user the project's [`Policy::admit_session`] refuses (a blocked user) is
+    /// [`FlowError::Refused`].
     pub async fn authenticate(&self, cookie_value: &str) -> Result<Option<(Session, User)>, FlowError> {
         let Some(payload) = STANDARD
             .decode(cookie_value.trim())
@@ -841,7 +842,11 @@ impl Flow {
         };
         let found =
             self.inner.store.authenticate(&payload.id, &crypto::digest_secret(&payload.secret)).await?;
-        Ok(found.filter(|(s, _)| s.user_id == payload.id && s.expire > Timestamp::now()))
+        let found = found.filter(|(s, _)| s.user_id == payload.id && s.expire > Timestamp::now());
+        if let Some((_, user)) = &found {
+            self.inner.project.policy.admit_session(user)?;
+        }
+        Ok(found)
     }
 
     /// Refreshes a session's provider tokens (and those of its identity) and extends it.

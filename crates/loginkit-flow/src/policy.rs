@@ -121,6 +121,14 @@ pub trait Policy: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Asked on every authenticated request ([`Flow::authenticate`](crate::Flow::authenticate))
+    /// about the session's user, so a block takes effect on sessions already out. It is on
+    /// every request's path, hence not async: answer from memory.
+    fn admit_session(&self, user: &User) -> Result<(), Refusal> {
+        let _ = user;
+        Ok(())
+    }
+
     /// Told after a login, a link, an unlink or a sign-out was written.
     async fn on_event(&self, event: &Event<'_>) {
         let _ = event;
@@ -146,7 +154,7 @@ pub struct Rules {
     /// When not empty, a new user needs a provider-verified email in one of these domains
     /// (compared case-insensitively, exactly: `example.com` does not admit `sub.example.com`).
     pub allowed_email_domains: Vec<String>,
-    /// Users who may not sign in (by id).
+    /// Users who may not sign in (by id); their sessions are refused too.
     pub blocked: HashSet<String>,
 }
 
@@ -196,6 +204,10 @@ impl Policy for Rules {
     }
 
     async fn admit_user(&self, user: &User, _attempt: &Attempt<'_>) -> Result<(), Refusal> {
+        self.admit_session(user)
+    }
+
+    fn admit_session(&self, user: &User) -> Result<(), Refusal> {
         if self.blocked.contains(&user.id) { Err(Refusal::Blocked) } else { Ok(()) }
     }
 }

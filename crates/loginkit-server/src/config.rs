@@ -112,6 +112,18 @@ pub struct ProjectConfig {
     pub success_url: Option<String>,
     /// Failure URL when a login names none. Default: the demo page.
     pub failure_url: Option<String>,
+    /// `false`: logins create no users (members still sign in and link providers); a new
+    /// person's login ends at the failure URL with `user_count_exceeded`. Default `true`.
+    #[serde(default = "yes")]
+    pub signup: bool,
+    /// When not empty, a new user needs an email address the provider verified, in one of these
+    /// domains (exact, case-insensitive); others end with `user_email_not_whitelisted`.
+    #[serde(default)]
+    pub allowed_email_domains: Vec<String>,
+    /// Users (by id) who may not sign in: their logins end with `user_blocked` and their sessions
+    /// are answered 401 `user_blocked`, as Appwrite does for a user whose status is off.
+    #[serde(default)]
+    pub blocked_users: Vec<String>,
     /// Enabled providers by id.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderSettings>,
@@ -368,6 +380,9 @@ impl ProjectConfig {
             database_url_env: None,
             success_url: None,
             failure_url: None,
+            signup: true,
+            allowed_email_domains: Vec::new(),
+            blocked_users: Vec::new(),
             providers: BTreeMap::new(),
         }
     }

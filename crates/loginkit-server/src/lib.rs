@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use axum::Router;
 use loginkit::{HttpClient, HttpConfig, ProviderConfig, Registry};
-use loginkit_flow::{AllowList, Flow, Keys, PgStore, Project, SqliteStore, Store};
+use loginkit_flow::{AllowList, Flow, Keys, PgStore, Project, Rules, SqliteStore, Store};
 use tokio::net::TcpListener;
 use url::Url;
 
@@ -520,6 +520,21 @@ fn build_project(
     };
     project.default_success = Some(page("success_url", &settings.success_url)?);
     project.default_failure = Some(page("failure_url", &settings.failure_url)?);
+    for domain in &settings.allowed_email_domains {
+        if domain.is_empty() || domain.contains(['@', '/', ' ']) {
+            return Err(error(format!(
+                "allowed_email_domains: `{domain}` is not a domain (write `example.com`, without `@`)"
+            )));
+        }
+    }
+    let rules = Rules {
+        signup: settings.signup,
+        allowed_email_domains: settings.allowed_email_domains.clone(),
+        blocked: settings.blocked_users.iter().cloned().collect(),
+    };
+    if rules.restricts() {
+        project = project.policy(rules);
+    }
     if config.mock_idp {
         for mock in ["mock", "mock-unverified"] {
             if !settings.providers.contains_key(mock) {

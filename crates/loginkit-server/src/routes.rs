@@ -219,7 +219,17 @@ async fn callback(
         ApiError::new(ErrorType::ProjectNotFound, "Project with the requested ID could not be found.")
     })?;
     let params = pairs(query.unwrap_or_default().as_bytes());
-    let current = current_session(flow, &project, &headers).await?.map(|(session, _)| session);
+    // A browser whose session the project refuses (a blocked user) links nothing: the login
+    // goes on as if no one were signed in, and the policy judges it like any other.
+    let current = match current_session(flow, &project, &headers).await {
+        Ok(found) => found.map(|(session, _)| session),
+        Err(refused)
+            if matches!(refused.kind(), ErrorType::UserBlocked | ErrorType::GeneralAccessForbidden) =>
+        {
+            None
+        }
+        Err(error) => return Err(error),
+    };
     let client = client(&state, addr, &headers);
     let jar = cookies(&headers);
     let completed = flow

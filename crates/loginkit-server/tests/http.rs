@@ -560,3 +560,54 @@ async fn logins_that_could_not_finish_are_refused_at_the_start() {
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(h.counts().await, (0, 0, 0, 0));
 }
+
+#[tokio::test]
+async fn a_project_can_close_sign_up_restrict_email_domains_and_block_users() {
+    // Sign-up closed: a new person's login ends at the failure URL, nothing written.
+    let h = Harness::start("signup = false").await;
+    let walk = h.login(&h.browser(), "mock").await;
+    assert_eq!(walk.end.path(), "/fail");
+    let error = error_of(&walk);
+    assert_eq!((error["type"].as_str(), error["code"].as_u64()), (Some("user_count_exceeded"), Some(400)));
+    assert_eq!(h.counts().await, (0, 0, 0, 0));
+
+    // Allowed domains: the verified address of `mock` is in; the same domain unverified is not.
+    let h = Harness::start("allowed_email_domains = [\"LOCALHOST.test\"]").await;
+    let walk = h.login(&h.browser(), "mock-unverified").await;
+    assert_eq!(error_of(&walk)["type"], "user_email_not_whitelisted");
+    assert_eq!(h.counts().await, (0, 0, 0, 0));
+    assert_eq!(h.login(&h.browser(), "mock").await.end.path(), "/ok");
+    let h = Harness::start("allowed_email_domains = [\"corp.test\"]").await;
+    assert_eq!(error_of(&h.login(&h.browser(), "mock").await)["type"], "user_email_not_whitelisted");
+    let refused = Config::from_toml("[projects.x]\nallowed_email_domains = [\"@corp.test\"]").unwrap();
+    let Err(refused) = Server::bind(refused, |_| None).await else { panic!("an address is not a domain") };
+    let refused = refused.to_string();
+    assert!(refused.contains("projects.x.allowed_email_domains"), "{refused}");
+
+    // A blocked user: sessions already out are refused, and so is a new login; nothing written.
+    let dir = temp_dir();
+    let before = Harness::start_in(dir.clone(), "127.0.0.1:0", "").await;
+    let browser = before.browser();
+    before.login(&browser, "mock").await;
+    let (_, account) = before.get(&browser, "v1/account").await;
+    let id = account["$id"].as_str().unwrap().to_owned();
+    let cookie = browser.jar().cookies(&before.url("v1/account")).unwrap();
+    let value =
+        cookie.to_str().unwrap().split("; ").find_map(|c| c.strip_prefix("a_session_default=")).unwrap();
+    let value = value.to_owned();
+    let counts = before.counts().await;
+    drop(before);
+    let h = Harness::start_in(dir, "127.0.0.1:0", &format!("blocked_users = [\"{id}\"]")).await;
+    let answer = reqwest::Client::new()
+        .get(h.url("v1/account"))
+        .header("x-appwrite-project", "default")
+        .header("x-appwrite-session", &value)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = common::status_and_json(answer).await;
+    assert_eq!((status, body["type"].as_str()), (StatusCode::UNAUTHORIZED, Some("user_blocked")));
+    let walk = h.login(&h.browser(), "mock").await;
+    assert_eq!(error_of(&walk)["type"], "user_blocked");
+    assert_eq!(h.counts().await, counts);
+}
