@@ -34,6 +34,10 @@ pub struct TokenSet {
     pub id_token_claims: Option<crate::openid::IdTokenClaims>,
     /// Scopes the provider says it granted.
     pub scopes: Option<Vec<String>>,
+    /// The user's name when the provider hands it over with the code rather than in the profile
+    /// (Apple sends it once, in the callback's `user` field); the provider's `user_profile`
+    /// reads it. Untrusted display text: the user's browser carried it.
+    pub name: Option<String>,
     /// The whole answer, for provider-specific fields.
     pub raw: RawResponse,
 }
@@ -50,6 +54,7 @@ impl TokenSet {
             id_token: None,
             id_token_claims: None,
             scopes: None,
+            name: None,
             raw: RawResponse::default(),
         }
     }

@@ -557,8 +557,7 @@ impl Flow {
         if profile.id.is_empty() {
             return fail(FlowError::MissingUserId);
         }
-        let display_name =
-            profile.name.clone().filter(|n| !n.is_empty()).or_else(|| apple_user_name(param("user")));
+        let display_name = profile.name.clone().filter(|n| !n.is_empty());
         let login = Login { provider: request.provider, profile: &profile, display_name, tokens: &tokens };
         let current = request.current_session.filter(|session| self.may_link_to(session, request.cookies));
         match self.complete(&login, &state, current, request.client).await {
@@ -1136,15 +1135,6 @@ fn refresh_error(error: ProviderError) -> FlowError {
     FlowError::RefreshRefused { status: error.provider_status(), source: error }
 }
 
-/// The name from Apple's one-time `user` form field: `{"name":{"firstName":..,"lastName":..}}`.
-fn apple_user_name(user: Option<&str>) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_str(user?).ok()?;
-    let name = value.get("name")?;
-    let part = |key: &str| name.get(key).and_then(|v| v.as_str()).unwrap_or_default().trim().to_owned();
-    let full = format!("{} {}", part("firstName"), part("lastName")).trim().to_owned();
-    (!full.is_empty()).then_some(full)
-}
-
 /// Text from a provider (an `error_description`, an error message quoting one) made safe for an
 /// app's failure page: markup removed, control characters and the characters that open markup or
 /// quote dropped, whitespace collapsed, at most `max` characters.
@@ -1178,17 +1168,6 @@ fn truncate(s: &str, max: usize) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn apple_user_field() {
-        assert_eq!(
-            apple_user_name(Some(r#"{"name":{"firstName":"Ada","lastName":"Lovelace"},"email":"a@b"}"#)),
-            Some("Ada Lovelace".into())
-        );
-        assert_eq!(apple_user_name(Some("not json")), None);
-        assert_eq!(apple_user_name(Some(r#"{"name":{}}"#)), None);
-        assert_eq!(apple_user_name(None), None);
-    }
 
     #[test]
     fn provider_text_becomes_plain_text() {

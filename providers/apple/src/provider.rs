@@ -94,11 +94,12 @@ impl OAuthProvider for Apple {
             )
             .await?;
         tokens.id_token_claims = Some(claims);
+        tokens.name = user_name(request.callback_param("user"));
         Ok(tokens)
     }
 
-    /// Apple has no user-info endpoint: the profile is the verified ID token's claims (the name
-    /// arrives once, in the callback's `user` field, which the flow reads).
+    /// Apple has no user-info endpoint: the profile is the verified ID token's claims, and the
+    /// name the callback's `user` field carried (Apple sends it on the first sign-in only).
     async fn user_profile(&self, tokens: &TokenSet) -> Result<UserProfile, Error> {
         let claims = tokens.id_token_claims.as_ref().ok_or(Error::Unsupported {
             provider: self.standard.descriptor().id,
@@ -106,8 +107,23 @@ impl OAuthProvider for Apple {
         })?;
         Ok(UserProfile::new(claims.sub.clone())
             .with_email(claims.email.clone(), claims.email_trust())
+            .with_name(tokens.name.clone())
             .with_raw(loginkit_core::serde_json::Value::Object(claims.raw().clone())))
     }
+}
+
+/// Longest name kept from the `user` field (it is display text the browser carried).
+const MAX_NAME: usize = 256;
+
+/// The name in Apple's one-time `user` form field, `{"name":{"firstName":..,"lastName":..},..}`:
+/// its parts joined, control characters dropped, at most [`MAX_NAME`] characters.
+fn user_name(user: Option<&str>) -> Option<String> {
+    let value: loginkit_core::serde_json::Value = loginkit_core::serde_json::from_str(user?).ok()?;
+    let name = value.get("name")?;
+    let part = |key: &str| name.get(key).and_then(|v| v.as_str()).unwrap_or_default().trim();
+    let full = format!("{} {}", part("firstName"), part("lastName"));
+    let clean: String = full.trim().chars().filter(|c| !c.is_control()).take(MAX_NAME).collect();
+    (!clean.is_empty()).then_some(clean)
 }
 
 /// Signs Apple's client-secret JWT and keeps it until shortly before it expires.
@@ -176,6 +192,21 @@ mod tests {
 
     fn signer() -> SecretSigner {
         SecretSigner::new("apple", "TEAM123456", "KEY1234567", "com.example.web", PEM).unwrap()
+    }
+
+    #[test]
+    fn the_user_field_gives_the_name_once_and_nothing_else() {
+        let user = r#"{"name":{"firstName":"Ada","lastName":"Lovelace"},"email":"a@b"}"#;
+        assert_eq!(user_name(Some(user)), Some("Ada Lovelace".into()));
+        assert_eq!(user_name(Some(r#"{"name":{"lastName":" Lovelace "}}"#)), Some("Lovelace".into()));
+        assert_eq!(user_name(Some("not json")), None);
+        assert_eq!(user_name(Some(r#"{"name":{}}"#)), None);
+        assert_eq!(user_name(Some(r#"{"email":"a@b"}"#)), None);
+        assert_eq!(user_name(None), None);
+        let long = format!(r#"{{"name":{{"firstName":"{}\u0007x"}}}}"#, "é".repeat(300));
+        let name = user_name(Some(&long)).unwrap();
+        assert_eq!(name.chars().count(), MAX_NAME);
+        assert!(!name.contains('\u{7}'));
     }
 
     #[test]
