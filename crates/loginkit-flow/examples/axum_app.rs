@@ -9,11 +9,10 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Json, Router, routing::get};
-use loginkit::{HttpClient, Registry};
 use std::sync::Arc;
 
 use loginkit_flow::sqlx::{self, sqlite::SqlitePoolOptions};
-use loginkit_flow::{AllowList, CallbackRequest, Flow, Keys, Project, SqliteStore, StartRequest};
+use loginkit_flow::{CallbackRequest, Flow, Keys, Project, SqliteStore, StartRequest};
 use loginkit_flow::{Store, UserTable, parse_cookie_header};
 use loginkit_testkit::{Browser, MockIdp};
 
@@ -100,12 +99,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // A local mock identity provider plays GitHub's part, so the example runs offline.
     let idp = MockIdp::start().await?;
-    let provider =
-        Registry::global()?.instantiate("mock", idp.provider_config(), HttpClient::with_defaults()?)?;
-    let mut project =
-        Project::new("app", AllowList::new(["127.0.0.1"], Vec::<String>::new())).enable(provider);
-    project.default_success = Some("http://127.0.0.1:3000/me".parse()?);
-    project.default_failure = Some("http://127.0.0.1:3000/".parse()?);
+    let project = Project::builder("app")
+        .hostnames(["127.0.0.1"])
+        .provider(loginkit::Provider::Mock, idp.provider_config())
+        .success_url("http://127.0.0.1:3000/me")
+        .failure_url("http://127.0.0.1:3000/")
+        .build()?;
     let flow = Flow::with_shared_store(project, store, Keys::from_encoded(&Keys::generate_master())?);
 
     let app =

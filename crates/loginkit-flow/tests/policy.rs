@@ -7,11 +7,10 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use loginkit::{HttpClient, Registry};
 use loginkit_flow::sqlx::{self, AssertSqlSafe};
 use loginkit_flow::{
-    AllowList, Attempt, CallbackRequest, Completed, Event, Flow, FlowError, Keys, NewSession, Policy,
-    Project, Questions, Refusal, Rules, Session, SqliteStore, StartRequest, Store, User,
+    Attempt, CallbackRequest, Completed, Event, Flow, FlowError, Keys, NewSession, Policy, Project,
+    Questions, Refusal, Rules, Session, SqliteStore, StartRequest, Store, User,
 };
 use loginkit_testkit::{MockIdp, MockIdpConfig, MockUser};
 use url::Url;
@@ -43,17 +42,12 @@ impl World {
 
     /// A flow over the shared store with `mock` and `mock-unverified` enabled, under `policy`.
     fn flow(&self, policy: impl Policy) -> Flow {
-        let mut project =
-            Project::new("app", AllowList::new(["localhost"], Vec::<String>::new())).policy(policy);
-        for id in ["mock", "mock-unverified"] {
-            let provider = Registry::global()
-                .unwrap()
-                .instantiate(id, self.idp.provider_config(), HttpClient::with_defaults().unwrap())
-                .unwrap();
-            project = project.enable(provider);
+        let mut project = Project::builder("app").hostnames(["localhost"]).policy(policy);
+        for id in [loginkit::Provider::Mock, loginkit::Provider::MockUnverified] {
+            project = project.provider(id, self.idp.provider_config());
         }
-        project.default_success = Some("http://localhost/ok".parse().unwrap());
-        project.default_failure = Some("http://localhost/fail".parse().unwrap());
+        let project =
+            project.success_url("http://localhost/ok").failure_url("http://localhost/fail").build().unwrap();
         Flow::with_shared_store(project, self.store.clone(), Keys::from_encoded(&self.master).unwrap())
     }
 

@@ -6,9 +6,7 @@
 use std::sync::Arc;
 
 use loginkit::{HttpClient, Registry};
-use loginkit_flow::{
-    AllowList, CallbackRequest, Client, Flow, Keys, Project, SqliteStore, StartRequest, Store,
-};
+use loginkit_flow::{CallbackRequest, Client, Flow, Keys, Project, SqliteStore, StartRequest, Store};
 use loginkit_testkit::MockIdp;
 use url::Url;
 
@@ -18,10 +16,13 @@ fn flow(idp: &MockIdp, store: Arc<dyn Store>) -> Flow {
         .unwrap()
         .instantiate("mock", idp.provider_config(), HttpClient::with_defaults().unwrap())
         .unwrap();
-    let mut project =
-        Project::new("app", AllowList::new(["localhost"], Vec::<String>::new())).enable(provider);
-    project.default_success = Some("http://localhost/ok".parse().unwrap());
-    project.default_failure = Some("http://localhost/fail".parse().unwrap());
+    let project = Project::builder("app")
+        .hostnames(["localhost"])
+        .enable(provider)
+        .success_url("http://localhost/ok")
+        .failure_url("http://localhost/fail")
+        .build()
+        .unwrap();
     Flow::with_shared_store(project, store, Keys::from_encoded(&Keys::generate_master()).unwrap())
 }
 

@@ -108,7 +108,10 @@ impl AppState {
     pub fn cors_trusts(&self, origin: &str, request: &axum::http::request::Parts) -> bool {
         let https_only = self.secure();
         if request.method == axum::http::Method::OPTIONS {
-            return self.projects.values().any(|flow| flow.project().allow.trusts_origin(origin, https_only));
+            return self
+                .projects
+                .values()
+                .any(|flow| flow.project().allow().trusts_origin(origin, https_only));
         }
         let query = http::pairs(request.uri.query().unwrap_or_default().as_bytes());
         let project = http::project_id(&query, &request.headers)
@@ -116,7 +119,7 @@ impl AppState {
             .or_else(|| routes::callback_project(request.uri.path()).map(str::to_owned));
         project
             .and_then(|id| self.projects.get(&id))
-            .is_some_and(|flow| flow.project().allow.trusts_origin(origin, https_only))
+            .is_some_and(|flow| flow.project().allow().trusts_origin(origin, https_only))
     }
 }
 
@@ -506,20 +509,25 @@ fn build_project(
         schemes.push(format!("appwrite-callback-{id}"));
     }
     let allow = AllowList::new(settings.hostnames.clone(), schemes);
-    let mut project = Project::new(id, allow);
-    project.secure_cookies = config.public_url()?.is_some_and(|url| url.scheme() == "https");
-    project.known_providers = registry.ids().into_iter().map(str::to_owned).collect();
-    project.session_limit = settings.session_limit;
-    project.session_duration = Duration::from_secs(settings.session_duration_secs);
-    project.state_lifetime = Duration::from_secs(settings.state_lifetime_secs.clamp(1, 3600));
-    let page = |setting: &str, value: &Option<String>| -> Result<Url, ConfigError> {
-        match value {
-            Some(url) => config::parse_base_url(&format!("projects.{id}.{setting}"), url),
-            None => Ok(default_page.clone()),
-        }
-    };
-    project.default_success = Some(page("success_url", &settings.success_url)?);
-    project.default_failure = Some(page("failure_url", &settings.failure_url)?);
+    let mut project = Project::builder(id)
+        .registry(registry, http.clone())
+        .secure_cookies(config.public_url()?.is_some_and(|url| url.scheme() == "https"))
+        .session_limit(settings.session_limit)
+        .session_duration(Duration::from_secs(settings.session_duration_secs.max(1)))
+        .state_lifetime(Duration::from_secs(settings.state_lifetime_secs.clamp(1, 3600)));
+    // A configured page must be allowed; the demo page is the default only where it is.
+    for (setting, value) in [("success_url", &settings.success_url), ("failure_url", &settings.failure_url)] {
+        let url = match value {
+            Some(url) => config::parse_base_url(&format!("projects.{id}.{setting}"), url)?,
+            None if allow.check(default_page.as_str()).is_ok() => default_page.clone(),
+            None => continue,
+        };
+        project = match setting {
+            "success_url" => project.success_url(url.as_str()),
+            _ => project.failure_url(url.as_str()),
+        };
+    }
+    let mut project = project.allow(allow);
     for domain in &settings.allowed_email_domains {
         if domain.is_empty() || domain.contains(['@', '/', ' ']) {
             return Err(error(format!(
@@ -576,7 +584,10 @@ fn build_project(
             .map_err(|e| key(e.to_string()))?;
         project = project.enable(instance);
     }
-    Ok(project)
+    project.build().map_err(|e| match e {
+        loginkit_flow::ProjectError::Url { target, reason } => error(format!("{target}_url: {reason}")),
+        other => error(other.to_string()),
+    })
 }
 
 #[cfg(test)]

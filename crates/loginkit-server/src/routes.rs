@@ -361,7 +361,7 @@ async fn create_session(
     // A cross-site HTML form could log the browser into the attacker's account (login CSRF):
     // only JSON (which needs a CORS preflight from another site) from an allowed origin is taken.
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
-        && !flow.project().allow.trusts_origin(origin, state.secure())
+        && !flow.project().allow().trusts_origin(origin, state.secure())
     {
         return Err(ApiError::new(
             ErrorType::GeneralUnknownOrigin,
@@ -506,10 +506,10 @@ async fn demo(State(state): Shared) -> Response {
     let Some((project, flow)) = default.or_else(|| state.projects.iter().next()) else {
         return Html("<!doctype html><p>No project is configured.</p>".to_owned()).into_response();
     };
-    let providers: Vec<Value> = flow
-        .project()
-        .providers
-        .values()
+    let project_providers = flow.project();
+    let providers: Vec<Value> = project_providers
+        .provider_ids()
+        .filter_map(|id| project_providers.provider(id))
         .map(|p| json!({ "id": p.descriptor().id, "name": p.descriptor().display_name }))
         .collect();
     let config = json!({ "project": project, "providers": providers });
