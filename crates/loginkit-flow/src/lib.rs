@@ -7,6 +7,11 @@
 //! the user and identity and creates a session (or a one-time secret for the token flow).
 //! [`Flow::refresh_session`] refreshes the provider tokens of a session and its identity.
 //!
+//! A [`Project`] is made with [`Project::builder`]; its [`Policy`] decides who may sign up, sign
+//! in and link before anything is written. Errors are the flow's own [`FlowError`]; adapters
+//! (the `loginkit-axum` crate, the reference server) turn them into their framework's and
+//! API's answers.
+//!
 //! Storage is behind the [`Store`] trait. [`SqliteStore`] is the bundled implementation and
 //! takes a [`UserTable`] to keep users in an application's own table. With the `postgres`
 //! feature, `PgStore` keeps the same tables in PostgreSQL, so several server instances can share
@@ -31,7 +36,7 @@ pub use error::{Conflict, FlowError, Refusal, StateProblem, StoreError, Target};
 pub use flow::{
     CallbackRequest, Client, Completed, Cookie, Flow, LINK_COOKIE_PREFIX, MAX_SCOPE_LEN, MAX_SCOPES,
     MAX_STATE_LIFETIME, NewSession, PRUNE_BATCH, Project, ProjectBuilder, ProjectError, RESEAL_BATCH,
-    Resealed, StartRequest, Started, parse_cookie_header,
+    Resealed, StartRequest, Started, form_post_location, parse_cookie_header,
 };
 pub use model::{Identity, NewUser, OneTimeToken, Sealed, Session, StoredTokens, Timestamp, User};
 pub use policy::{AdmitAll, Attempt, Event, Policy, Questions, Rules};

@@ -15,6 +15,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use loginkit_flow::{
     CallbackRequest, Client, Cookie, Flow, NewSession, Session, StartRequest, Timestamp, User,
+    form_post_location,
 };
 use serde_json::{Value, json};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
@@ -264,15 +265,9 @@ async fn callback_post(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
-    let mut fields = pairs(query.unwrap_or_default().as_bytes());
-    fields.extend(pairs(&body));
     let base = Url::parse("http://callback.invalid/").expect("static URL");
-    let mut url = callback_url(&base, &provider, &project);
-    url.query_pairs_mut().extend_pairs(fields.iter());
-    let location = match url.query() {
-        Some(query) => format!("{}?{query}", url.path()),
-        None => url.path().to_owned(),
-    };
+    let path = callback_url(&base, &provider, &project);
+    let location = form_post_location(path.path(), query.unwrap_or_default().as_bytes(), &body);
     redirect(StatusCode::SEE_OTHER, &location)
 }
 

@@ -449,9 +449,26 @@ pub(super) fn truncate(s: &str, max: usize) -> &str {
     }
 }
 
+/// Where to send a `response_mode=form_post` callback (Apple's): its fields come as a
+/// cross-site POST, which carries no SameSite=Lax cookie, so the browser is sent (303) to the
+/// GET callback at `path` with the query's and the form's fields as its query, a top-level
+/// navigation that carries the binding cookie.
+pub fn form_post_location(path: &str, query: &[u8], body: &[u8]) -> String {
+    let fields = url::form_urlencoded::parse(query).chain(url::form_urlencoded::parse(body));
+    let query: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+    if query.is_empty() { path.to_owned() } else { format!("{path}?{query}") }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn form_post_fields_become_the_query_of_the_get_callback() {
+        let location = form_post_location("/cb/apple", b"a=1", b"code=c&state=s%2B&user=%7B%7D");
+        assert_eq!(location, "/cb/apple?a=1&code=c&state=s%2B&user=%7B%7D");
+        assert_eq!(form_post_location("/cb", b"", b""), "/cb");
+    }
 
     #[test]
     fn provider_text_becomes_plain_text() {

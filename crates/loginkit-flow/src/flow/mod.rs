@@ -35,6 +35,7 @@ mod project;
 mod tokens;
 
 use accounts::session_not_found;
+pub use callback::form_post_location;
 use callback::truncate;
 pub use cookies::{Cookie, LINK_COOKIE_PREFIX, parse_cookie_header};
 use cookies::{CookiePayload, new_session};

@@ -310,7 +310,8 @@ impl<'r> ProjectBuilder<'r> {
         self
     }
 
-    /// The failure URL of a login that names none; it must be on the allow-list.
+    /// The failure URL of a login that names none; it must be on the allow-list. Default: the
+    /// success URL (a failed login arrives there with the error).
     pub fn failure_url(mut self, url: impl Into<String>) -> Self {
         self.failure = Some(url.into());
         self
@@ -357,6 +358,9 @@ impl<'r> ProjectBuilder<'r> {
                 *slot = Some(checked);
             }
         }
+        if project.default_failure.is_none() {
+            project.default_failure = project.default_success.clone();
+        }
         let registry = match self.registry {
             Some(registry) => Some(registry),
             None => Registry::global().ok(),
@@ -392,6 +396,7 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(fine.default_success().map(Url::as_str), Some("https://example.com/ok"));
-        assert_eq!((fine.session_limit(), fine.default_failure()), (3, None));
+        assert_eq!(fine.session_limit(), 3);
+        assert_eq!(fine.default_failure(), fine.default_success(), "failures go where successes do");
     }
 }
