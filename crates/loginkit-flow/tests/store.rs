@@ -586,12 +586,12 @@ async fn refresh_claims_are_exclusive_and_finish_only_on_unchanged_tokens(f: Fix
     let copy = tokens("session-copy", true);
     let renewal = Renewal { tokens: &fresh, email: None, subject: Some("sub-1"), now: at(63_000) };
     let session = SessionRenewal { id: "s-u1", tokens: &copy, expire: at(99_000) };
-    assert!(f.store.finish_refresh("i-u1", &seen, &renewal, &session).await.unwrap());
+    assert!(f.store.finish_refresh("i-u1", &seen, &renewal, Some(&session)).await.unwrap());
     let stale = tokens("stale", true);
     let late = Renewal { tokens: &stale, email: None, subject: None, now: at(64_000) };
     let late_copy = SessionRenewal { id: "s-u1", tokens: &stale, expire: at(1) };
     assert!(
-        !f.store.finish_refresh("i-u1", &seen, &late, &late_copy).await.unwrap(),
+        !f.store.finish_refresh("i-u1", &seen, &late, Some(&late_copy)).await.unwrap(),
         "another refresh finished first"
     );
     let stored = f.store.identity("google", "1").await.unwrap().unwrap();

@@ -40,6 +40,7 @@ use callback::truncate;
 pub use cookies::{Cookie, LINK_COOKIE_PREFIX, parse_cookie_header};
 use cookies::{CookiePayload, new_session};
 pub use project::{MAX_STATE_LIFETIME, Project, ProjectBuilder, ProjectError};
+pub use tokens::REFRESH_MARGIN;
 
 /// Most custom scopes a login may ask for.
 pub const MAX_SCOPES: usize = 100;

@@ -101,14 +101,15 @@ pub trait Store: Send + Sync + 'static {
     /// Gives up a claim made with [`Store::claim_refresh`] (the provider refused the refresh).
     async fn release_refresh(&self, identity_id: &str, until: Timestamp) -> Result<(), StoreError>;
     /// Stores a refresh's tokens on an identity if its access token is still `seen` (the one the
-    /// refresh started from), forgets the refresh claim, and stores the session's copy, as one
-    /// unit; `false`, changing nothing, when another refresh stored its tokens first.
+    /// refresh started from), forgets the refresh claim, and stores the session's copy (when the
+    /// refresh was for a session), as one unit; `false`, changing nothing, when another refresh
+    /// stored its tokens first.
     async fn finish_refresh(
         &self,
         identity_id: &str,
         seen: &Sealed,
         renewal: &Renewal<'_>,
-        session: &SessionRenewal<'_>,
+        session: Option<&SessionRenewal<'_>>,
     ) -> Result<bool, StoreError>;
 
     /// Deletes at most `limit` rows of each kind that can no longer be used: sessions and

@@ -439,7 +439,7 @@ impl<B: Backend> Store for SqlStore<B> {
         identity_id: &str,
         seen: &Sealed,
         renewal: &Renewal<'_>,
-        session: &SessionRenewal<'_>,
+        session: Option<&SessionRenewal<'_>>,
     ) -> Result<bool, StoreError> {
         let mut identity = token_values(renewal.tokens);
         identity.extend([
@@ -449,12 +449,13 @@ impl<B: Backend> Store for SqlStore<B> {
             text(identity_id),
             text(&seen.0),
         ]);
-        let mut session_values = token_values(session.tokens);
-        session_values.extend([int(session.expire.millis()), int(renewal.now.millis()), text(session.id)]);
-        let steps = vec![
-            Step { sql: self.sql.refresh_identity.clone(), values: identity, expect: Expect::One },
-            Step { sql: self.sql.update_session.clone(), values: session_values, expect: Expect::Any },
-        ];
+        let mut steps =
+            vec![Step { sql: self.sql.refresh_identity.clone(), values: identity, expect: Expect::One }];
+        if let Some(session) = session {
+            let mut values = token_values(session.tokens);
+            values.extend([int(session.expire.millis()), int(renewal.now.millis()), text(session.id)]);
+            steps.push(Step { sql: self.sql.update_session.clone(), values, expect: Expect::Any });
+        }
         match self.backend.unit(steps).await {
             Ok(()) => Ok(true),
             Err(StoreError::Conflict(_)) => Ok(false),
