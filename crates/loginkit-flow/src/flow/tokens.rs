@@ -53,7 +53,7 @@ impl Flow {
         let identity = self.users_identity(user_id, identity_id).await?;
         let provider = self.refreshing_provider(&identity.provider)?;
         match self.refresh_account(provider.as_ref(), &identity, None).await? {
-            Refreshed::Adopted(current) => Ok(current),
+            Refreshed::Adopted(current) => Ok(*current),
             Refreshed::Stored => self
                 .inner
                 .store
@@ -156,7 +156,7 @@ impl Flow {
             };
             if current.tokens.access_token != seen.tokens.access_token {
                 // Another refresh finished while this one waited: its tokens are this one's result.
-                return Ok(Refreshed::Adopted(current));
+                return Ok(Refreshed::Adopted(Box::new(current)));
             }
             let until = now.plus(lease);
             if store.claim_refresh(&seen.id, &seen.tokens.access_token, until, now).await? {
@@ -217,7 +217,7 @@ impl Flow {
         if !store.finish_refresh(&seen.id, &seen.tokens.access_token, &renewal, copy.as_ref()).await? {
             // The claim expired and another refresh stored its tokens first: keep those.
             let current = store.identity(&seen.provider, &seen.provider_uid).await?;
-            return current.map(Refreshed::Adopted).ok_or(FlowError::IdentityNotFound);
+            return current.map(|c| Refreshed::Adopted(Box::new(c))).ok_or(FlowError::IdentityNotFound);
         }
         Ok(Refreshed::Stored)
     }
@@ -270,7 +270,7 @@ enum Refreshed {
     /// This caller's refresh stored its tokens (and the session's copy).
     Stored,
     /// Another refresh stored the account's tokens: these.
-    Adopted(Identity),
+    Adopted(Box<Identity>),
 }
 
 fn refresh_error(error: ProviderError) -> FlowError {
