@@ -33,6 +33,10 @@ pub(crate) struct LoginFacts {
     pub display_name: Option<String>,
     /// The verified ID token's subject.
     pub subject: Option<String>,
+    /// The verified ID token's claims (JSON).
+    pub claims: Option<String>,
+    /// The avatar the profile named.
+    pub avatar_url: Option<String>,
     /// The provider tokens sealed for the identity.
     pub identity_tokens: StoredTokens,
     /// The id a new user gets.
@@ -105,6 +109,8 @@ pub(crate) fn decide(
             tokens: facts.identity_tokens.clone(),
             email: email.map(str::to_owned),
             subject: facts.subject.clone(),
+            claims: facts.claims.clone(),
+            avatar_url: facts.avatar_url.clone(),
         },
         None => PlannedIdentity::Create(Identity {
             id: facts.new_identity_id.clone(),
@@ -114,6 +120,8 @@ pub(crate) fn decide(
             provider_email: email.unwrap_or_default().to_owned(),
             subject: facts.subject.clone(),
             tokens: facts.identity_tokens.clone(),
+            claims_json: facts.claims.clone(),
+            avatar_url: facts.avatar_url.clone(),
             created_at: facts.now,
             updated_at: facts.now,
         }),
@@ -271,6 +279,8 @@ mod tests {
             verified,
             display_name: Some("Ada".into()),
             subject: None,
+            claims: None,
+            avatar_url: None,
             identity_tokens: tokens(),
             new_user_id: "new-user".into(),
             new_identity_id: "new-identity".into(),
@@ -297,6 +307,8 @@ mod tests {
             provider_email: String::new(),
             subject: None,
             tokens: tokens(),
+            claims_json: None,
+            avatar_url: None,
             created_at: at(-1),
             updated_at: at(-1),
         }

@@ -134,10 +134,25 @@ pub struct Identity {
     /// The latest provider tokens.
     #[serde(flatten)]
     pub tokens: StoredTokens,
+    /// The claims of the account's last verified ID token, as JSON (for providers whose ID
+    /// tokens loginkit verifies); [`Identity::claims`] parses them.
+    #[serde(default, rename = "claims")]
+    pub claims_json: Option<String>,
+    /// The avatar the provider's profile named, if any.
+    #[serde(default)]
+    pub avatar_url: Option<String>,
     /// Creation time.
     pub created_at: Timestamp,
     /// Last change.
     pub updated_at: Timestamp,
+}
+
+impl Identity {
+    /// The claims of the account's last verified ID token (`sub`, `email`, `name`, `picture`,
+    /// the provider's own), when there was one.
+    pub fn claims(&self) -> Option<serde_json::Map<String, serde_json::Value>> {
+        serde_json::from_str(self.claims_json.as_deref()?).ok()
+    }
 }
 
 /// A signed-in session.

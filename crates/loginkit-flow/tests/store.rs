@@ -218,6 +218,8 @@ fn identity(id: &str, user: &str, provider: &str, uid: &str, created: i64) -> Id
         provider_email: format!("{uid}@{provider}.test"),
         subject: (provider == "google").then(|| format!("sub-{uid}")),
         tokens: tokens(id, true),
+        claims_json: (provider == "google").then(|| format!(r#"{{"sub":"sub-{uid}"}}"#)),
+        avatar_url: Some(format!("https://avatars.test/{uid}.png")),
         created_at: at(created),
         updated_at: at(created),
     }
@@ -316,16 +318,20 @@ async fn a_login_writes_its_whole_plan_and_reads_it_back(f: Fixture) {
             tokens: renewed.clone(),
             email: None,
             subject: Some("sub-100".into()),
+            claims: Some(r#"{"sub":"sub-100","name":"Ada"}"#.into()),
+            avatar_url: None,
         }),
         placed(session("s-two", "u1", 1, 5), None),
     );
     assert!(f.write(key("github", "100", None, None), returning).await.is_ok());
     let again = f.store.identity("github", "100").await.unwrap().unwrap();
     assert_eq!(
-        (again.tokens, again.provider_email.as_str(), again.subject.as_deref()),
+        (again.tokens.clone(), again.provider_email.as_str(), again.subject.as_deref()),
         (renewed, "100@github.test", Some("sub-100"))
     );
     assert_eq!((again.created_at, again.updated_at), (at(0), at(10)));
+    assert_eq!(again.claims().unwrap()["name"], "Ada", "the login's verified claims are kept");
+    assert_eq!(again.avatar_url.as_deref(), Some("https://avatars.test/100.png"), "no new avatar: kept");
     assert_eq!(f.store.user("u1").await.unwrap().unwrap().name, "name u1", "a named user keeps the name");
     let order: Vec<String> = f.store.sessions("u1").await.unwrap().into_iter().map(|s| s.id).collect();
     assert_eq!(order, ["s-u1", "s-two"], "oldest first");
@@ -584,11 +590,17 @@ async fn refresh_claims_are_exclusive_and_finish_only_on_unchanged_tokens(f: Fix
     // the refresh started from, and frees the account for the next refresh.
     let fresh = tokens("fresh", true);
     let copy = tokens("session-copy", true);
-    let renewal = Renewal { tokens: &fresh, email: None, subject: Some("sub-1"), now: at(63_000) };
+    let renewal = Renewal {
+        tokens: &fresh,
+        email: None,
+        subject: Some("sub-1"),
+        claims: Some(r#"{"sub":"sub-1","refreshed":true}"#),
+        now: at(63_000),
+    };
     let session = SessionRenewal { id: "s-u1", tokens: &copy, expire: at(99_000) };
     assert!(f.store.finish_refresh("i-u1", &seen, &renewal, Some(&session)).await.unwrap());
     let stale = tokens("stale", true);
-    let late = Renewal { tokens: &stale, email: None, subject: None, now: at(64_000) };
+    let late = Renewal { tokens: &stale, email: None, subject: None, claims: None, now: at(64_000) };
     let late_copy = SessionRenewal { id: "s-u1", tokens: &stale, expire: at(1) };
     assert!(
         !f.store.finish_refresh("i-u1", &seen, &late, Some(&late_copy)).await.unwrap(),
@@ -596,8 +608,13 @@ async fn refresh_claims_are_exclusive_and_finish_only_on_unchanged_tokens(f: Fix
     );
     let stored = f.store.identity("google", "1").await.unwrap().unwrap();
     assert_eq!(
-        (stored.tokens, stored.subject.as_deref(), stored.updated_at),
+        (stored.tokens.clone(), stored.subject.as_deref(), stored.updated_at),
         (fresh.clone(), Some("sub-1"), at(63_000))
+    );
+    assert_eq!(
+        stored.claims().unwrap()["refreshed"],
+        true,
+        "a refresh's verified claims replace the login's"
     );
     let session = f.store.session("s-u1").await.unwrap().unwrap();
     assert_eq!((session.tokens, session.expire), (copy, at(99_000)), "the late refresh changed nothing");

@@ -267,6 +267,12 @@ impl Flow {
             verified: profile.email_trust.is_verified(),
             display_name: login.display_name.clone(),
             subject: login.tokens.id_token_claims.as_ref().map(|claims| claims.sub.clone()),
+            claims: claims_json(login.tokens),
+            avatar_url: profile
+                .avatar_url
+                .as_deref()
+                .filter(|url| url.len() <= MAX_AVATAR_URL)
+                .map(str::to_owned),
             identity_tokens: plain.seal(keys, Row::Identity { provider: login.provider, uid: &profile.id }),
             new_user_id: crypto::new_id(),
             new_identity_id: crypto::new_id(),
@@ -447,6 +453,19 @@ pub(super) fn truncate(s: &str, max: usize) -> &str {
         Some((index, _)) => &s[..index],
         None => s,
     }
+}
+
+/// Longest avatar URL kept on an identity.
+const MAX_AVATAR_URL: usize = 2048;
+/// Largest ID-token claims (as JSON) kept on an identity; larger ones are not kept.
+const MAX_CLAIMS: usize = 16 * 1024;
+
+/// The verified ID token's claims as JSON, when the provider verified one and they are not
+/// unreasonably large.
+pub(super) fn claims_json(tokens: &TokenSet) -> Option<String> {
+    let claims = tokens.id_token_claims.as_ref()?;
+    let json = serde_json::to_string(claims.raw()).ok()?;
+    (json.len() <= MAX_CLAIMS).then_some(json)
 }
 
 /// Where to send a `response_mode=form_post` callback (Apple's): its fields come as a

@@ -205,7 +205,8 @@ impl Flow {
         let plain = PlainTokens::from(&tokens);
         let keys = &self.inner.keys;
         let stored = plain.seal(keys, Row::of_identity(seen));
-        let renewal = Renewal { tokens: &stored, email: None, subject, now };
+        let claims = callback::claims_json(&tokens);
+        let renewal = Renewal { tokens: &stored, email: None, subject, claims: claims.as_deref(), now };
         let session_tokens = session.map(|session| plain.seal(keys, Row::of_session(session)));
         let expire = now.plus(self.inner.project.session_duration);
         let copy = session.zip(session_tokens.as_ref()).map(|(session, tokens)| SessionRenewal {

@@ -269,6 +269,10 @@ pub enum PlannedIdentity {
         email: Option<String>,
         /// The verified ID token's subject.
         subject: Option<String>,
+        /// The verified ID token's claims (JSON).
+        claims: Option<String>,
+        /// The avatar the profile named.
+        avatar_url: Option<String>,
     },
 }
 
@@ -306,6 +310,8 @@ pub struct Renewal<'a> {
     pub email: Option<&'a str>,
     /// The `sub` of the verified ID token, when there was one.
     pub subject: Option<&'a str>,
+    /// The verified ID token's claims (JSON), when there was one.
+    pub claims: Option<&'a str>,
     /// When.
     pub now: Timestamp,
 }

@@ -208,6 +208,7 @@ fn migrator() -> Migrator {
         include_str!("../../migrations/postgres/0002_security.sql"),
         include_str!("../../migrations/postgres/0003_session_slots.sql"),
         include_str!("../../migrations/postgres/0004_sessions_by_user.sql"),
+        include_str!("../../migrations/postgres/0005_token_lifecycle.sql"),
     ])
 }
 

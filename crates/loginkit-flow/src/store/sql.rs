@@ -203,7 +203,7 @@ where
 
 /// The names of loginkit's migrations, in order; each database has its own SQL for each
 /// (`migrations/sqlite/`, `migrations/postgres/`).
-const MIGRATIONS: [&str; 4] = ["init", "security", "sessions by slot", "sessions by user"];
+const MIGRATIONS: [&str; 5] = ["init", "security", "sessions by slot", "sessions by user", "token lifecycle"];
 
 /// loginkit's migrations with `sql` for each of [`MIGRATIONS`], recorded in their own
 /// `loginkit_migrations` table so an application's sqlx migrations in the same database stay
@@ -448,6 +448,7 @@ impl<B: Backend> Store for SqlStore<B> {
             int(renewal.now.millis()),
             text(identity_id),
             text(&seen.0),
+            opt_text(renewal.claims),
         ]);
         let mut steps =
             vec![Step { sql: self.sql.refresh_identity.clone(), values: identity, expect: Expect::One }];
@@ -585,7 +586,7 @@ fn quote(name: &str) -> String {
     name.split('.').map(|part| format!("\"{part}\"")).collect::<Vec<_>>().join(".")
 }
 
-const IDENTITY_COLUMNS: [&str; 12] = [
+const IDENTITY_COLUMNS: [&str; 14] = [
     "id",
     "user_id",
     "provider",
@@ -597,6 +598,8 @@ const IDENTITY_COLUMNS: [&str; 12] = [
     "access_token_expiry",
     "created_at",
     "updated_at",
+    "claims",
+    "avatar_url",
     "refresh_lease",
 ];
 
@@ -644,7 +647,7 @@ impl Statements {
                 ("updated_at", at(&updated)),
             ])
         };
-        let identity_json = |alias: &str| columns(alias, &IDENTITY_COLUMNS[..11]);
+        let identity_json = |alias: &str| columns(alias, &IDENTITY_COLUMNS[..13]);
         let session_json = |alias: &str| columns(alias, &SESSION_COLUMNS);
         let slot_json = |alias: &str| columns(alias, &["id", "user_id", "slot", "created_at", "expire"]);
         let owner = format!(
@@ -756,8 +759,8 @@ impl Statements {
             ),
             refresh_identity: r(format!(
                 "UPDATE loginkit_identities SET {tokens_set}, provider_email = COALESCE(?4, provider_email), \
-                 subject = COALESCE(?5, subject), refresh_lease = NULL, updated_at = ?6 \
-                 WHERE id = ?7 AND access_token = ?8"
+                 subject = COALESCE(?5, subject), refresh_lease = NULL, updated_at = ?6, \
+                 claims = COALESCE(?9, claims) WHERE id = ?7 AND access_token = ?8"
             )),
             prune_sessions: r(prune("loginkit_sessions")),
             prune_tokens: r(prune("loginkit_tokens")),
@@ -777,12 +780,13 @@ impl Statements {
             )),
             create_identity: r(format!(
                 "INSERT INTO loginkit_identities ({}) VALUES ({}) ON CONFLICT DO NOTHING",
-                IDENTITY_COLUMNS[..11].join(", "),
-                placeholders(11)
+                IDENTITY_COLUMNS[..13].join(", "),
+                placeholders(13)
             )),
             renew_identity: r(format!(
                 "UPDATE loginkit_identities SET {tokens_set}, provider_email = COALESCE(?4, provider_email), \
-                 subject = COALESCE(?5, subject), refresh_lease = NULL, updated_at = ?6 \
+                 subject = COALESCE(?5, subject), refresh_lease = NULL, updated_at = ?6, \
+                 claims = COALESCE(?10, claims), avatar_url = COALESCE(?11, avatar_url) \
                  WHERE provider = ?7 AND provider_uid = ?8 AND user_id = ?9"
             )),
             put_session: r(format!(
@@ -849,10 +853,24 @@ impl Statements {
                     opt_text(i.subject.as_deref()),
                 ];
                 values.extend(token_values(&i.tokens));
-                values.extend([int(i.created_at.millis()), int(i.updated_at.millis())]);
+                values.extend([
+                    int(i.created_at.millis()),
+                    int(i.updated_at.millis()),
+                    opt_text(i.claims_json.as_deref()),
+                    opt_text(i.avatar_url.as_deref()),
+                ]);
                 steps.push(step(&self.create_identity, values, Expect::One));
             }
-            Some(PlannedIdentity::Renew { provider, provider_uid, user_id, tokens, email, subject }) => {
+            Some(PlannedIdentity::Renew {
+                provider,
+                provider_uid,
+                user_id,
+                tokens,
+                email,
+                subject,
+                claims,
+                avatar_url,
+            }) => {
                 let mut values = token_values(tokens);
                 values.extend([
                     opt_text(email.as_deref()),
@@ -861,6 +879,8 @@ impl Statements {
                     text(provider),
                     text(provider_uid),
                     text(user_id),
+                    opt_text(claims.as_deref()),
+                    opt_text(avatar_url.as_deref()),
                 ]);
                 steps.push(step(&self.renew_identity, values, Expect::One));
             }
