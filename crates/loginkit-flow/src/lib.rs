@@ -36,9 +36,12 @@ pub use error::{Conflict, FlowError, Refusal, StateProblem, StoreError, Target};
 pub use flow::{
     CallbackRequest, Client, Completed, Cookie, Flow, LINK_COOKIE_PREFIX, MAX_SCOPE_LEN, MAX_SCOPES,
     MAX_STATE_LIFETIME, NewSession, PRUNE_BATCH, Project, ProjectBuilder, ProjectError, REFRESH_MARGIN,
-    RESEAL_BATCH, Resealed, StartRequest, Started, form_post_location, parse_cookie_header,
+    RESEAL_BATCH, REVOKE_ATTEMPTS, REVOKE_BATCH, Resealed, Revoked, StartRequest, Started,
+    form_post_location, parse_cookie_header,
 };
-pub use model::{Identity, NewUser, OneTimeToken, Sealed, Session, StoredTokens, Timestamp, User};
+pub use model::{
+    Identity, NewUser, OneTimeToken, Revocation, Sealed, Session, StoredTokens, Timestamp, User,
+};
 pub use policy::{AdmitAll, Attempt, Event, Policy, Questions, Rules};
 pub use redirect::{AllowList, MAX_URL_LEN, RedirectError};
 pub use sealed::RevealedTokens;

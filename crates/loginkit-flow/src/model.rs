@@ -241,3 +241,29 @@ mod tests {
         assert_eq!(format!("{:?}", Sealed("secret".into())), "Sealed(..)");
     }
 }
+
+/// A provider token to revoke (after a sign-out or an unlink), queued until the provider
+/// confirms it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Revocation {
+    /// Id.
+    pub id: String,
+    /// Provider id.
+    pub provider: String,
+    /// The token, sealed for this row.
+    pub token: Sealed,
+    /// `access_token` or `refresh_token` (RFC 7009's `token_type_hint`).
+    pub hint: String,
+    /// Attempts made so far.
+    #[serde(deserialize_with = "count")]
+    pub attempts: u32,
+    /// When to try next.
+    pub next_at: Timestamp,
+    /// When it was queued.
+    pub created_at: Timestamp,
+}
+
+fn count<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let value = i64::deserialize(deserializer)?;
+    u32::try_from(value.max(0)).map_err(serde::de::Error::custom)
+}

@@ -18,6 +18,8 @@ pub(crate) enum Row<'a> {
     Identity { provider: &'a str, uid: &'a str },
     /// A session, by id.
     Session(&'a str),
+    /// A revocation waiting for its provider, by id.
+    Revocation(&'a str),
 }
 
 impl Row<'_> {
@@ -27,7 +29,18 @@ impl Row<'_> {
                 [b"identity\0".as_slice(), provider.as_bytes(), b"\0", uid.as_bytes()].concat()
             }
             Row::Session(id) => [b"session\0".as_slice(), id.as_bytes()].concat(),
+            Row::Revocation(id) => [b"revocation\0".as_slice(), id.as_bytes()].concat(),
         }
+    }
+
+    /// One secret sealed for this row.
+    pub(crate) fn seal(self, keys: &Keys, secret: &str) -> Sealed {
+        Sealed(keys.seal(Purpose::Data, &self.context(), secret.as_bytes()))
+    }
+
+    /// One value sealed for this row, opened; `None` when it does not open.
+    pub(crate) fn open(self, keys: &Keys, sealed: &Sealed) -> Option<String> {
+        keys.open(Purpose::Data, &self.context(), &sealed.0).and_then(|bytes| String::from_utf8(bytes).ok())
     }
 
     pub(crate) fn of_identity(identity: &Identity) -> Row<'_> {

@@ -18,6 +18,15 @@ struct World {
 
 /// A flow with `mock` at a mock provider whose access tokens last `ttl`.
 async fn world(tag: &str, ttl: Duration) -> World {
+    world_with(tag, ttl, |project| project).await
+}
+
+/// Like [`world`], with the project's builder adjusted by `adjust`.
+async fn world_with(
+    tag: &str,
+    ttl: Duration,
+    adjust: impl FnOnce(loginkit_flow::ProjectBuilder<'static>) -> loginkit_flow::ProjectBuilder<'static>,
+) -> World {
     let idp = MockIdp::start_with(MockIdpConfig { access_token_ttl: ttl, ..MockIdpConfig::default() })
         .await
         .unwrap();
@@ -27,9 +36,8 @@ async fn world(tag: &str, ttl: Duration) -> World {
     let project = Project::builder("app")
         .hostnames(["localhost"])
         .provider(Provider::Mock, idp.provider_config())
-        .success_url("http://localhost/ok")
-        .build()
-        .unwrap();
+        .success_url("http://localhost/ok");
+    let project = adjust(project).build().unwrap();
     let flow = Flow::with_shared_store(project, store, Keys::from_encoded(&Keys::generate_master()).unwrap());
     World { idp, flow }
 }
@@ -65,6 +73,9 @@ async fn a_token_near_expiry_is_refreshed_once_however_many_ask_at_once() {
     let session = sign_in(&w.flow).await;
     let before = w.flow.session_tokens(&session).access_token.unwrap();
     let exchanges = w.idp.handle().hits(Endpoint::Token);
+    // The refresh takes a while, so all twelve ask while it runs (tokens that last 30 s are
+    // always due: one asking after it ended would rightly refresh again).
+    w.idp.handle().inject(Endpoint::Token, Fault::Delay(Duration::from_millis(800)));
     let asks: Vec<_> = (0..12)
         .map(|_| {
             let (flow, session) = (w.flow.clone(), session.clone());
@@ -80,6 +91,7 @@ async fn a_token_near_expiry_is_refreshed_once_however_many_ask_at_once() {
 
     // The same through the identity, with no session involved.
     let identity = w.flow.identities(&session.user_id).await.unwrap().remove(0);
+    w.idp.handle().inject(Endpoint::Token, Fault::Delay(Duration::from_millis(800)));
     let asks: Vec<_> = (0..6)
         .map(|_| {
             let (flow, user, id) = (w.flow.clone(), session.user_id.clone(), identity.id.clone());
@@ -109,4 +121,88 @@ async fn a_refused_refresh_is_an_error_not_a_stale_token() {
         .inject(Endpoint::Token, Fault::ErrorRedirect { error: "invalid_grant".into(), description: None });
     let refused = w.flow.session_access_token(&session).await;
     assert!(matches!(refused, Err(loginkit_flow::FlowError::RefreshRefused { .. })), "{refused:?}");
+}
+
+/// Waits (at most ten seconds) until the background's first attempts are recorded: every
+/// queued revocation either gone or attempted at least once. Returns the queue.
+async fn first_attempts_done(flow: &Flow) -> Vec<loginkit_flow::Revocation> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let whenever = loginkit_flow::Timestamp::from_millis(i64::MAX / 2);
+    loop {
+        let queued = flow.store().due_revocations(whenever, 100).await.unwrap();
+        if queued.iter().all(|r| r.attempts > 0) {
+            return queued;
+        }
+        assert!(std::time::Instant::now() < deadline, "the first attempts never finished: {queued:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_revokes_the_logins_tokens_at_the_provider() {
+    let w = world("tokens-sign-out", Duration::from_secs(3600)).await;
+    let session = sign_in(&w.flow).await;
+    let tokens = w.flow.session_tokens(&session);
+    w.flow.delete_session(&session.user_id, &session.id).await.unwrap();
+    assert_eq!(first_attempts_done(&w.flow).await, [], "revoked: nothing left owed");
+    assert_eq!(w.idp.handle().hits(Endpoint::Revoke), 2);
+    let last = w.idp.handle().last_request(Endpoint::Revoke).unwrap();
+    assert_eq!(
+        last.form_value("token"),
+        tokens.access_token.as_deref(),
+        "the refresh token, then the access token"
+    );
+    assert_eq!(last.form_value("token_type_hint"), Some("access_token"));
+
+    assert_eq!(w.flow.revoke_pending().await.unwrap(), loginkit_flow::Revoked::default());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_that_is_down_gets_its_revocations_later_and_unlinking_revokes_too() {
+    let w =
+        world_with("tokens-retry", Duration::from_secs(3600), |p| p.revocation_backoff(Duration::ZERO)).await;
+    let session = sign_in(&w.flow).await;
+    let busy = Fault::Status { status: 503, content_type: "text/plain".into(), body: "down".into() };
+    w.idp.handle().inject_always(Endpoint::Revoke, busy);
+    let identity = w.flow.identities(&session.user_id).await.unwrap().remove(0);
+    w.flow.delete_identity(&session.user_id, &identity.id).await.unwrap();
+    assert_eq!(first_attempts_done(&w.flow).await.len(), 2, "both tokens stay owed");
+    assert_eq!(w.idp.handle().hits(Endpoint::Revoke), 2);
+
+    let later = w.flow.revoke_pending().await.unwrap();
+    assert_eq!((later.revoked, later.postponed, later.dropped), (0, 2, 0), "still down: kept");
+    w.idp.handle().clear_faults();
+    let up = w.flow.revoke_pending().await.unwrap();
+    assert_eq!((up.revoked, up.postponed, up.dropped), (2, 0, 0));
+    assert_eq!(w.flow.revoke_pending().await.unwrap(), loginkit_flow::Revoked::default(), "done once");
+    assert_eq!(w.idp.handle().hits(Endpoint::Revoke), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_is_final_and_a_project_may_keep_provider_tokens_alive() {
+    let w = world_with("tokens-refusal", Duration::from_secs(3600), |p| p.revocation_backoff(Duration::ZERO))
+        .await;
+    let session = sign_in(&w.flow).await;
+    let refused = Fault::Status {
+        status: 400,
+        content_type: "application/json".into(),
+        body: "{\"error\":\"invalid_request\"}".into(),
+    };
+    w.idp.handle().inject_always(Endpoint::Revoke, refused);
+    w.flow.delete_sessions(&session.user_id).await.unwrap();
+    assert_eq!(first_attempts_done(&w.flow).await, [], "refused: given up");
+    assert_eq!(w.idp.handle().hits(Endpoint::Revoke), 2);
+
+    assert_eq!(
+        w.flow.revoke_pending().await.unwrap(),
+        loginkit_flow::Revoked::default(),
+        "refused: given up"
+    );
+
+    let kept =
+        world_with("tokens-kept", Duration::from_secs(3600), |p| p.revoke_provider_tokens(false)).await;
+    let session = sign_in(&kept.flow).await;
+    kept.flow.delete_session(&session.user_id, &session.id).await.unwrap();
+    assert_eq!(first_attempts_done(&kept.flow).await, [], "nothing queued");
+    assert_eq!(kept.idp.handle().hits(Endpoint::Revoke), 0);
 }

@@ -124,6 +124,10 @@ pub struct ProjectConfig {
     /// are answered 401 `user_blocked`, as Appwrite does for a user whose status is off.
     #[serde(default)]
     pub blocked_users: Vec<String>,
+    /// Whether signing out and unlinking revoke the provider tokens of that login or account at
+    /// the provider (for providers that can; retried while the provider is down). Default `true`.
+    #[serde(default = "yes")]
+    pub revoke_provider_tokens: bool,
     /// Enabled providers by id.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderSettings>,
@@ -383,6 +387,7 @@ impl ProjectConfig {
             signup: true,
             allowed_email_domains: Vec::new(),
             blocked_users: Vec::new(),
+            revoke_provider_tokens: true,
             providers: BTreeMap::new(),
         }
     }

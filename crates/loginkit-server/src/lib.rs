@@ -301,6 +301,17 @@ pub async fn maintain(state: Arc<AppState>, interval: Duration) {
                 Ok(_) => {}
                 Err(error) => tracing::warn!(project, %error, "pruning expired rows failed"),
             }
+            match flow.revoke_pending().await {
+                Ok(done) if done.revoked + done.postponed + done.dropped > 0 => tracing::info!(
+                    project,
+                    revoked = done.revoked,
+                    postponed = done.postponed,
+                    dropped = done.dropped,
+                    "provider revocations"
+                ),
+                Ok(_) => {}
+                Err(error) => tracing::warn!(project, %error, "provider revocations failed"),
+            }
         }
     }
 }
@@ -513,6 +524,7 @@ fn build_project(
         .registry(registry, http.clone())
         .secure_cookies(config.public_url()?.is_some_and(|url| url.scheme() == "https"))
         .session_limit(settings.session_limit)
+        .revoke_provider_tokens(settings.revoke_provider_tokens)
         .session_duration(Duration::from_secs(settings.session_duration_secs.max(1)))
         .state_lifetime(Duration::from_secs(settings.state_lifetime_secs.clamp(1, 3600)));
     // A configured page must be allowed; the demo page is the default only where it is.

@@ -621,3 +621,35 @@ async fn a_project_can_close_sign_up_restrict_email_domains_and_block_users() {
     assert_eq!(error_of(&walk)["type"], "user_blocked");
     assert_eq!(h.counts().await, counts);
 }
+
+#[tokio::test]
+async fn signing_out_revokes_the_provider_tokens_unless_the_project_keeps_them() {
+    let auto = || MockIdp::start_with(MockIdpConfig { auto_approve: true, ..MockIdpConfig::default() });
+    let idp = auto().await.unwrap();
+    let h = Harness::start(&common::external_mock(&idp)).await;
+    let browser = Browser::new([h.server.url().clone(), idp.origin()]);
+    assert_eq!(h.login(&browser, "mock").await.end.path(), "/ok");
+    let (_, session) = h.get(&browser, "v1/account/sessions/current").await;
+    let access = session["providerAccessToken"].as_str().unwrap().to_owned();
+    let (status, _) = h.api(&browser, reqwest::Method::DELETE, "v1/account/sessions/current").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while idp.handle().hits(loginkit_testkit::Endpoint::Revoke) < 2 {
+        assert!(std::time::Instant::now() < deadline, "the provider was never asked to revoke");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let last = idp.handle().last_request(loginkit_testkit::Endpoint::Revoke).unwrap();
+    assert_eq!(last.form_value("token"), Some(access.as_str()));
+
+    let idp = auto().await.unwrap();
+    let h = Harness::start(&format!("revoke_provider_tokens = false\n{}", common::external_mock(&idp))).await;
+    let browser = Browser::new([h.server.url().clone(), idp.origin()]);
+    h.login(&browser, "mock").await;
+    let (status, _) = h.api(&browser, reqwest::Method::DELETE, "v1/account/sessions/current").await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM loginkit_revocations")
+        .fetch_one(&h.db().await)
+        .await
+        .unwrap();
+    assert_eq!((queued, idp.handle().hits(loginkit_testkit::Endpoint::Revoke)), (0, 0), "nothing owed");
+}

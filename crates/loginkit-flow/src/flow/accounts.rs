@@ -149,19 +149,55 @@ impl Flow {
     }
 
     /// Deletes one of the user's sessions.
+    ///
+    /// The provider tokens that session's login received are revoked at the provider (when the
+    /// project revokes and the provider can), unless another live session of the user holds the
+    /// same ones.
     pub async fn delete_session(&self, user_id: &str, id: &str) -> Result<(), FlowError> {
-        if !self.inner.store.delete_session(user_id, id).await? {
+        let store = &self.inner.store;
+        let sessions = store.sessions(user_id).await?;
+        let Some(ending) = sessions.iter().find(|s| s.id == id) else { return Err(session_not_found()) };
+        let now = Timestamp::now();
+        let others: Vec<&Session> = sessions.iter().filter(|s| s.id != id && s.expire > now).collect();
+        let owed = self.session_revocations(ending, &others);
+        // Queued before the session goes: a stop in between revokes tokens of a live session
+        // rather than forget those of an ended one.
+        self.revoke_later(owed).await?;
+        if !store.delete_session(user_id, id).await? {
             return Err(session_not_found());
         }
         self.inner.project.policy.on_event(&Event::SignedOut { user: user_id, session: Some(id) }).await;
         Ok(())
     }
 
-    /// Deletes all of the user's sessions.
+    /// Deletes all of the user's sessions, revoking at the provider the tokens their logins
+    /// received (as [`Flow::delete_session`]).
     pub async fn delete_sessions(&self, user_id: &str) -> Result<(), FlowError> {
-        self.inner.store.delete_sessions(user_id).await?;
+        let store = &self.inner.store;
+        let sessions = store.sessions(user_id).await?;
+        let mut owed = Vec::new();
+        for (i, session) in sessions.iter().enumerate() {
+            owed.extend(self.session_revocations(session, &sessions.iter().take(i).collect::<Vec<_>>()));
+        }
+        self.revoke_later(owed).await?;
+        store.delete_sessions(user_id).await?;
         self.inner.project.policy.on_event(&Event::SignedOut { user: user_id, session: None }).await;
         Ok(())
+    }
+
+    /// The revocations owed for `session`'s provider tokens, unless one of `others` holds the
+    /// same access token.
+    fn session_revocations(&self, session: &Session, others: &[&Session]) -> Vec<crate::model::Revocation> {
+        let keys = &self.inner.keys;
+        let Some(plain) = PlainTokens::open(keys, &session.tokens, Row::of_session(session)) else {
+            return Vec::new();
+        };
+        let shared = others.iter().any(|other| {
+            other.provider == session.provider
+                && PlainTokens::open(keys, &other.tokens, Row::of_session(other))
+                    .is_some_and(|o| o.access == plain.access)
+        });
+        if shared { Vec::new() } else { self.revocations(&session.provider, &[plain]) }
     }
 
     /// A user's identities.
@@ -174,6 +210,22 @@ impl Flow {
         let store = &self.inner.store;
         let identity = store.identities(user_id).await?.into_iter().find(|identity| identity.id == id);
         let Some(identity) = identity else { return Err(FlowError::IdentityNotFound) };
+        // Unlinking the account ends every grant of it this app knows: the identity's latest
+        // tokens and those of the account's sessions.
+        let mut grants: Vec<PlainTokens> =
+            PlainTokens::open(&self.inner.keys, &identity.tokens, Row::of_identity(&identity))
+                .into_iter()
+                .collect();
+        for session in store.sessions(user_id).await? {
+            if session.provider == identity.provider && session.provider_uid == identity.provider_uid {
+                grants.extend(PlainTokens::open(
+                    &self.inner.keys,
+                    &session.tokens,
+                    Row::of_session(&session),
+                ));
+            }
+        }
+        self.revoke_later(self.revocations(&identity.provider, &grants)).await?;
         if !store.delete_identity(user_id, id).await? {
             return Err(FlowError::IdentityNotFound);
         }

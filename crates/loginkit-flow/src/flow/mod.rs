@@ -32,6 +32,7 @@ mod accounts;
 mod callback;
 mod cookies;
 mod project;
+mod revocation;
 mod tokens;
 
 use accounts::session_not_found;
@@ -40,6 +41,7 @@ use callback::truncate;
 pub use cookies::{Cookie, LINK_COOKIE_PREFIX, parse_cookie_header};
 use cookies::{CookiePayload, new_session};
 pub use project::{MAX_STATE_LIFETIME, Project, ProjectBuilder, ProjectError};
+pub use revocation::{REVOKE_ATTEMPTS, REVOKE_BATCH, Revoked};
 pub use tokens::REFRESH_MARGIN;
 
 /// Most custom scopes a login may ask for.

@@ -24,6 +24,8 @@ pub struct Project {
     pub(crate) default_failure: Option<Url>,
     pub(crate) secure_cookies: bool,
     pub(crate) policy: Arc<dyn Policy>,
+    pub(crate) revoke_provider_tokens: bool,
+    pub(crate) revocation_backoff: Duration,
 }
 
 impl Project {
@@ -58,6 +60,8 @@ impl Project {
                 default_failure: None,
                 secure_cookies: false,
                 policy: Arc::new(AdmitAll),
+                revoke_provider_tokens: true,
+                revocation_backoff: Duration::from_secs(30),
             },
             hostnames: None,
             schemes: Vec::new(),
@@ -128,6 +132,11 @@ impl Project {
     /// The project's policy.
     pub fn policy(&self) -> &Arc<dyn Policy> {
         &self.policy
+    }
+
+    /// Whether signing out and unlinking revoke provider tokens at the provider.
+    pub fn revokes_provider_tokens(&self) -> bool {
+        self.revoke_provider_tokens
     }
 
     /// The name of one of the flow's cookies: `__Host-<name>` when cookies are `Secure`.
@@ -326,6 +335,20 @@ impl<'r> ProjectBuilder<'r> {
     /// The project's [`Policy`]. Default [`AdmitAll`].
     pub fn policy(mut self, policy: impl Policy) -> Self {
         self.project.policy = Arc::new(policy);
+        self
+    }
+
+    /// Whether signing out and unlinking revoke the provider tokens of that login or account at
+    /// the provider (for providers that can). Default on.
+    pub fn revoke_provider_tokens(mut self, revoke: bool) -> Self {
+        self.project.revoke_provider_tokens = revoke;
+        self
+    }
+
+    /// The first wait before a revocation the provider did not confirm is tried again; it
+    /// doubles with each attempt (at most six hours). Default 30 seconds.
+    pub fn revocation_backoff(mut self, backoff: Duration) -> Self {
+        self.project.revocation_backoff = backoff;
         self
     }
 

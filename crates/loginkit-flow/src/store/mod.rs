@@ -20,7 +20,9 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use crate::error::{FlowError, StoreError};
-use crate::model::{Identity, NewUser, OneTimeToken, Sealed, Session, StoredTokens, Timestamp, User};
+use crate::model::{
+    Identity, NewUser, OneTimeToken, Revocation, Sealed, Session, StoredTokens, Timestamp, User,
+};
 
 #[cfg(feature = "postgres")]
 pub use postgres::{DEFAULT_MAX_CONNECTIONS, IDLE_IN_TRANSACTION_TIMEOUT, PgBackend, PgStore};
@@ -111,6 +113,20 @@ pub trait Store: Send + Sync + 'static {
         renewal: &Renewal<'_>,
         session: Option<&SessionRenewal<'_>>,
     ) -> Result<bool, StoreError>;
+
+    /// Queues revocations owed to providers, as one unit.
+    async fn queue_revocations(&self, revocations: &[Revocation]) -> Result<(), StoreError>;
+    /// Up to `limit` queued revocations due at `now`, the most overdue first.
+    async fn due_revocations(&self, now: Timestamp, limit: u32) -> Result<Vec<Revocation>, StoreError>;
+    /// Forgets a queued revocation (done, or given up); `false` when it was not queued.
+    async fn forget_revocation(&self, id: &str) -> Result<bool, StoreError>;
+    /// Puts a queued revocation off until `next_at`, with `attempts` made.
+    async fn postpone_revocation(
+        &self,
+        id: &str,
+        attempts: u32,
+        next_at: Timestamp,
+    ) -> Result<(), StoreError>;
 
     /// Deletes at most `limit` rows of each kind that can no longer be used: sessions and
     /// one-time tokens expired before `now`, used-state records a minute after their state

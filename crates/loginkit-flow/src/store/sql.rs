@@ -21,7 +21,7 @@ use super::{
     SealedTable, SessionRenewal, Snapshot, Store, USED_STATE_GRACE_MS, UserTable,
 };
 use crate::error::{FlowError, StoreError};
-use crate::model::{Identity, OneTimeToken, Sealed, Session, StoredTokens, Timestamp, User};
+use crate::model::{Identity, OneTimeToken, Revocation, Sealed, Session, StoredTokens, Timestamp, User};
 
 /// A value bound to a statement's parameter. `Debug` shows the kind only: values include token
 /// digests and sealed tokens.
@@ -464,6 +464,48 @@ impl<B: Backend> Store for SqlStore<B> {
         }
     }
 
+    async fn queue_revocations(&self, revocations: &[Revocation]) -> Result<(), StoreError> {
+        if revocations.is_empty() {
+            return Ok(());
+        }
+        let steps = revocations
+            .iter()
+            .map(|r| Step {
+                sql: self.sql.queue_revocation.clone(),
+                values: vec![
+                    text(&r.id),
+                    text(&r.provider),
+                    text(&r.token.0),
+                    text(&r.hint),
+                    int(i64::from(r.attempts)),
+                    int(r.next_at.millis()),
+                    int(r.created_at.millis()),
+                ],
+                expect: Expect::One,
+            })
+            .collect();
+        self.backend.unit(steps).await
+    }
+
+    async fn due_revocations(&self, now: Timestamp, limit: u32) -> Result<Vec<Revocation>, StoreError> {
+        self.all(&self.sql.due_revocations, vec![int(now.millis()), int(i64::from(limit))]).await
+    }
+
+    async fn forget_revocation(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.backend.execute(&self.sql.forget_revocation, vec![text(id)]).await? > 0)
+    }
+
+    async fn postpone_revocation(
+        &self,
+        id: &str,
+        attempts: u32,
+        next_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let values = vec![int(i64::from(attempts)), int(next_at.millis()), text(id)];
+        self.backend.execute(&self.sql.postpone_revocation, values).await?;
+        Ok(())
+    }
+
     async fn prune(&self, now: Timestamp, limit: u32) -> Result<Pruned, StoreError> {
         let limit = i64::from(limit);
         let sql = &self.sql;
@@ -577,6 +619,10 @@ struct Statements {
     put_session: Sql,
     drop_sessions_from: Sql,
     create_token: Sql,
+    queue_revocation: Sql,
+    due_revocations: Sql,
+    forget_revocation: Sql,
+    postpone_revocation: Sql,
     dialect: Dialect,
     users_have_timestamps: (bool, bool),
 }
@@ -585,6 +631,9 @@ struct Statements {
 fn quote(name: &str) -> String {
     name.split('.').map(|part| format!("\"{part}\"")).collect::<Vec<_>>().join(".")
 }
+
+const REVOCATION_COLUMNS: [&str; 7] =
+    ["id", "provider", "token", "hint", "attempts", "next_at", "created_at"];
 
 const IDENTITY_COLUMNS: [&str; 14] = [
     "id",
@@ -807,6 +856,19 @@ impl Statements {
                 TOKEN_COLUMNS.join(", "),
                 placeholders(7)
             )),
+            queue_revocation: r(format!(
+                "INSERT INTO loginkit_revocations ({}) VALUES ({})",
+                REVOCATION_COLUMNS.join(", "),
+                placeholders(REVOCATION_COLUMNS.len())
+            )),
+            due_revocations: r(format!(
+                "SELECT {} FROM loginkit_revocations r WHERE r.next_at <= ?1 ORDER BY r.next_at, r.id LIMIT ?2",
+                d.as_text(&columns("r", &REVOCATION_COLUMNS))
+            )),
+            forget_revocation: r("DELETE FROM loginkit_revocations WHERE id = ?1".into()),
+            postpone_revocation: r(
+                "UPDATE loginkit_revocations SET attempts = ?1, next_at = ?2 WHERE id = ?3".into(),
+            ),
             dialect: d,
             users_have_timestamps: (created.is_some(), updated.is_some()),
         }
