@@ -196,15 +196,15 @@ pub fn identity_json(flow: &Flow, identity: &Identity) -> Value {
     })
 }
 
-/// Appwrite's User model (the account).
-pub fn user_json(user: &User) -> Value {
+/// Appwrite's User model; `active` is its `status` (false for a blocked user).
+pub fn user_json(user: &User, active: bool) -> Value {
     json!({
         "$id": user.id,
         "$createdAt": user.created_at.to_appwrite(),
         "$updatedAt": user.updated_at.to_appwrite(),
         "name": user.name,
         "registration": user.created_at.to_appwrite(),
-        "status": true,
+        "status": active,
         "labels": [],
         "passwordUpdate": "",
         "email": user.email.clone().unwrap_or_default(),

@@ -481,7 +481,8 @@ async fn delete_sessions(me: SignedIn) -> Result<Response, ApiError> {
 
 async fn account(me: SignedIn) -> Result<Response, ApiError> {
     // The user came with the session, in the same read.
-    Ok(axum::Json(user_json(&me.user)).into_response())
+    let active = me.flow.project().policy().admit_session(&me.user).is_ok();
+    Ok(axum::Json(user_json(&me.user, active)).into_response())
 }
 
 async fn list_identities(me: SignedIn) -> Result<Response, ApiError> {
