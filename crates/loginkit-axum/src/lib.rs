@@ -210,9 +210,17 @@ impl LoginKit {
         }
     }
 
-    /// `next` when the project's allow-list admits it.
-    fn allowed(&self, next: Option<&str>) -> Option<Url> {
-        self.inner.flow.project().allow().check(next?).ok()
+    /// The answer of a POST route: a redirect to `next` when the project's allow-list admits
+    /// it, else 204; with `cookies` either way.
+    fn done(&self, next: Option<&str>, cookies: &[Cookie]) -> Response {
+        match next.and_then(|next| self.inner.flow.project().allow().check(next).ok()) {
+            Some(next) => redirect(StatusCode::SEE_OTHER, next.as_str(), cookies),
+            None => {
+                let mut response = StatusCode::NO_CONTENT.into_response();
+                set_cookies(&mut response, cookies);
+                response
+            }
+        }
     }
 }
 
@@ -462,15 +470,7 @@ async fn sign_out(
             Err(error) => return Err(error.into()),
         }
     }
-    let cleared = [kit.cleared_session_cookie()];
-    Ok(match kit.allowed(next.next.as_deref()) {
-        Some(next) => redirect(StatusCode::SEE_OTHER, next.as_str(), &cleared),
-        None => {
-            let mut response = StatusCode::NO_CONTENT.into_response();
-            set_cookies(&mut response, &cleared);
-            response
-        }
-    })
+    Ok(kit.done(next.next.as_deref(), &[kit.cleared_session_cookie()]))
 }
 
 #[derive(Deserialize)]
@@ -505,15 +505,7 @@ async fn redeem(
     let client = client(&headers, peer);
     let session =
         kit.inner.flow.create_session_from_token(&redemption.user_id, &redemption.secret, &client).await?;
-    let cookie = [kit.session_cookie_for(&session)];
-    Ok(match kit.allowed(redemption.next.as_deref()) {
-        Some(next) => redirect(StatusCode::SEE_OTHER, next.as_str(), &cookie),
-        None => {
-            let mut response = StatusCode::NO_CONTENT.into_response();
-            set_cookies(&mut response, &cookie);
-            response
-        }
-    })
+    Ok(kit.done(redemption.next.as_deref(), &[kit.session_cookie_for(&session)]))
 }
 
 fn serde_json_from(body: &[u8]) -> Option<Redemption> {
