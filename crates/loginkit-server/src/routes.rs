@@ -73,7 +73,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/account", get(account))
         .route("/v1/account/identities", get(list_identities))
         .route("/v1/account/identities/{id}", delete(delete_identity))
+        .route("/health/live", get(live))
+        .route("/health/ready", get(ready))
         .fallback(not_found)
+        // Every answer says what it is, redirects and 204s included, as Appwrite's do: SDKs read
+        // the header unconditionally (the Python SDK fails with a KeyError without it), and a
+        // body-less answer must not claim JSON (the Web SDK would parse it).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        ))
         // Callback URLs carry codes and state: never pass them on in a Referer (RFC 9700 §4.2).
         .layer(SetResponseHeaderLayer::overriding(
             header::REFERRER_POLICY,
@@ -91,6 +100,33 @@ async fn log_request(request: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let response = next.run(request).await;
     tracing::info!(%method, path, status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
+    response
+}
+
+/// Liveness: the process answers.
+async fn live() -> Response {
+    let mut response = axum::Json(json!({ "status": "pass" })).into_response();
+    no_store(&mut response);
+    response
+}
+
+/// Readiness: every project's database answers a read (the keys were loaded at start, or the
+/// server would not be running). 503 naming the projects that do not.
+async fn ready(State(state): Shared) -> Response {
+    let mut failing = Vec::new();
+    for (project, flow) in &state.projects {
+        if let Err(error) = flow.user("").await {
+            tracing::warn!(project, %error, "readiness: the database does not answer");
+            failing.push(project.clone());
+        }
+    }
+    let (status, body) = if failing.is_empty() {
+        (StatusCode::OK, json!({ "status": "pass" }))
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, json!({ "status": "fail", "projects": failing }))
+    };
+    let mut response = (status, axum::Json(body)).into_response();
+    no_store(&mut response);
     response
 }
 

@@ -653,3 +653,41 @@ async fn signing_out_revokes_the_provider_tokens_unless_the_project_keeps_them()
         .unwrap();
     assert_eq!((queued, idp.handle().hits(loginkit_testkit::Endpoint::Revoke)), (0, 0), "nothing owed");
 }
+
+#[tokio::test]
+async fn every_answer_says_its_content_type_and_health_answers() {
+    let h = Harness::start("").await;
+    let browser = h.browser();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let kind = |response: &reqwest::Response| {
+        response.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+    };
+    // The start's redirect (what the Python SDK's create_o_auth2_token reads), a 404.
+    let start = client.get(h.start_url("tokens", "mock", "")).send().await.unwrap();
+    assert!(start.status().is_redirection());
+    assert_eq!(kind(&start), "text/html; charset=utf-8");
+    let missing = client.get(h.url("v1/nope")).send().await.unwrap();
+    assert!(kind(&missing).starts_with("application/json"), "{}", kind(&missing));
+    // The callback's 301, then a 204 (delete_session).
+    let callback = until_callback(&h, &browser, "mock").await;
+    let cookies = browser.jar().cookies(&callback).unwrap();
+    let back = client.get(callback).header("cookie", cookies).send().await.unwrap();
+    assert_eq!(
+        (back.status(), kind(&back).as_str()),
+        (StatusCode::MOVED_PERMANENTLY, "text/html; charset=utf-8")
+    );
+    h.login(&browser, "mock").await;
+    let deleted = browser
+        .client()
+        .delete(h.url("v1/account/sessions/current"))
+        .header("x-appwrite-project", "default")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_eq!(kind(&deleted), "text/html; charset=utf-8", "no JSON claimed for an empty body");
+    for path in ["health/live", "health/ready"] {
+        let (status, body) = common::status_and_json(client.get(h.url(path)).send().await.unwrap()).await;
+        assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("pass")), "{path}");
+    }
+}
