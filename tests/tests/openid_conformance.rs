@@ -143,6 +143,13 @@ async fn rs256_login_with_pkce_then_refresh() {
     assert_eq!(account["email"], "alice@example.test");
     assert_eq!(account["emailVerification"], true);
     assert_eq!(account["name"], "Test User alice");
+    // The identity keeps the login's ID token (Web SDK 28's Identity.providerIdToken).
+    let (_, identities) = api(&setup, &browser, Method::GET, "v1/account/identities").await;
+    let id_token = identities["identities"][0]["providerIdToken"].as_str().unwrap().to_owned();
+    let payload = id_token.split('.').nth(1).expect("a JWT");
+    let payload = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap();
+    let claims: Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(claims["sub"], "alice");
     let (status, refreshed) = api(&setup, &browser, Method::PATCH, "v1/account/sessions/current").await;
     assert_eq!(status, 200, "{refreshed}");
     assert_ne!(refreshed["providerAccessToken"], session["providerAccessToken"]);

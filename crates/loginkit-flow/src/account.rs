@@ -17,7 +17,7 @@
 //! sessions first). Two logins taking one slot conflict, and the later one decides again.
 
 use crate::error::{Conflict, FlowError};
-use crate::model::{Identity, NewUser, OneTimeToken, Session, StoredTokens, Timestamp};
+use crate::model::{Identity, NewUser, OneTimeToken, Sealed, Session, StoredTokens, Timestamp};
 use crate::store::{LoginPlan, PlannedIdentity, PlannedSession, PlannedUser, SlotHolder, Snapshot};
 
 /// What the login knows, independent of the database.
@@ -37,6 +37,8 @@ pub(crate) struct LoginFacts {
     pub claims: Option<String>,
     /// The avatar the profile named.
     pub avatar_url: Option<String>,
+    /// The ID token, sealed for the identity.
+    pub id_token: Option<Sealed>,
     /// The provider tokens sealed for the identity.
     pub identity_tokens: StoredTokens,
     /// The id a new user gets.
@@ -111,6 +113,7 @@ pub(crate) fn decide(
             subject: facts.subject.clone(),
             claims: facts.claims.clone(),
             avatar_url: facts.avatar_url.clone(),
+            id_token: facts.id_token.clone(),
         },
         None => PlannedIdentity::Create(Identity {
             id: facts.new_identity_id.clone(),
@@ -122,6 +125,7 @@ pub(crate) fn decide(
             tokens: facts.identity_tokens.clone(),
             claims_json: facts.claims.clone(),
             avatar_url: facts.avatar_url.clone(),
+            id_token: facts.id_token.clone(),
             created_at: facts.now,
             updated_at: facts.now,
         }),
@@ -281,6 +285,7 @@ mod tests {
             subject: None,
             claims: None,
             avatar_url: None,
+            id_token: None,
             identity_tokens: tokens(),
             new_user_id: "new-user".into(),
             new_identity_id: "new-identity".into(),
@@ -309,6 +314,7 @@ mod tests {
             tokens: tokens(),
             claims_json: None,
             avatar_url: None,
+            id_token: None,
             created_at: at(-1),
             updated_at: at(-1),
         }

@@ -141,6 +141,10 @@ pub struct Identity {
     /// The avatar the provider's profile named, if any.
     #[serde(default)]
     pub avatar_url: Option<String>,
+    /// The account's last ID token, sealed (for providers that send one);
+    /// [`Flow::identity_id_token`](crate::Flow::identity_id_token) opens it.
+    #[serde(default)]
+    pub id_token: Option<Sealed>,
     /// Creation time.
     pub created_at: Timestamp,
     /// Last change.

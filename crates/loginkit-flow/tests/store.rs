@@ -220,6 +220,7 @@ fn identity(id: &str, user: &str, provider: &str, uid: &str, created: i64) -> Id
         tokens: tokens(id, true),
         claims_json: (provider == "google").then(|| format!(r#"{{"sub":"sub-{uid}"}}"#)),
         avatar_url: Some(format!("https://avatars.test/{uid}.png")),
+        id_token: (provider == "google").then(|| Sealed(format!("sealed-id-token-{uid}"))),
         created_at: at(created),
         updated_at: at(created),
     }
@@ -320,6 +321,7 @@ async fn a_login_writes_its_whole_plan_and_reads_it_back(f: Fixture) {
             subject: Some("sub-100".into()),
             claims: Some(r#"{"sub":"sub-100","name":"Ada"}"#.into()),
             avatar_url: None,
+            id_token: Some(Sealed("sealed-id-token-renewed".into())),
         }),
         placed(session("s-two", "u1", 1, 5), None),
     );
@@ -332,6 +334,11 @@ async fn a_login_writes_its_whole_plan_and_reads_it_back(f: Fixture) {
     assert_eq!((again.created_at, again.updated_at), (at(0), at(10)));
     assert_eq!(again.claims().unwrap()["name"], "Ada", "the login's verified claims are kept");
     assert_eq!(again.avatar_url.as_deref(), Some("https://avatars.test/100.png"), "no new avatar: kept");
+    assert_eq!(
+        again.id_token,
+        Some(Sealed("sealed-id-token-renewed".into())),
+        "the login's ID token is kept"
+    );
     assert_eq!(f.store.user("u1").await.unwrap().unwrap().name, "name u1", "a named user keeps the name");
     let order: Vec<String> = f.store.sessions("u1").await.unwrap().into_iter().map(|s| s.id).collect();
     assert_eq!(order, ["s-u1", "s-two"], "oldest first");
@@ -590,17 +597,20 @@ async fn refresh_claims_are_exclusive_and_finish_only_on_unchanged_tokens(f: Fix
     // the refresh started from, and frees the account for the next refresh.
     let fresh = tokens("fresh", true);
     let copy = tokens("session-copy", true);
+    let refreshed_id_token = Sealed("sealed-id-token-refreshed".into());
     let renewal = Renewal {
         tokens: &fresh,
         email: None,
         subject: Some("sub-1"),
         claims: Some(r#"{"sub":"sub-1","refreshed":true}"#),
+        id_token: Some(&refreshed_id_token),
         now: at(63_000),
     };
     let session = SessionRenewal { id: "s-u1", tokens: &copy, expire: at(99_000) };
     assert!(f.store.finish_refresh("i-u1", &seen, &renewal, Some(&session)).await.unwrap());
     let stale = tokens("stale", true);
-    let late = Renewal { tokens: &stale, email: None, subject: None, claims: None, now: at(64_000) };
+    let late =
+        Renewal { tokens: &stale, email: None, subject: None, claims: None, id_token: None, now: at(64_000) };
     let late_copy = SessionRenewal { id: "s-u1", tokens: &stale, expire: at(1) };
     assert!(
         !f.store.finish_refresh("i-u1", &seen, &late, Some(&late_copy)).await.unwrap(),
@@ -616,6 +626,7 @@ async fn refresh_claims_are_exclusive_and_finish_only_on_unchanged_tokens(f: Fix
         true,
         "a refresh's verified claims replace the login's"
     );
+    assert_eq!(stored.id_token.as_ref(), Some(&refreshed_id_token), "and its ID token");
     let session = f.store.session("s-u1").await.unwrap().unwrap();
     assert_eq!((session.tokens, session.expire), (copy, at(99_000)), "the late refresh changed nothing");
     assert!(

@@ -193,6 +193,8 @@ pub fn identity_json(flow: &Flow, identity: &Identity) -> Value {
         "providerAccessToken": tokens.access_token.unwrap_or_default(),
         "providerAccessTokenExpiry": time(tokens.access_token_expiry),
         "providerRefreshToken": tokens.refresh_token.unwrap_or_default(),
+        // Web SDK 28's Identity: the account's last ID token ("" for providers without one).
+        "providerIdToken": flow.identity_id_token(identity).unwrap_or_default(),
     })
 }
 

@@ -209,6 +209,10 @@ async fn refresh_identities_and_deletes() {
         identities["identities"][0]["providerAccessToken"], after["providerAccessToken"],
         "the identity is refreshed too"
     );
+    assert_eq!(
+        identities["identities"][0]["providerIdToken"], "",
+        "a string even without an ID token (SDK 28)"
+    );
     let identity = identities["identities"][0]["$id"].as_str().unwrap().to_owned();
 
     // A second session for the same user; delete it by id, then all.

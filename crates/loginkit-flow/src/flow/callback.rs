@@ -268,6 +268,9 @@ impl Flow {
             display_name: login.display_name.clone(),
             subject: login.tokens.id_token_claims.as_ref().map(|claims| claims.sub.clone()),
             claims: claims_json(login.tokens),
+            id_token: login.tokens.id_token.as_ref().map(|token| {
+                Row::Identity { provider: login.provider, uid: &profile.id }.seal(keys, token.secret())
+            }),
             avatar_url: profile
                 .avatar_url
                 .as_deref()

@@ -13,6 +13,11 @@ impl Flow {
         RevealedTokens::open(&self.inner.keys, &identity.tokens, Row::of_identity(identity))
     }
 
+    /// An identity's last ID token, opened (for providers that send one).
+    pub fn identity_id_token(&self, identity: &Identity) -> Option<String> {
+        Row::of_identity(identity).open(&self.inner.keys, identity.id_token.as_ref()?)
+    }
+
     /// An identity's tokens in clear, for a session made from it; none when they do not open.
     pub(super) fn plain_identity_tokens(&self, identity: &Identity) -> PlainTokens {
         PlainTokens::open(&self.inner.keys, &identity.tokens, Row::of_identity(identity)).unwrap_or_else(|| {
@@ -206,7 +211,16 @@ impl Flow {
         let keys = &self.inner.keys;
         let stored = plain.seal(keys, Row::of_identity(seen));
         let claims = callback::claims_json(&tokens);
-        let renewal = Renewal { tokens: &stored, email: None, subject, claims: claims.as_deref(), now };
+        let id_token =
+            tokens.id_token.as_ref().map(|token| Row::of_identity(seen).seal(keys, token.secret()));
+        let renewal = Renewal {
+            tokens: &stored,
+            email: None,
+            subject,
+            claims: claims.as_deref(),
+            id_token: id_token.as_ref(),
+            now,
+        };
         let session_tokens = session.map(|session| plain.seal(keys, Row::of_session(session)));
         let expire = now.plus(self.inner.project.session_duration);
         let copy = session.zip(session_tokens.as_ref()).map(|(session, tokens)| SessionRenewal {

@@ -289,6 +289,8 @@ pub enum PlannedIdentity {
         claims: Option<String>,
         /// The avatar the profile named.
         avatar_url: Option<String>,
+        /// The login's ID token, sealed for the identity.
+        id_token: Option<Sealed>,
     },
 }
 
@@ -328,6 +330,8 @@ pub struct Renewal<'a> {
     pub subject: Option<&'a str>,
     /// The verified ID token's claims (JSON), when there was one.
     pub claims: Option<&'a str>,
+    /// The ID token, sealed for the identity, when there was one.
+    pub id_token: Option<&'a Sealed>,
     /// When.
     pub now: Timestamp,
 }

@@ -203,7 +203,8 @@ where
 
 /// The names of loginkit's migrations, in order; each database has its own SQL for each
 /// (`migrations/sqlite/`, `migrations/postgres/`).
-const MIGRATIONS: [&str; 5] = ["init", "security", "sessions by slot", "sessions by user", "token lifecycle"];
+const MIGRATIONS: [&str; 6] =
+    ["init", "security", "sessions by slot", "sessions by user", "token lifecycle", "identity id token"];
 
 /// loginkit's migrations with `sql` for each of [`MIGRATIONS`], recorded in their own
 /// `loginkit_migrations` table so an application's sqlx migrations in the same database stay
@@ -449,6 +450,7 @@ impl<B: Backend> Store for SqlStore<B> {
             text(identity_id),
             text(&seen.0),
             opt_text(renewal.claims),
+            opt_text(renewal.id_token.map(|t| t.0.as_str())),
         ]);
         let mut steps =
             vec![Step { sql: self.sql.refresh_identity.clone(), values: identity, expect: Expect::One }];
@@ -635,7 +637,7 @@ fn quote(name: &str) -> String {
 const REVOCATION_COLUMNS: [&str; 7] =
     ["id", "provider", "token", "hint", "attempts", "next_at", "created_at"];
 
-const IDENTITY_COLUMNS: [&str; 14] = [
+const IDENTITY_COLUMNS: [&str; 15] = [
     "id",
     "user_id",
     "provider",
@@ -649,6 +651,7 @@ const IDENTITY_COLUMNS: [&str; 14] = [
     "updated_at",
     "claims",
     "avatar_url",
+    "id_token",
     "refresh_lease",
 ];
 
@@ -696,7 +699,7 @@ impl Statements {
                 ("updated_at", at(&updated)),
             ])
         };
-        let identity_json = |alias: &str| columns(alias, &IDENTITY_COLUMNS[..13]);
+        let identity_json = |alias: &str| columns(alias, &IDENTITY_COLUMNS[..14]);
         let session_json = |alias: &str| columns(alias, &SESSION_COLUMNS);
         let slot_json = |alias: &str| columns(alias, &["id", "user_id", "slot", "created_at", "expire"]);
         let owner = format!(
@@ -809,7 +812,7 @@ impl Statements {
             refresh_identity: r(format!(
                 "UPDATE loginkit_identities SET {tokens_set}, provider_email = COALESCE(?4, provider_email), \
                  subject = COALESCE(?5, subject), refresh_lease = NULL, updated_at = ?6, \
-                 claims = COALESCE(?9, claims) WHERE id = ?7 AND access_token = ?8"
+                 claims = COALESCE(?9, claims), id_token = COALESCE(?10, id_token) WHERE id = ?7 AND access_token = ?8"
             )),
             prune_sessions: r(prune("loginkit_sessions")),
             prune_tokens: r(prune("loginkit_tokens")),
@@ -829,14 +832,14 @@ impl Statements {
             )),
             create_identity: r(format!(
                 "INSERT INTO loginkit_identities ({}) VALUES ({}) ON CONFLICT DO NOTHING",
-                IDENTITY_COLUMNS[..13].join(", "),
-                placeholders(13)
+                IDENTITY_COLUMNS[..14].join(", "),
+                placeholders(14)
             )),
             renew_identity: r(format!(
                 "UPDATE loginkit_identities SET {tokens_set}, provider_email = COALESCE(?4, provider_email), \
                  subject = COALESCE(?5, subject), refresh_lease = NULL, updated_at = ?6, \
-                 claims = COALESCE(?10, claims), avatar_url = COALESCE(?11, avatar_url) \
-                 WHERE provider = ?7 AND provider_uid = ?8 AND user_id = ?9"
+                 claims = COALESCE(?10, claims), avatar_url = COALESCE(?11, avatar_url), \
+                 id_token = COALESCE(?12, id_token) WHERE provider = ?7 AND provider_uid = ?8 AND user_id = ?9"
             )),
             put_session: r(format!(
                 "INSERT INTO loginkit_sessions ({}) VALUES ({}) ON CONFLICT (user_id, slot) DO UPDATE SET {} \
@@ -920,6 +923,7 @@ impl Statements {
                     int(i.updated_at.millis()),
                     opt_text(i.claims_json.as_deref()),
                     opt_text(i.avatar_url.as_deref()),
+                    opt_text(i.id_token.as_ref().map(|t| t.0.as_str())),
                 ]);
                 steps.push(step(&self.create_identity, values, Expect::One));
             }
@@ -932,6 +936,7 @@ impl Statements {
                 subject,
                 claims,
                 avatar_url,
+                id_token,
             }) => {
                 let mut values = token_values(tokens);
                 values.extend([
@@ -943,6 +948,7 @@ impl Statements {
                     text(user_id),
                     opt_text(claims.as_deref()),
                     opt_text(avatar_url.as_deref()),
+                    opt_text(id_token.as_ref().map(|t| t.0.as_str())),
                 ]);
                 steps.push(step(&self.renew_identity, values, Expect::One));
             }
