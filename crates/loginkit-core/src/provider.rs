@@ -63,6 +63,21 @@ pub trait OAuthProvider: Send + Sync + fmt::Debug {
     async fn revoke(&self, token: TokenRef<'_>) -> Result<(), Error> {
         self.standard().revoke(token).await
     }
+
+    /// Verifies an ID token an app obtained natively (Google Credential Manager, Sign in with
+    /// Apple on iOS) with the checks of a login's, also accepting `audiences`. `raw_nonce` is the
+    /// nonce the app generated; each provider knows how its tokens carry it (Google as given,
+    /// Apple as its SHA-256). `Error::Unsupported` for providers whose ID tokens loginkit does not
+    /// verify.
+    async fn verify_native_id_token(
+        &self,
+        id_token: &crate::IdToken,
+        raw_nonce: Option<&str>,
+        audiences: &[String],
+    ) -> Result<crate::openid::IdTokenClaims, Error> {
+        let nonce = raw_nonce.map(|n| Nonce::new(n.to_owned()));
+        self.standard().verify_native_id_token(id_token, nonce.as_ref(), audiences).await
+    }
 }
 
 /// Input of [`OAuthProvider::authorize_url`].

@@ -347,6 +347,32 @@ impl StandardProvider {
         Ok(())
     }
 
+    /// Verifies an ID token an app obtained itself (native sign-in: no code, no redirect), as the
+    /// login's would be, also accepting `audiences` (the app's native client ids), with the
+    /// `nonce` claim expected to equal `nonce` when one is given.
+    pub async fn verify_native_id_token(
+        &self,
+        id_token: &crate::IdToken,
+        nonce: Option<&Nonce>,
+        audiences: &[String],
+    ) -> Result<crate::openid::IdTokenClaims, Error> {
+        let Some(check) = &self.id_token else {
+            return Err(Error::Unsupported { provider: self.descriptor.id, capability: "ID-token sign-in" });
+        };
+        let verifier = check.verifier.clone().with_extra_audiences(audiences.iter().cloned());
+        verifier
+            .verify(
+                &self.http,
+                &check.keys,
+                &check.jwks_url,
+                self.descriptor.id,
+                id_token,
+                nonce,
+                SystemTime::now(),
+            )
+            .await
+    }
+
     /// OpenID Connect Core §5.3.2: a user-info answer about another subject than the verified ID
     /// token's is not used. Does nothing without verified claims or a subject pointer.
     pub fn check_userinfo_subject(&self, tokens: &TokenSet, userinfo: &Value) -> Result<(), Error> {

@@ -189,6 +189,21 @@ pub enum FlowError {
     /// The embedder's policy refused the login or the link; nothing was written.
     #[error("{0}")]
     Refused(Refusal),
+    /// Native ID-token sign-in is not enabled for this provider in the project.
+    #[error("sign-in with an ID token is not enabled for `{0}`")]
+    NativeSignInDisabled(String),
+    /// The provider's ID tokens are not ones loginkit verifies.
+    #[error("`{0}` offers no ID tokens loginkit can verify")]
+    NativeSignInUnsupported(String),
+    /// An ID token shown for native sign-in failed a check (signature, issuer, audience, expiry,
+    /// nonce, ...); `reason` names it.
+    #[error("the ID token was refused: {reason}")]
+    IdTokenRefused {
+        /// The provider's display name.
+        provider: &'static str,
+        /// The failed check.
+        reason: String,
+    },
     /// A token-flow secret is wrong, expired or used.
     #[error("invalid token")]
     InvalidToken,
@@ -245,6 +260,9 @@ impl FlowError {
             FlowError::Conflict(Conflict::UnverifiedEmail) => "unverified_email",
             FlowError::Conflict(Conflict::UserGone) => "user_gone",
             FlowError::Refused(_) => "refused",
+            FlowError::NativeSignInDisabled(_) => "native_sign_in_disabled",
+            FlowError::NativeSignInUnsupported(_) => "native_sign_in_unsupported",
+            FlowError::IdTokenRefused { .. } => "id_token_refused",
             FlowError::InvalidToken => "invalid_token",
             FlowError::SessionNotFound => "session_not_found",
             FlowError::IdentityNotFound => "identity_not_found",

@@ -98,6 +98,32 @@ impl OAuthProvider for Apple {
         Ok(tokens)
     }
 
+    /// Apple's native ID tokens carry the SHA-256 (hex) of the app's nonce, and Apple requires one.
+    async fn verify_native_id_token(
+        &self,
+        id_token: &loginkit_core::IdToken,
+        raw_nonce: Option<&str>,
+        audiences: &[String],
+    ) -> Result<loginkit_core::openid::IdTokenClaims, Error> {
+        let provider = self.standard.descriptor().id;
+        let Some(raw) = raw_nonce.filter(|n| !n.is_empty()) else {
+            return Err(Error::IdToken { provider, reason: loginkit_core::IdTokenError::MissingNonce });
+        };
+        let expected = loginkit_core::openid::sha256_nonce(raw);
+        let verifier = self.verifier.clone().with_extra_audiences(audiences.iter().cloned());
+        verifier
+            .verify(
+                self.standard.http(),
+                &self.jwks,
+                &self.jwks_uri,
+                provider,
+                id_token,
+                Some(&expected),
+                SystemTime::now(),
+            )
+            .await
+    }
+
     /// Apple has no user-info endpoint: the profile is the verified ID token's claims, and the
     /// name the callback's `user` field carried (Apple sends it on the first sign-in only).
     async fn user_profile(&self, tokens: &TokenSet) -> Result<UserProfile, Error> {

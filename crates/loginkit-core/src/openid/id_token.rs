@@ -142,6 +142,8 @@ fn tenant_allowed(allowed: Option<&[String]>, tid: &str) -> bool {
 pub struct IdTokenVerifier {
     issuer: IssuerRule,
     client_id: String,
+    /// Further client ids tokens may be addressed to (an app's native clients).
+    extra_audiences: Vec<String>,
     algorithms: Vec<Algorithm>,
     leeway: Duration,
     max_token_age: Option<Duration>,
@@ -154,6 +156,7 @@ impl IdTokenVerifier {
         Self {
             issuer,
             client_id: client_id.into(),
+            extra_audiences: Vec::new(),
             algorithms: DEFAULT_ALGORITHMS.to_vec(),
             leeway: DEFAULT_LEEWAY,
             max_token_age: None,
@@ -165,6 +168,18 @@ impl IdTokenVerifier {
     pub fn with_algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
         self.algorithms = algorithms.into_iter().filter(|alg| is_asymmetric(*alg)).collect();
         self
+    }
+
+    /// Also accepts tokens addressed to these client ids (`aud`, and `azp` when present): the
+    /// ids of an app's native clients (an iOS bundle id, an Android client id) whose ID tokens
+    /// the server is shown directly.
+    pub fn with_extra_audiences(mut self, audiences: impl IntoIterator<Item = String>) -> Self {
+        self.extra_audiences = audiences.into_iter().filter(|a| !a.is_empty()).collect();
+        self
+    }
+
+    fn accepts_audience(&self, audience: &str) -> bool {
+        audience == self.client_id || self.extra_audiences.iter().any(|a| a == audience)
     }
 
     /// Sets the clock-skew allowance for `exp`, `iat` and `nbf`.
@@ -247,7 +262,7 @@ impl IdTokenVerifier {
             Some(_) => return Err(malformed(provider, "`aud` is not a string or a list of strings")),
             None => return Err(fail(IdTokenError::MissingClaim { claim: "aud" })),
         };
-        if !aud.contains(&self.client_id) {
+        if !aud.iter().any(|a| self.accepts_audience(a)) {
             return Err(fail(IdTokenError::WrongAudience));
         }
         let azp = match claims.get("azp") {
@@ -258,7 +273,7 @@ impl IdTokenVerifier {
         // Several audiences: the token must say which one it was issued to; and an `azp` other
         // than us means the token was issued to another client (Core §3.1.3.7 items 4 and 5).
         let azp_ok = match &azp {
-            Some(azp) => *azp == self.client_id,
+            Some(azp) => self.accepts_audience(azp),
             None => aud.len() == 1,
         };
         if !azp_ok {

@@ -37,6 +37,14 @@ pub use id_token::{IdTokenClaims, IdTokenVerifier, IssuerRule, MICROSOFT_V2_ISSU
 pub use jsonwebtoken::{Algorithm, DecodingKey};
 pub use jwks::JwksCache;
 
+/// The `nonce` claim of a provider that puts the SHA-256 of the app's nonce in its ID tokens
+/// (Sign in with Apple on Apple's platforms): lowercase hex of SHA-256 of `raw`.
+pub fn sha256_nonce(raw: &str) -> crate::Nonce {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(raw.as_bytes());
+    crate::Nonce::new(digest.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// Shortest time a discovery document or key set is cached, whatever the provider says.
 pub const MIN_CACHE_TTL: Duration = Duration::from_secs(60);
 /// Longest time a discovery document or key set is cached, whatever the provider says.

@@ -191,7 +191,7 @@ impl Flow {
         let display_name = profile.name.clone().filter(|n| !n.is_empty());
         let login = Login { provider: request.provider, profile: &profile, display_name, tokens: &tokens };
         let current = request.current_session.filter(|session| self.may_link_to(session, request.cookies));
-        match self.complete(&login, &state, current, request.client).await {
+        match self.complete(&login, state.token, current, request.client).await {
             Ok((user_id, outcome)) => {
                 let mut location = success;
                 let mut cookies = vec![clear];
@@ -247,10 +247,10 @@ impl Flow {
     /// Account matching and every write of a login, as one unit of the store: it reads what the
     /// login may land on, [`account::decide`] makes the plan, and the store writes it (deciding
     /// again if a concurrent login changed what it read).
-    async fn complete(
+    pub(super) async fn complete(
         &self,
         login: &Login<'_>,
-        state: &LoginState,
+        token_flow: bool,
         current: Option<&Session>,
         client: &Client,
     ) -> Result<(String, Outcome), FlowError> {
@@ -283,7 +283,7 @@ impl Flow {
             session_limit: project.session_limit,
             now,
         };
-        let (making, outcome) = if state.token {
+        let (making, outcome) = if token_flow {
             let secret = crypto::random_secret();
             let link = crypto::random_secret();
             let token = OneTimeToken {
@@ -404,7 +404,7 @@ impl Flow {
     }
 }
 
-enum Outcome {
+pub(super) enum Outcome {
     Session(Box<NewSession>),
     /// The token flow's one-time secret, and the link cookie's value for the browser.
     Token {
@@ -421,11 +421,11 @@ enum Pending {
     Token { secret: String, link: String },
 }
 
-struct Login<'a> {
-    provider: &'a str,
-    profile: &'a UserProfile,
-    display_name: Option<String>,
-    tokens: &'a TokenSet,
+pub(super) struct Login<'a> {
+    pub(super) provider: &'a str,
+    pub(super) profile: &'a UserProfile,
+    pub(super) display_name: Option<String>,
+    pub(super) tokens: &'a TokenSet,
 }
 
 /// Text from a provider (an `error_description`, an error message quoting one) made safe for an

@@ -31,6 +31,7 @@ use crate::store::{
 mod accounts;
 mod callback;
 mod cookies;
+mod native;
 mod project;
 mod revocation;
 mod tokens;
@@ -40,6 +41,7 @@ pub use callback::form_post_location;
 use callback::truncate;
 pub use cookies::{Cookie, LINK_COOKIE_PREFIX, parse_cookie_header};
 use cookies::{CookiePayload, new_session};
+pub use native::IdTokenSignIn;
 pub use project::{MAX_STATE_LIFETIME, Project, ProjectBuilder, ProjectError};
 pub use revocation::{REVOKE_ATTEMPTS, REVOKE_BATCH, Revoked};
 pub use tokens::REFRESH_MARGIN;

@@ -26,6 +26,8 @@ pub struct Project {
     pub(crate) policy: Arc<dyn Policy>,
     pub(crate) revoke_provider_tokens: bool,
     pub(crate) revocation_backoff: Duration,
+    /// Providers enabled for native ID-token sign-in, with the extra audiences they accept.
+    pub(crate) native: BTreeMap<String, Vec<String>>,
 }
 
 impl Project {
@@ -62,6 +64,7 @@ impl Project {
                 policy: Arc::new(AdmitAll),
                 revoke_provider_tokens: true,
                 revocation_backoff: Duration::from_secs(30),
+                native: BTreeMap::new(),
             },
             hostnames: None,
             schemes: Vec::new(),
@@ -132,6 +135,11 @@ impl Project {
     /// The project's policy.
     pub fn policy(&self) -> &Arc<dyn Policy> {
         &self.policy
+    }
+
+    /// The extra audiences of `provider`'s native ID-token sign-in, when it is enabled.
+    pub fn native_audiences(&self, provider: &str) -> Option<&[String]> {
+        self.native.get(provider).map(Vec::as_slice)
     }
 
     /// Whether signing out and unlinking revoke provider tokens at the provider.
@@ -335,6 +343,18 @@ impl<'r> ProjectBuilder<'r> {
     /// The project's [`Policy`]. Default [`AdmitAll`].
     pub fn policy(mut self, policy: impl Policy) -> Self {
         self.project.policy = Arc::new(policy);
+        self
+    }
+
+    /// Enables native ID-token sign-in ([`Flow::sign_in_with_id_token`]) with `provider`, whose
+    /// tokens may also be addressed to `audiences` (the app's native client ids: an iOS bundle
+    /// id, an Android client id) besides the project's client id.
+    pub fn native_sign_in<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        provider: &str,
+        audiences: I,
+    ) -> Self {
+        self.project.native.insert(provider.to_owned(), audiences.into_iter().map(Into::into).collect());
         self
     }
 
