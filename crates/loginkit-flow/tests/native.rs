@@ -108,7 +108,10 @@ async fn a_valid_id_token_signs_in_and_lands_on_the_same_user_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_check_of_a_logins_id_token_applies() {
     let w = world("native-checks", true).await;
-    assert!(refused(sign_in(&w, &token(&w, "someone-else", json!({})), None).await).contains("not addressed to this client"));
+    assert!(
+        refused(sign_in(&w, &token(&w, "someone-else", json!({})), None).await)
+            .contains("not addressed to this client")
+    );
     let expired = token(&w, WEB_CLIENT, json!({ "exp": 1_000_000, "iat": 999_000 }));
     assert!(refused(sign_in(&w, &expired, None).await).contains("has expired"));
     let nonce = token(&w, WEB_CLIENT, json!({ "nonce": "n-1" }));

@@ -151,6 +151,14 @@ pub struct ProviderSettings {
     /// `false` keeps the settings but disables the provider.
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// Sign-in with an ID token the app obtained natively (`POST /v1/account/sessions/id-token`),
+    /// for providers whose ID tokens loginkit verifies. Default off.
+    #[serde(default)]
+    pub native: bool,
+    /// Client ids besides `client_id` the native ID tokens may be addressed to (the iOS bundle
+    /// id, the Android client id).
+    #[serde(default)]
+    pub native_client_ids: Vec<String>,
 }
 
 /// `"<redacted>"` for a secret that is set.

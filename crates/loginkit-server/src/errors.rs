@@ -64,6 +64,8 @@ pub enum ErrorType {
     UserIdentityNotFound,
     /// The user is blocked. 401.
     UserBlocked,
+    /// An ID token shown for native sign-in failed a check. 401.
+    UserOauth2TokenInvalid,
     /// Sign-up is closed (no more users may be created). 400.
     UserCountExceeded,
     /// A new user's email is not in an allowed domain. 401.
@@ -100,6 +102,7 @@ impl ErrorType {
             ErrorType::UserSessionNotFound => "user_session_not_found",
             ErrorType::UserIdentityNotFound => "user_identity_not_found",
             ErrorType::UserBlocked => "user_blocked",
+            ErrorType::UserOauth2TokenInvalid => "user_oauth2_token_invalid",
             ErrorType::UserCountExceeded => "user_count_exceeded",
             ErrorType::UserEmailNotWhitelisted => "user_email_not_whitelisted",
             ErrorType::GeneralAccessForbidden => "general_access_forbidden",
@@ -121,6 +124,7 @@ impl ErrorType {
             | ErrorType::GeneralUnauthorizedScope
             | ErrorType::UserInvalidToken
             | ErrorType::UserBlocked
+            | ErrorType::UserOauth2TokenInvalid
             | ErrorType::UserEmailNotWhitelisted
             | ErrorType::GeneralAccessForbidden => 401,
             ErrorType::GeneralServerError => 500,
@@ -251,6 +255,17 @@ impl From<&FlowError> for ApiError {
             FlowError::Refused(Refusal::Blocked) => (T::UserBlocked, "The current user has been blocked.".to_owned()),
             FlowError::Refused(refusal) => (T::GeneralAccessForbidden, format!("Refused: {refusal}.")),
             FlowError::InvalidToken => (T::UserInvalidToken, "Invalid token passed in the request.".to_owned()),
+            FlowError::NativeSignInDisabled(_) => (
+                T::ProjectProviderDisabled,
+                "Sign-in with an ID token is not enabled for this provider (`native = true` in its settings)."
+                    .to_owned(),
+            ),
+            FlowError::NativeSignInUnsupported(id) => {
+                (T::ProjectProviderUnsupported, format!("The provider `{id}` does not support ID-token sign-in."))
+            }
+            FlowError::IdTokenRefused { reason, .. } => {
+                (T::UserOauth2TokenInvalid, format!("Invalid ID token: {reason}."))
+            }
             FlowError::SessionNotFound => {
                 (T::UserSessionNotFound, "The current user session could not be found.".to_owned())
             }

@@ -594,6 +594,9 @@ fn build_project(
         let instance = registry
             .instantiate(provider_id, provider_config, http.clone())
             .map_err(|e| key(e.to_string()))?;
+        if provider.native {
+            project = project.native_sign_in(provider_id, provider.native_client_ids.iter().cloned());
+        }
         project = project.enable(instance);
     }
     project.build().map_err(|e| match e {

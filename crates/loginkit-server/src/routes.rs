@@ -14,7 +14,7 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use loginkit_flow::{
-    CallbackRequest, Client, Cookie, Flow, NewSession, Session, StartRequest, Timestamp, User,
+    CallbackRequest, Client, Cookie, Flow, IdTokenSignIn, NewSession, Session, StartRequest, Timestamp, User,
     form_post_location,
 };
 use serde_json::{Value, json};
@@ -68,6 +68,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(callback).post(callback_post).layer(DefaultBodyLimit::max(64 * 1024)),
         )
         .route("/v1/account/sessions/token", post(create_session).layer(DefaultBodyLimit::max(16 * 1024)))
+        .route(
+            "/v1/account/sessions/id-token",
+            post(id_token_session).layer(DefaultBodyLimit::max(32 * 1024)),
+        )
         .route("/v1/account/sessions", get(list_sessions).delete(delete_sessions))
         .route("/v1/account/sessions/{id}", get(get_session).patch(update_session).delete(delete_session))
         .route("/v1/account", get(account))
@@ -389,8 +393,32 @@ async fn create_session(
 ) -> Result<Response, ApiError> {
     let query = pairs(query.unwrap_or_default().as_bytes());
     let (flow, project) = flow_for(&state, &query, &headers)?;
-    // A cross-site HTML form could log the browser into the attacker's account (login CSRF):
-    // only JSON (which needs a CORS preflight from another site) from an allowed origin is taken.
+    let body = session_request(&state, flow, &headers, &body, "\"userId\" and \"secret\"")?;
+    let fields: Vec<(String, String)> =
+        body.into_iter().filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_owned()))).collect();
+    let (Some(user_id), Some(secret)) = (first(&fields, "userId"), first(&fields, "secret")) else {
+        return Err(ApiError::new(
+            ErrorType::GeneralArgumentInvalid,
+            "Param \"userId\" and \"secret\" are required.",
+        ));
+    };
+    let new = flow.create_session_from_token(user_id, secret, &client(&state, addr, &headers)).await?;
+    let mut response =
+        (StatusCode::CREATED, axum::Json(session_json(flow, &new.session, true))).into_response();
+    attach_session(&state, &project, &headers, &mut response, &new, Fallback::WhenCrossSite);
+    Ok(response)
+}
+
+/// The JSON object a session-creating POST carries. A cross-site HTML form could log the browser
+/// into the attacker's account (login CSRF): only JSON (which needs a CORS preflight from another
+/// site) from an allowed origin is taken.
+fn session_request(
+    state: &AppState,
+    flow: &Flow,
+    headers: &HeaderMap,
+    body: &[u8],
+    fields: &str,
+) -> Result<serde_json::Map<String, Value>, ApiError> {
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
         && !flow.project().allow().trusts_origin(origin, state.secure())
     {
@@ -403,24 +431,70 @@ async fn create_session(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("application/json"));
-    let fields: Vec<(String, String)> = match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Object(map)) if json => {
-            map.into_iter().filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_owned()))).collect()
-        }
-        _ => {
-            return Err(ApiError::new(
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) if json => Ok(map),
+        _ => Err(ApiError::new(
+            ErrorType::GeneralArgumentInvalid,
+            format!("The body must be a JSON object with {fields}."),
+        )),
+    }
+}
+
+/// `POST /v1/account/sessions/id-token` (Web SDK 28's `createIdTokenSession`): an ID token the
+/// app obtained natively, for a session. `{provider, idToken, nonce?, accessToken?,
+/// accessTokenExpiry? (seconds), name?}`.
+async fn id_token_session(
+    State(state): Shared,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let query = pairs(query.unwrap_or_default().as_bytes());
+    let (flow, project) = flow_for(&state, &query, &headers)?;
+    let body = session_request(&state, flow, &headers, &body, "\"provider\" and \"idToken\"")?;
+    let text = |name: &str| -> Result<Option<&str>, ApiError> {
+        match body.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(value)) => Ok(Some(value.as_str())),
+            Some(_) => Err(ApiError::new(
                 ErrorType::GeneralArgumentInvalid,
-                "The body must be a JSON object with \"userId\" and \"secret\".",
-            ));
+                format!("Invalid `{name}` param: Value must be a valid string."),
+            )),
         }
     };
-    let (Some(user_id), Some(secret)) = (first(&fields, "userId"), first(&fields, "secret")) else {
+    let (Some(provider), Some(id_token)) = (text("provider")?, text("idToken")?) else {
         return Err(ApiError::new(
             ErrorType::GeneralArgumentInvalid,
-            "Param \"userId\" and \"secret\" are required.",
+            "Param \"provider\" and \"idToken\" are required.",
         ));
     };
-    let new = flow.create_session_from_token(user_id, secret, &client(&state, addr, &headers)).await?;
+    let lifetime = match body.get("accessTokenExpiry") {
+        Some(Value::Number(n)) => n.as_u64().filter(|s| *s <= 366 * 24 * 3600).map(Duration::from_secs),
+        _ => None,
+    };
+    // A signed-in browser links the identity to its user; a refused one (blocked) links nothing.
+    let current = match current_session(flow, &project, &headers).await {
+        Ok(found) => found.map(|(session, _)| session),
+        Err(refused)
+            if matches!(refused.kind(), ErrorType::UserBlocked | ErrorType::GeneralAccessForbidden) =>
+        {
+            None
+        }
+        Err(error) => return Err(error),
+    };
+    let client = client(&state, addr, &headers);
+    let request = IdTokenSignIn {
+        provider,
+        id_token,
+        nonce: text("nonce")?,
+        access_token: text("accessToken")?,
+        access_token_lifetime: lifetime,
+        name: text("name")?,
+        current_session: current.as_ref(),
+        client: &client,
+    };
+    let new = flow.sign_in_with_id_token(&request).await?;
     let mut response =
         (StatusCode::CREATED, axum::Json(session_json(flow, &new.session, true))).into_response();
     attach_session(&state, &project, &headers, &mut response, &new, Fallback::WhenCrossSite);

@@ -695,3 +695,66 @@ async fn every_answer_says_its_content_type_and_health_answers() {
         assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("pass")), "{path}");
     }
 }
+
+#[tokio::test]
+async fn a_native_id_token_makes_a_session_and_a_refused_one_names_its_check() {
+    use loginkit_testkit::id_token::{TestSigner, claims};
+    let signer = TestSigner::rs256();
+    let jwks = signer.jwks();
+    let keys = axum::Router::new()
+        .route("/oauth2/v3/certs", axum::routing::get(move || async move { axum::Json(jwks) }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, keys).await });
+    let h = Harness::start(&format!(
+        "[projects.default.providers.google]\nclient_id = \"web\"\nclient_secret = \"s\"\nbase_url = \"{origin}\"\nnative = true\nnative_client_ids = [\"android\"]"
+    ))
+    .await;
+    let browser = h.browser();
+    let post = |body: serde_json::Value| {
+        browser
+            .client()
+            .post(h.url("v1/account/sessions/id-token"))
+            .header("x-appwrite-project", "default")
+            .json(&body)
+            .send()
+    };
+    let token = |aud: &str, extra: serde_json::Value| {
+        let mut extra = extra;
+        extra["sub"] = "g-7".into();
+        extra["email"] = "grace@example.test".into();
+        extra["email_verified"] = true.into();
+        signer.sign(&claims("https://accounts.google.com", aud, &extra))
+    };
+    let good = token("web", serde_json::json!({ "azp": "android", "aud": ["web", "android"], "nonce": "n" }));
+    let (status, session) = common::status_and_json(
+        post(serde_json::json!({ "provider": "google", "idToken": good, "nonce": "n" })).await.unwrap(),
+    )
+    .await;
+    assert_eq!((status, session["provider"].as_str()), (StatusCode::CREATED, Some("google")), "{session}");
+    let (status, account) = h.get(&browser, "v1/account").await;
+    assert_eq!((status, account["email"].as_str()), (StatusCode::OK, Some("grace@example.test")));
+
+    let (status, error) = common::status_and_json(
+        post(serde_json::json!({ "provider": "google", "idToken": token("ios", serde_json::json!({})) }))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, error["type"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("user_oauth2_token_invalid"))
+    );
+    assert!(error["message"].as_str().unwrap().contains("not addressed to this client"), "{error}");
+    let (status, error) = common::status_and_json(
+        post(serde_json::json!({ "provider": "mock", "idToken": good })).await.unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, error["type"].as_str()),
+        (StatusCode::PRECONDITION_FAILED, Some("project_provider_disabled"))
+    );
+    let (status, _) =
+        common::status_and_json(post(serde_json::json!({ "provider": "google" })).await.unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
