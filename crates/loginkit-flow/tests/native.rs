@@ -22,9 +22,14 @@ struct World {
 
 /// A flow with `google` (its keys served on loopback by `signer`), native sign-in on or off.
 async fn world(tag: &str, native: bool) -> World {
+    world_of(tag, Provider::Google, "/oauth2/v3/certs", native).await
+}
+
+/// A flow with `provider`, whose key set (at `keys_path`) `signer` publishes on loopback.
+async fn world_of(tag: &str, provider: Provider, keys_path: &str, native: bool) -> World {
     let signer = TestSigner::rs256();
     let jwks = signer.jwks();
-    let app = axum::Router::new().route("/oauth2/v3/certs", get(move || async move { Json(jwks) }));
+    let app = axum::Router::new().route(keys_path, get(move || async move { Json(jwks) }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let origin: url::Url = format!("http://{}", listener.local_addr().unwrap()).parse().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -33,10 +38,10 @@ async fn world(tag: &str, native: bool) -> World {
         Arc::new(SqliteStore::open(&format!("sqlite://{}/native.db", dir.display())).await.unwrap());
     let mut project = Project::builder("app")
         .hostnames(["localhost"])
-        .provider(Provider::Google, ProviderConfig::new(WEB_CLIENT, "secret").base_url(origin))
+        .provider(provider, ProviderConfig::new(WEB_CLIENT, "secret").base_url(origin))
         .success_url("http://localhost/ok");
     if native {
-        project = project.native_sign_in("google", [ANDROID_CLIENT]);
+        project = project.native_sign_in(provider.as_str(), [ANDROID_CLIENT]);
     }
     let flow = Flow::with_shared_store(
         project.build().unwrap(),
@@ -130,4 +135,51 @@ async fn every_check_of_a_logins_id_token_applies() {
     let off = world("native-off", false).await;
     let good = token(&off, WEB_CLIENT, json!({}));
     assert!(matches!(sign_in(&off, &good, None).await, Err(FlowError::NativeSignInDisabled(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apples_tokens_carry_the_sha256_of_the_nonce_and_need_one() {
+    let w = world_of("native-apple", Provider::Apple, "/auth/keys", true).await;
+    let raw = "a-raw-nonce";
+    // Apple puts the SHA-256 (hex) of the app's nonce in the token.
+    let digest = apple_nonce(raw);
+    let apple = |nonce: &str| {
+        w.signer.sign(&claims(
+            "https://appleid.apple.com",
+            WEB_CLIENT,
+            &json!({ "sub": "a-1", "email": "x@privaterelay.appleid.com", "email_verified": "true", "nonce": nonce }),
+        ))
+    };
+    let client = Client::default();
+    let request = |id_token: &str, nonce: Option<&'static str>| {
+        let id_token = id_token.to_owned();
+        let client = &client;
+        let flow = w.flow.clone();
+        async move {
+            flow.sign_in_with_id_token(&IdTokenSignIn {
+                provider: "apple",
+                id_token: &id_token,
+                nonce,
+                access_token: None,
+                access_token_lifetime: None,
+                name: Some("Ada Lovelace"),
+                current_session: None,
+                client,
+            })
+            .await
+        }
+    };
+    let signed_in = request(&apple(&digest), Some("a-raw-nonce")).await.unwrap();
+    let user = w.flow.user(&signed_in.session.user_id).await.unwrap().unwrap();
+    assert_eq!(user.name, "Ada Lovelace", "the name the app passed, Apple's token has none");
+    assert!(
+        refused(request(&apple(raw), Some("a-raw-nonce")).await).contains("nonce does not match"),
+        "the raw nonce in the token is not Apple's"
+    );
+    assert!(refused(request(&apple(&digest), None).await).contains("no nonce"), "Apple requires one");
+}
+
+/// Lowercase hex SHA-256, as Apple's `nonce` claim.
+fn apple_nonce(raw: &str) -> String {
+    loginkit::openid::sha256_nonce(raw).secret().to_owned()
 }

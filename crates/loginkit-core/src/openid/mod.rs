@@ -222,6 +222,14 @@ impl fmt::Debug for CacheSummary {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn apples_nonce_is_the_lowercase_hex_sha256_of_the_raw_one() {
+        assert_eq!(
+            super::sha256_nonce("abc").secret(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
     use super::*;
 
     #[test]
