@@ -66,6 +66,8 @@ struct RawOAuth2 {
     token_pointer: Option<String>,
     #[serde(default)]
     config_params: BTreeMap<String, String>,
+    #[serde(default)]
+    login_params: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -267,6 +269,8 @@ pub struct OAuth2 {
     pub token_params: BTreeMap<String, String>,
     pub token_pointer: Option<String>,
     pub config_params: BTreeMap<String, String>,
+    /// Provider-specific authorize parameters a login may pass (Google's `hd`).
+    pub login_params: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -632,6 +636,7 @@ fn validate(raw: RawProvider) -> Result<Provider, Vec<String>> {
             token_params: o.token_params,
             token_pointer: o.token_pointer,
             config_params: o.config_params,
+            login_params: o.login_params,
         },
         userinfo: userinfo.flatten(),
         openid: raw.openid.map(|o| OpenId {

@@ -278,6 +278,9 @@ pub struct OAuth2Spec {
     pub token_pointer: Option<&'static str>,
     /// Authorize parameters taken from configuration: `(config key, parameter name)`.
     pub config_params: &'static [(&'static str, &'static str)],
+    /// Provider-specific authorize parameters a login may pass through (Google's `hd`,
+    /// Microsoft's `domain_hint`), besides OpenID Connect's `prompt` and `login_hint`.
+    pub login_params: &'static [&'static str],
     /// How ID tokens are verified, for OpenID Connect providers.
     pub openid: Option<OpenIdSpec>,
 }
@@ -299,6 +302,7 @@ impl OAuth2Spec {
             scope_param: "scope",
             response_type: true,
             authorize_params: &[],
+            login_params: &[],
             token_params: &[],
             token_pointer: None,
             config_params: &[],
@@ -363,6 +367,12 @@ impl OAuth2Spec {
     /// Omits `response_type=code` from the authorize URL.
     pub const fn without_response_type(mut self) -> Self {
         self.response_type = false;
+        self
+    }
+
+    /// Sets the provider-specific authorize parameters a login may pass through.
+    pub const fn login_params(mut self, params: &'static [&'static str]) -> Self {
+        self.login_params = params;
         self
     }
 

@@ -297,11 +297,15 @@ impl StandardProvider {
             if let (true, true, Some(nonce)) = (caps.oidc, nonce_echoed, request.nonce) {
                 query.append_pair("nonce", nonce.secret());
             }
+            // A login's own parameter replaces a fixed or configured one of the same name.
+            let given = |name: &str| request.extra_params.iter().any(|(k, _)| k == name);
             for (name, value) in spec.authorize_params {
-                query.append_pair(name, value);
+                if !given(name) {
+                    query.append_pair(name, value);
+                }
             }
             for (key, name) in spec.config_params {
-                if let Some(value) = self.config.get_param(key).filter(|v| !v.is_empty()) {
+                if let Some(value) = self.config.get_param(key).filter(|v| !v.is_empty() && !given(name)) {
                     query.append_pair(name, value);
                 }
             }

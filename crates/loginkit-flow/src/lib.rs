@@ -34,10 +34,10 @@ mod store;
 pub use crypto::{KeyError, Keys, MASTER_KEY_LEN};
 pub use error::{Conflict, FlowError, Refusal, StateProblem, StoreError, Target};
 pub use flow::{
-    CallbackRequest, Client, Completed, Cookie, Flow, IdTokenSignIn, LINK_COOKIE_PREFIX, MAX_SCOPE_LEN,
-    MAX_SCOPES, MAX_STATE_LIFETIME, NewSession, PRUNE_BATCH, Project, ProjectBuilder, ProjectError,
-    REFRESH_MARGIN, RESEAL_BATCH, REVOKE_ATTEMPTS, REVOKE_BATCH, Resealed, Revoked, StartRequest, Started,
-    form_post_location, parse_cookie_header,
+    CallbackRequest, Client, Completed, Cookie, Flow, IdTokenSignIn, LINK_COOKIE_PREFIX, LOGIN_PARAMS,
+    MAX_LOGIN_PARAM_LEN, MAX_LOGIN_PARAMS, MAX_SCOPE_LEN, MAX_SCOPES, MAX_STATE_LIFETIME, NewSession,
+    PRUNE_BATCH, Project, ProjectBuilder, ProjectError, REFRESH_MARGIN, RESEAL_BATCH, REVOKE_ATTEMPTS,
+    REVOKE_BATCH, Resealed, Revoked, StartRequest, Started, form_post_location, parse_cookie_header,
 };
 pub use model::{
     Identity, NewUser, OneTimeToken, Revocation, Sealed, Session, StoredTokens, Timestamp, User,

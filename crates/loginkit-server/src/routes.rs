@@ -228,6 +228,13 @@ async fn start(
     let (flow, project) = flow_for(state, &query, headers)?;
     let redirect_uri = callback_url(&state.base_url(host(headers)), provider, &project);
     let scopes = scopes(&query);
+    // Everything but Appwrite's own parameters is a login parameter, which the flow allows or
+    // refuses per provider.
+    let params: Vec<(String, String)> = query
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "project" | "success" | "failure") && !k.starts_with("scopes"))
+        .cloned()
+        .collect();
     let started = flow
         .start(&StartRequest {
             provider,
@@ -236,6 +243,7 @@ async fn start(
             scopes: &scopes,
             token,
             redirect_uri: &redirect_uri,
+            params: &params,
         })
         .await?;
     let mut response = redirect(StatusCode::MOVED_PERMANENTLY, started.location.as_str());

@@ -758,3 +758,45 @@ async fn a_native_id_token_makes_a_session_and_a_refused_one_names_its_check() {
         common::status_and_json(post(serde_json::json!({ "provider": "google" })).await.unwrap()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn a_login_passes_prompt_login_hint_and_the_providers_own_parameters_and_nothing_else() {
+    let h = Harness::start(
+        "[projects.default.providers.google]\nclient_id = \"web\"\nclient_secret = \"s\"\nparams = { prompt = \"consent\" }",
+    )
+    .await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let start = |provider: &str, query: &str| {
+        let url = h.url(&format!("v1/account/sessions/oauth2/{provider}?project=default&{query}"));
+        let client = client.clone();
+        async move { client.get(url).send().await.unwrap() }
+    };
+    let sent = |response: &reqwest::Response| -> Vec<(String, String)> {
+        Url::parse(response.headers()["location"].to_str().unwrap())
+            .unwrap()
+            .query_pairs()
+            .into_owned()
+            .collect()
+    };
+    let google = start("google", "hd=example.com&prompt=select_account&login_hint=ada%40example.com").await;
+    assert_eq!(google.status(), StatusCode::MOVED_PERMANENTLY);
+    let params = sent(&google);
+    let value =
+        |name: &str| params.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect::<Vec<_>>();
+    assert_eq!(value("hd"), ["example.com"]);
+    assert_eq!(value("prompt"), ["select_account"], "the login's prompt replaces the configured one");
+    assert_eq!(value("login_hint"), ["ada@example.com"]);
+    let mock = start("mock", "prompt=login").await;
+    assert_eq!(mock.status(), StatusCode::MOVED_PERMANENTLY);
+    for refused in
+        ["hd=example.com", "foo=bar", "prompt=everything", "state=mine", "prompt=login&prompt=none"]
+    {
+        let (status, body) = common::status_and_json(start("mock", refused).await).await;
+        assert_eq!(
+            (status, body["type"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("general_argument_invalid")),
+            "{refused}"
+        );
+    }
+    assert_eq!(h.counts().await, (0, 0, 0, 0));
+}

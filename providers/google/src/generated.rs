@@ -14,6 +14,7 @@ pub const GOOGLE: ProviderDescriptor = ProviderDescriptor::new(
         .client_auth(ClientAuth::Body)
         .authorize_params(&[("access_type", "offline")])
         .config_params(&[("prompt", "prompt")])
+        .login_params(&["hd"])
         .userinfo(
             UserInfoSpec::get("https://openidconnect.googleapis.com/v1/userinfo", "/sub")
                 .email(&["/email"])

@@ -16,6 +16,7 @@ pub const MICROSOFT: ProviderDescriptor = ProviderDescriptor::new(
     )
     .client_auth(ClientAuth::Body)
     .authorize_params(&[("response_mode", "query")])
+    .login_params(&["domain_hint"])
     .userinfo(
         UserInfoSpec::get("https://graph.microsoft.com/v1.0/me", "/id")
             .email(&["/mail", "/userPrincipalName"])

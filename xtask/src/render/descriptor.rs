@@ -158,6 +158,9 @@ fn oauth2(p: &Provider, imports: &mut BTreeSet<&'static str>, email_trust: &mut 
     if !o.config_params.is_empty() {
         e = e.method("config_params", vec![pairs(&o.config_params)]);
     }
+    if !o.login_params.is_empty() {
+        e = e.method("login_params", vec![strings(&o.login_params)]);
+    }
     if let Some(u) = &p.userinfo {
         e = e.method("userinfo", vec![userinfo(u, imports, email_trust)]);
     }

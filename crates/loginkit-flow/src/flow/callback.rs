@@ -22,6 +22,35 @@ impl Flow {
                 format!("each scope must be at most {MAX_SCOPE_LEN} characters long."),
             ));
         }
+        let allowed = provider.descriptor().oauth2.login_params;
+        if request.params.len() > MAX_LOGIN_PARAMS {
+            return Err(FlowError::argument(
+                "params",
+                format!("at most {MAX_LOGIN_PARAMS} authorize parameters."),
+            ));
+        }
+        for (i, (name, value)) in request.params.iter().enumerate() {
+            if !LOGIN_PARAMS.contains(&name.as_str()) && !allowed.contains(&name.as_str()) {
+                let name = plain_text(name, 32);
+                return Err(FlowError::argument(
+                    "params",
+                    format!("`{name}` is not a parameter this provider takes."),
+                ));
+            }
+            if request.params[..i].iter().any(|(earlier, _)| earlier == name) {
+                return Err(FlowError::argument("params", format!("`{name}` is given twice.")));
+            }
+            if value.len() > MAX_LOGIN_PARAM_LEN || value.chars().any(char::is_control) {
+                return Err(FlowError::argument("params", format!("`{name}` is too long or not text.")));
+            }
+            let prompts = ["none", "login", "consent", "select_account"];
+            if name == "prompt" && !value.split(' ').all(|p| prompts.contains(&p)) {
+                return Err(FlowError::argument(
+                    "params",
+                    "`prompt` is none, login, consent or select_account.",
+                ));
+            }
+        }
         let capabilities = provider.descriptor().capabilities;
         let pkce = capabilities.pkce.then(PkceCodeChallenge::new_random_sha256);
         let nonce = capabilities.oidc.then(Nonce::new_random);
@@ -45,7 +74,9 @@ impl Flow {
                 "the success and failure URLs are too long together.",
             ));
         }
-        let mut authorize = AuthorizeRequest::new(request.redirect_uri, &sealed).scopes(request.scopes);
+        let mut authorize = AuthorizeRequest::new(request.redirect_uri, &sealed)
+            .scopes(request.scopes)
+            .extra_params(request.params);
         if let Some((challenge, _)) = &pkce {
             authorize = authorize.pkce_challenge(challenge);
         }

@@ -46,6 +46,13 @@ pub use project::{MAX_STATE_LIFETIME, Project, ProjectBuilder, ProjectError};
 pub use revocation::{REVOKE_ATTEMPTS, REVOKE_BATCH, Revoked};
 pub use tokens::REFRESH_MARGIN;
 
+/// Most authorize parameters a login may pass.
+pub const MAX_LOGIN_PARAMS: usize = 8;
+/// Longest value of a login's authorize parameter.
+pub const MAX_LOGIN_PARAM_LEN: usize = 256;
+/// Authorize parameters every login may pass (OpenID Connect Core §3.1.2.1).
+pub const LOGIN_PARAMS: [&str; 2] = ["prompt", "login_hint"];
+
 /// Most custom scopes a login may ask for.
 pub const MAX_SCOPES: usize = 100;
 /// Longest custom scope.
@@ -75,13 +82,17 @@ pub struct StartRequest<'a> {
     pub token: bool,
     /// The callback URL registered with the provider.
     pub redirect_uri: &'a Url,
+    /// Authorize parameters for this login: `prompt` (`none`, `login`, `consent`,
+    /// `select_account`, space-separated), `login_hint`, and those the provider's manifest
+    /// allows (Google's `hd`, Microsoft's `domain_hint`); anything else is refused.
+    pub params: &'a [(String, String)],
 }
 
 impl<'a> StartRequest<'a> {
     /// A session-flow start with the project's default success and failure URLs and no custom
     /// scopes.
     pub fn new(provider: &'a str, redirect_uri: &'a Url) -> Self {
-        Self { provider, success: None, failure: None, scopes: &[], token: false, redirect_uri }
+        Self { provider, success: None, failure: None, scopes: &[], token: false, redirect_uri, params: &[] }
     }
 }
 
