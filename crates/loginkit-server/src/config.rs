@@ -66,6 +66,10 @@ pub struct Config {
     /// forwarded headers are ignored and the client is the connection's peer.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// Who may read `GET /metrics` (Prometheus), by the connection's address: loopback always,
+    /// and these networks (`10.0.0.0/8`). Everyone else gets 404.
+    #[serde(default)]
+    pub metrics_from: Vec<String>,
     /// Longest time each call to a provider may take, in seconds (the connection itself gets at
     /// most 5). Default 15.
     #[serde(default = "default_provider_timeout")]
@@ -181,6 +185,7 @@ impl fmt::Debug for Config {
             .field("rate_limit", &self.rate_limit)
             .field("rate_limit_window_secs", &self.rate_limit_window_secs)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("metrics_from", &self.metrics_from)
             .field("provider_timeout_secs", &self.provider_timeout_secs)
             .field("projects", &self.projects)
             .finish()
@@ -269,6 +274,7 @@ impl Config {
             rate_limit: default_rate_limit(),
             rate_limit_window_secs: default_rate_limit_window(),
             trusted_proxies: Vec::new(),
+            metrics_from: Vec::new(),
             provider_timeout_secs: default_provider_timeout(),
             projects,
         }
@@ -330,20 +336,12 @@ impl Config {
 
     /// `trusted_proxies`, parsed: a bare address is a network of one.
     pub fn trusted_proxies(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
-        self.trusted_proxies
-            .iter()
-            .map(|entry| {
-                let entry = entry.trim();
-                entry
-                    .parse::<ipnet::IpNet>()
-                    .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|_| {
-                        ConfigError(format!(
-                            "trusted_proxies: `{entry}` is not an address or network like 10.0.0.0/8"
-                        ))
-                    })
-            })
-            .collect()
+        networks("trusted_proxies", &self.trusted_proxies)
+    }
+
+    /// The networks `metrics_from` names.
+    pub fn metrics_from(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        networks("metrics_from", &self.metrics_from)
     }
 
     /// The public URL, checked.
@@ -516,6 +514,22 @@ pub fn parse_base_url(setting: &str, value: &str) -> Result<Url, ConfigError> {
         return Err(ConfigError(format!("{setting}: `{value}` must be an http or https URL")));
     }
     Ok(url)
+}
+
+/// Addresses and networks of setting `name`: a bare address is a network of one.
+fn networks(name: &str, entries: &[String]) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    entries
+        .iter()
+        .map(|entry| {
+            let entry = entry.trim();
+            entry
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    ConfigError(format!("{name}: `{entry}` is not an address or network like 10.0.0.0/8"))
+                })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 pub mod config;
 pub mod errors;
 mod http;
+pub mod metrics;
 pub mod rate_limit;
 pub mod routes;
 
@@ -40,6 +41,10 @@ pub struct AppState {
     pub rate_limiter: rate_limit::RateLimiter,
     /// The reverse proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The login metrics.
+    pub metrics: metrics::Metrics,
+    /// Who besides loopback may read them.
+    pub metrics_from: Vec<ipnet::IpNet>,
 }
 
 impl AppState {
@@ -224,7 +229,17 @@ impl Server {
         }
         let rate_limiter = rate_limit::RateLimiter::new(config.rate_limit, config.rate_limit_window_secs)?;
         let trusted_proxies = config.trusted_proxies()?;
-        let state = Arc::new(AppState { projects, public_url, local_addr, rate_limiter, trusted_proxies });
+        let metrics = metrics::Metrics::new(registry.ids().into_iter().map(str::to_owned).collect());
+        let metrics_from = config.metrics_from()?;
+        let state = Arc::new(AppState {
+            projects,
+            public_url,
+            local_addr,
+            rate_limiter,
+            trusted_proxies,
+            metrics,
+            metrics_from,
+        });
         let router = routes::router(state.clone());
         #[cfg(feature = "mock-idp")]
         let router = if config.mock_idp {

@@ -14,8 +14,8 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use loginkit_flow::{
-    CallbackRequest, Client, Cookie, Flow, IdTokenSignIn, NewSession, Session, StartRequest, Timestamp, User,
-    form_post_location,
+    CallbackRequest, Client, Cookie, Flow, FlowError, IdTokenSignIn, NewSession, Session, StartRequest,
+    Timestamp, User, form_post_location,
 };
 use serde_json::{Value, json};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
@@ -78,6 +78,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/account/identities", get(list_identities))
         .route("/v1/account/identities/{id}", delete(delete_identity))
         .route("/health/live", get(live))
+        .route("/metrics", get(metrics))
         .route("/health/ready", get(ready))
         .fallback(not_found)
         // Every answer says what it is, redirects and 204s included, as Appwrite's do: SDKs read
@@ -104,6 +105,20 @@ async fn log_request(request: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let response = next.run(request).await;
     tracing::info!(%method, path, status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64, "request");
+    response
+}
+
+/// Prometheus metrics, for loopback and `metrics_from` only (by the connection's own address,
+/// never a forwarded one); 404 for everyone else.
+async fn metrics(State(state): Shared, ConnectInfo(addr): ConnectInfo<SocketAddr>) -> Response {
+    let ip = addr.ip().to_canonical();
+    if !ip.is_loopback() && !state.metrics_from.iter().any(|net| net.contains(&ip)) {
+        return not_found().await.into_response();
+    }
+    let mut response =
+        ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.metrics.render())
+            .into_response();
+    no_store(&mut response);
     response
 }
 
@@ -246,6 +261,7 @@ async fn start(
             params: &params,
         })
         .await?;
+    state.metrics.started(&project, provider);
     let mut response = redirect(StatusCode::MOVED_PERMANENTLY, started.location.as_str());
     append_cookie(&mut response, &started.cookie);
     Ok(response)
@@ -281,6 +297,7 @@ async fn callback(
     };
     let client = client(&state, addr, &headers);
     let jar = cookies(&headers);
+    let began = std::time::Instant::now();
     let completed = flow
         .callback(&CallbackRequest {
             provider: &provider,
@@ -289,7 +306,13 @@ async fn callback(
             current_session: current.as_ref(),
             client: &client,
         })
-        .await?;
+        .await;
+    let failure = match &completed {
+        Ok(done) => done.error.as_ref().map(FlowError::code),
+        Err(error) => Some(error.code()),
+    };
+    state.metrics.finished(&project, &provider, began.elapsed(), failure);
+    let completed = completed?;
     let location = match &completed.error {
         Some(error) => ApiError::from(error).on_failure_url(&completed.location),
         None => completed.location.clone(),
@@ -502,7 +525,11 @@ async fn id_token_session(
         current_session: current.as_ref(),
         client: &client,
     };
-    let new = flow.sign_in_with_id_token(&request).await?;
+    let began = std::time::Instant::now();
+    let new = flow.sign_in_with_id_token(&request).await;
+    let failure = new.as_ref().err().map(FlowError::code);
+    state.metrics.finished(&project, provider, began.elapsed(), failure);
+    let new = new?;
     let mut response =
         (StatusCode::CREATED, axum::Json(session_json(flow, &new.session, true))).into_response();
     attach_session(&state, &project, &headers, &mut response, &new, Fallback::WhenCrossSite);

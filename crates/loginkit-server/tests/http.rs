@@ -800,3 +800,57 @@ async fn a_login_passes_prompt_login_hint_and_the_providers_own_parameters_and_n
     }
     assert_eq!(h.counts().await, (0, 0, 0, 0));
 }
+
+#[tokio::test]
+async fn metrics_count_logins_by_provider_and_failure_and_answer_only_nearby_readers() {
+    let h = Harness::start("").await;
+    let browser = h.browser();
+    assert_eq!(h.login(&browser, "mock").await.end.path(), "/ok");
+    let refused = h.login(&h.browser(), "mock-unverified").await;
+    assert_eq!(refused.end.path(), "/fail");
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    // A provider id this build does not know is not a label of its own.
+    client
+        .get(h.url("v1/account/sessions/oauth2/callback/nope-attacker-label/default?state=x"))
+        .send()
+        .await
+        .unwrap();
+    let metrics = client.get(h.url("metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), StatusCode::OK);
+    let text = metrics.text().await.unwrap();
+    let line = |prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("{prefix} in {text}"))
+            .to_owned()
+    };
+    assert!(line(r#"loginkit_logins_started_total{project="default",provider="mock"}"#).ends_with(" 1"));
+    assert!(line(r#"loginkit_logins_completed_total{project="default",provider="mock"}"#).ends_with(" 1"));
+    assert!(
+        line(r#"loginkit_logins_failed_total{project="default",provider="mock-unverified",reason="unverified_email"}"#)
+            .ends_with(" 1")
+    );
+    assert!(
+        line(r#"loginkit_logins_failed_total{project="default",provider="unknown",reason="bad_state"}"#)
+            .ends_with(" 1")
+    );
+    assert!(
+        !text.contains("nope-attacker-label") && !text.contains("useroauth"),
+        "no free text, no user data"
+    );
+    assert!(text.contains("loginkit_login_finish_seconds_bucket"));
+
+    // Not loopback, not listed: 404 (the server listens on every address here).
+    let h = Harness::start_with(temp_dir(), "0.0.0.0:0", "mock_idp_force = true", "").await;
+    let port = h.server.url().port().unwrap();
+    let outside = std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| s.connect("192.0.2.1:9").map(|_| s))
+        .and_then(|s| s.local_addr())
+        .map(|a| a.ip())
+        .ok()
+        .filter(|ip| !ip.is_loopback());
+    if let Some(ip) = outside {
+        let far = client.get(format!("http://{ip}:{port}/metrics")).send().await.unwrap();
+        assert_eq!(far.status(), StatusCode::NOT_FOUND);
+    }
+}
