@@ -1,4 +1,4 @@
-// End-to-end test: the real Appwrite Web SDK (appwrite 27.0.0, IIFE build) in headless Debian Chromium, driven by
+// End-to-end test: the real Appwrite Web SDK (appwrite 28.0.0, IIFE build) in headless Debian Chromium, driven by
 // playwright-core 1.65.1, against a running loginkit-server.
 //
 //   LOGINKIT_ENDPOINT=http://127.0.0.1:43123/v1 LOGINKIT_PROJECT=default node tests/js/browser.mjs

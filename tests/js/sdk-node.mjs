@@ -380,6 +380,27 @@ async function main() {
     return { code: e.code, type: e.type };
   });
 
+  // Web SDK 28: sign in with an ID token the app got natively (the test signs one for `google`).
+  if (process.env.LOGINKIT_ID_TOKEN) {
+    const idToken = process.env.LOGINKIT_ID_TOKEN;
+    await step('createIdTokenSession', async () => {
+      const s = await account.createIdTokenSession({ provider: 'google', idToken, nonce: process.env.LOGINKIT_ID_TOKEN_NONCE });
+      expect(s.provider === 'google', `createIdTokenSession provider ${s.provider}`);
+      info.idTokenSession = s.providerUid;
+    });
+    await step('listIdentities(providerIdToken)', async () => {
+      const l = await account.listIdentities();
+      const google = l.identities.find((i) => i.provider === 'google');
+      expect(google, 'no google identity after createIdTokenSession');
+      expect(google.providerIdToken === idToken, 'providerIdToken is not the ID token signed in with');
+    });
+    errors.idToken = await step('createIdTokenSession(forged)', async () => {
+      const e = await expectAppwriteError(() => account.createIdTokenSession({ provider: 'google', idToken: `${idToken}x` }));
+      expect(e.code === 401 && e.type === 'user_oauth2_token_invalid', `a forged ID token gave ${e.code} ${e.type}`);
+      return { code: e.code, type: e.type };
+    });
+  }
+
   return {
     ok: true,
     steps,

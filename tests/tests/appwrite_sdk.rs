@@ -24,15 +24,41 @@ fn require_setup() {
 }
 
 async fn server() -> RunningServer {
-    let dir = loginkit_testkit::scratch_dir("sdk");
-    let mut config = Config::zero();
+    server_with(Config::zero()).await
+}
+
+async fn server_with(mut config: Config) -> RunningServer {
     config.listen = "127.0.0.1:0".into();
-    config.data_dir = dir;
+    config.data_dir = loginkit_testkit::scratch_dir("sdk");
     Server::bind(config, |_| None).await.expect("server starts").spawn()
+}
+
+/// Google's key set published on loopback by `signer`; the server's `google` provider reads
+/// it there and takes native ID tokens (`createIdTokenSession`).
+async fn with_native_google(signer: &loginkit_testkit::id_token::TestSigner) -> Config {
+    let jwks = signer.jwks();
+    let keys = axum::Router::new()
+        .route("/oauth2/v3/certs", axum::routing::get(move || async move { axum::Json(jwks) }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, keys).await });
+    let google = Config::from_toml(&format!(
+        "[projects.default.providers.google]\nclient_id = \"web\"\nclient_secret = \"s\"\nbase_url = \"{origin}\"\nnative = true"
+    ))
+    .unwrap();
+    let google = google.projects["default"].providers["google"].clone();
+    let mut config = Config::zero();
+    config.projects.get_mut("default").unwrap().providers.insert("google".into(), google);
+    config
 }
 
 /// Runs a script against the server and returns its JSON summary; fails with its stderr.
 async fn run(script: &str, server: &RunningServer) -> Value {
+    run_with(script, server, Vec::new()).await
+}
+
+/// Like [`run`], with further environment variables for the script.
+async fn run_with(script: &str, server: &RunningServer, env: Vec<(&'static str, String)>) -> Value {
     let endpoint = format!("{}v1", server.url());
     let path = js_dir().join(script);
     let output = tokio::task::spawn_blocking(move || {
@@ -40,6 +66,7 @@ async fn run(script: &str, server: &RunningServer) -> Value {
             .arg(&path)
             .env("LOGINKIT_ENDPOINT", endpoint)
             .env("LOGINKIT_PROJECT", "default")
+            .envs(env)
             .current_dir(js_dir())
             .output()
             .expect("node runs")
@@ -58,13 +85,27 @@ async fn run(script: &str, server: &RunningServer) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn appwrite_sdk_in_node_drives_the_token_flow_and_the_session_api() {
     require_setup();
-    let server = server().await;
-    let summary = run("sdk-node.mjs", &server).await;
+    let signer = loginkit_testkit::id_token::TestSigner::rs256();
+    let server = server_with(with_native_google(&signer).await).await;
+    // An ID token a native Google sign-in would hand the app (Web SDK 28's createIdTokenSession).
+    let claims = serde_json::json!({ "sub": "g-42", "email": "native@example.test", "email_verified": true, "nonce": "n-42" });
+    let id_token =
+        signer.sign(&loginkit_testkit::id_token::claims("https://accounts.google.com", "web", &claims));
+    let env = vec![("LOGINKIT_ID_TOKEN", id_token), ("LOGINKIT_ID_TOKEN_NONCE", "n-42".to_owned())];
+    let summary = run_with("sdk-node.mjs", &server, env).await;
     assert_eq!(summary["session"]["provider"], "mock", "{summary}");
+    assert_eq!(summary["info"]["idTokenSession"], "g-42", "{summary}");
     assert_eq!(summary["session"]["providerUid"], "1", "{summary}");
     assert!(summary["identities"].as_u64().unwrap() >= 1, "{summary}");
     let steps: Vec<&str> = summary["steps"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-    for step in ["createSession", "getSession", "updateSession", "listIdentities", "deleteSession"] {
+    for step in [
+        "createSession",
+        "getSession",
+        "updateSession",
+        "listIdentities",
+        "deleteSession",
+        "createIdTokenSession",
+    ] {
         assert!(steps.iter().any(|s| s.contains(step)), "missing step {step}: {steps:?}");
     }
 }
