@@ -1,4 +1,4 @@
-// End-to-end test: the real Appwrite Web SDK (appwrite 27.0.0) in Node against a running loginkit-server.
+// End-to-end test: the real Appwrite Web SDK (appwrite 28.0.0) in Node against a running loginkit-server.
 //
 //   LOGINKIT_ENDPOINT=http://127.0.0.1:43123/v1 LOGINKIT_PROJECT=default node tests/js/sdk-node.mjs
 //
