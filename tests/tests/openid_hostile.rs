@@ -206,7 +206,8 @@ async fn setup_with(op: Shared) -> Setup {
     let dir = scratch_dir("hostile");
     let toml = format!(
         "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nrate_limit = 0\n[projects.default]\nhostnames = [\"localhost\"]\n\
-         [projects.default.providers.oidc]\nclient_id = \"{CLIENT}\"\nclient_secret = \"s\"\nparams = {{ issuer = \"{}\" }}\n",
+         [projects.default.providers.oidc]\nclient_id = \"{CLIENT}\"\nclient_secret = \"s\"\nparams = {{ issuer = \"{}\" }}\n\
+         native = true\n",
         dir.display(),
         op.issuer
     );
@@ -286,6 +287,68 @@ async fn every_bad_id_token_is_refused_with_its_own_error_and_nothing_written() 
     // The same provider behaving: the login goes through.
     *setup.op.mode.lock().unwrap() = Mode::Good;
     assert_eq!(setup.login().await.path(), "/ok");
+    assert_eq!(setup.rows().await, 3, "user, identity, session");
+}
+
+/// The ID token the provider would issue in `mode`, for a native sign-in with nonce `nonce`.
+async fn native_token(op: &Shared, mode: Mode, nonce: &str) -> String {
+    *op.mode.lock().unwrap() = mode;
+    let grant = format!("native-{mode:?}");
+    op.nonces.lock().unwrap().insert(grant.clone(), nonce.to_owned());
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{}/token", op.issuer.trim_end_matches('/')))
+        .form(&[("grant_type", "authorization_code"), ("code", grant.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["id_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_bad_id_token_is_refused_at_native_sign_in_too_and_nothing_written() {
+    let setup = setup().await;
+    let sign_in = |id_token: String| {
+        let url = setup.server.url().join("v1/account/sessions/id-token").unwrap();
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .header("x-appwrite-project", "default")
+                .json(&json!({ "provider": "oidc", "idToken": id_token, "nonce": "n-native" }))
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.json::<Value>().await.unwrap())
+        }
+    };
+    let mut messages = Vec::new();
+    for mode in [
+        Mode::AlgNone,
+        Mode::Hs256WithPublicKey,
+        Mode::WrongIssuer,
+        Mode::WrongAudience,
+        Mode::Expired,
+        Mode::WrongNonce,
+        Mode::BadSignature,
+        Mode::UnknownKid,
+    ] {
+        let (status, error) = sign_in(native_token(&setup.op, mode, "n-native").await).await;
+        assert_eq!(
+            (status, error["type"].as_str()),
+            (401, Some("user_oauth2_token_invalid")),
+            "{mode:?}: {error}"
+        );
+        messages.push(error["message"].as_str().unwrap().to_owned());
+        assert_eq!(setup.rows().await, 0, "{mode:?} wrote something");
+    }
+    let mut distinct = messages.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), messages.len(), "each refusal names its own check: {messages:#?}");
+    let (status, session) = sign_in(native_token(&setup.op, Mode::Good, "n-native").await).await;
+    assert_eq!((status, session["provider"].as_str()), (201, Some("oidc")), "{session}");
     assert_eq!(setup.rows().await, 3, "user, identity, session");
 }
 

@@ -272,6 +272,26 @@ impl OAuthProvider for Oidc {
         Ok(tokens)
     }
 
+    async fn verify_native_id_token(
+        &self,
+        id_token: &loginkit_core::IdToken,
+        raw_nonce: Option<&str>,
+        audiences: &[String],
+    ) -> Result<loginkit_core::openid::IdTokenClaims, Error> {
+        let resolved = self.resolve().await?;
+        let Some((verifier, jwks_uri)) = &resolved.verify else {
+            return Err(Error::Unsupported {
+                provider: self.id(),
+                capability: "ID-token sign-in (no `jwks_url`)",
+            });
+        };
+        let verifier = verifier.clone().with_extra_audiences(audiences.iter().cloned());
+        let nonce = raw_nonce.map(|n| loginkit_core::Nonce::new(n.to_owned()));
+        verifier
+            .verify(&self.http, &self.jwks, jwks_uri, self.id(), id_token, nonce.as_ref(), SystemTime::now())
+            .await
+    }
+
     async fn revoke(&self, token: TokenRef<'_>) -> Result<(), Error> {
         let resolved = self.resolve().await?;
         let endpoint = match &resolved.metadata {
