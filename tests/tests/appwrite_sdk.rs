@@ -118,3 +118,45 @@ async fn appwrite_sdk_in_chromium_signs_in_same_site_and_cross_site() {
     assert_eq!(summary["sameSite"]["session"]["provider"], "mock", "{summary}");
     assert_eq!(summary["crossSite"]["token"]["storage"]["cookieFallbackSet"], true, "{summary}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_python_sdk_starts_a_login_reads_the_account_and_deletes_the_session() {
+    let python = js_dir().join("../py/.venv/bin/python");
+    assert!(python.exists(), "the Python SDK is missing: run tests/setup");
+    let server = server().await;
+    // A signed-in browser's session: what a server-side app would hand the SDK's session client.
+    let browser = loginkit_testkit::Browser::new([server.url().clone()]);
+    let start = server
+        .url()
+        .join("v1/account/sessions/oauth2/mock?project=default&success=http://localhost/ok&failure=http://localhost/fail")
+        .unwrap();
+    let walk = browser.walk(start).await.unwrap();
+    assert_eq!(walk.end.path(), "/ok", "{}", walk.end);
+    let cookies = reqwest::cookie::CookieStore::cookies(browser.jar().as_ref(), server.url()).unwrap();
+    let session = cookies
+        .to_str()
+        .unwrap()
+        .split("; ")
+        .find_map(|c| c.strip_prefix("a_session_default="))
+        .expect("the session cookie")
+        .to_owned();
+    let endpoint = format!("{}v1", server.url());
+    let script = js_dir().join("../py/sdk_python.py");
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(script)
+            .env("LOGINKIT_ENDPOINT", endpoint)
+            .env("LOGINKIT_PROJECT", "default")
+            .env("LOGINKIT_SESSION", session)
+            .output()
+            .expect("python runs")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "sdk_python.py failed:\n{stdout}\n{stderr}");
+    let summary: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["ok"], true, "{summary}");
+    assert_eq!(summary["email"], "useroauth@localhost.test", "{summary}");
+}
