@@ -284,17 +284,7 @@ async fn callback(
         ApiError::new(ErrorType::ProjectNotFound, "Project with the requested ID could not be found.")
     })?;
     let params = pairs(query.unwrap_or_default().as_bytes());
-    // A browser whose session the project refuses (a blocked user) links nothing: the login
-    // goes on as if no one were signed in, and the policy judges it like any other.
-    let current = match current_session(flow, &project, &headers).await {
-        Ok(found) => found.map(|(session, _)| session),
-        Err(refused)
-            if matches!(refused.kind(), ErrorType::UserBlocked | ErrorType::GeneralAccessForbidden) =>
-        {
-            None
-        }
-        Err(error) => return Err(error),
-    };
+    let current = link_target(flow, &project, &headers).await?;
     let client = client(&state, addr, &headers);
     let jar = cookies(&headers);
     let began = std::time::Instant::now();
@@ -440,6 +430,21 @@ async fn create_session(
     Ok(response)
 }
 
+/// The session a login links its identity to: the one the request is signed in with. A session
+/// the project refuses (a blocked user) links nothing: the login goes on as if no one were
+/// signed in, and the policy judges it like any other.
+async fn link_target(flow: &Flow, project: &str, headers: &HeaderMap) -> Result<Option<Session>, ApiError> {
+    match current_session(flow, project, headers).await {
+        Ok(found) => Ok(found.map(|(session, _)| session)),
+        Err(refused)
+            if matches!(refused.kind(), ErrorType::UserBlocked | ErrorType::GeneralAccessForbidden) =>
+        {
+            Ok(None)
+        }
+        Err(error) => Err(error),
+    }
+}
+
 /// The JSON object a session-creating POST carries. A cross-site HTML form could log the browser
 /// into the attacker's account (login CSRF): only JSON (which needs a CORS preflight from another
 /// site) from an allowed origin is taken.
@@ -504,16 +509,7 @@ async fn id_token_session(
         Some(Value::Number(n)) => n.as_u64().filter(|s| *s <= 366 * 24 * 3600).map(Duration::from_secs),
         _ => None,
     };
-    // A signed-in browser links the identity to its user; a refused one (blocked) links nothing.
-    let current = match current_session(flow, &project, &headers).await {
-        Ok(found) => found.map(|(session, _)| session),
-        Err(refused)
-            if matches!(refused.kind(), ErrorType::UserBlocked | ErrorType::GeneralAccessForbidden) =>
-        {
-            None
-        }
-        Err(error) => return Err(error),
-    };
+    let current = link_target(flow, &project, &headers).await?;
     let client = client(&state, addr, &headers);
     let request = IdTokenSignIn {
         provider,
