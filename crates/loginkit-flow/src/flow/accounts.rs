@@ -188,6 +188,10 @@ impl Flow {
     /// The revocations owed for `session`'s provider tokens, unless one of `others` holds the
     /// same access token.
     fn session_revocations(&self, session: &Session, others: &[&Session]) -> Vec<crate::model::Revocation> {
+        // Nothing to open or compare when nothing would be revoked.
+        if !self.revokes(&session.provider) {
+            return Vec::new();
+        }
         let keys = &self.inner.keys;
         let Some(plain) = PlainTokens::open(keys, &session.tokens, Row::of_session(session)) else {
             return Vec::new();

@@ -42,12 +42,10 @@ impl Flow {
     /// first (revoking it ends the whole grant at most providers), then the access token.
     /// Nothing when the project does not revoke or the provider cannot.
     pub(super) fn revocations(&self, provider: &str, tokens: &[PlainTokens]) -> Vec<Revocation> {
-        let project = &self.inner.project;
-        let revokes = project.revoke_provider_tokens
-            && project.providers.get(provider).is_some_and(|p| p.descriptor().capabilities.revoke);
-        if !revokes {
+        if !self.revokes(provider) {
             return Vec::new();
         }
+        let project = &self.inner.project;
         let now = Timestamp::now();
         let mut seen: Vec<&str> = Vec::new();
         let mut out = Vec::new();
@@ -76,6 +74,14 @@ impl Flow {
             }
         }
         out
+    }
+
+    /// Whether ending a login of `provider` revokes its tokens: the project revokes and the
+    /// provider can.
+    pub(super) fn revokes(&self, provider: &str) -> bool {
+        let project = &self.inner.project;
+        project.revoke_provider_tokens
+            && project.providers.get(provider).is_some_and(|p| p.descriptor().capabilities.revoke)
     }
 
     /// Queues `revocations`, then makes their first attempt in the background.
