@@ -375,7 +375,7 @@ async fn start(
         ..StartRequest::new(&provider, &redirect_uri)
     };
     let started = kit.inner.flow.start(&request).await?;
-    Ok(redirect(StatusCode::SEE_OTHER, started.location.as_str(), &[started.cookie]))
+    Ok(redirect(StatusCode::SEE_OTHER, started.location.as_str(), started.cookie.as_slice()))
 }
 
 /// The start's query: known keys only, each at most once.

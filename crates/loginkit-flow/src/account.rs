@@ -465,6 +465,7 @@ mod tests {
             expire: at(60_000),
             created_at: at(0),
             link_binding: Some("l".into()),
+            redeemer: None,
         };
         let plan = decide(&facts(None, false), &Making::Token(token), &Snapshot::default()).unwrap();
         assert!(plan.session.is_none());

@@ -21,6 +21,7 @@
 #![cfg_attr(not(test), deny(unused_crate_dependencies))]
 
 mod account;
+mod backend;
 mod crypto;
 mod error;
 mod flow;
@@ -31,13 +32,15 @@ mod sealed;
 mod state;
 mod store;
 
+pub use backend::{BackendKey, BackendKeyError, MAX_BACKEND_KEY_LEN, MIN_BACKEND_KEY_LEN};
 pub use crypto::{KeyError, Keys, MASTER_KEY_LEN};
 pub use error::{Conflict, FlowError, Refusal, StateProblem, StoreError, Target};
 pub use flow::{
     CallbackRequest, Client, Completed, Cookie, Flow, IdTokenSignIn, LINK_COOKIE_PREFIX, LOGIN_PARAMS,
     MAX_LOGIN_PARAM_LEN, MAX_LOGIN_PARAMS, MAX_SCOPE_LEN, MAX_SCOPES, MAX_STATE_LIFETIME, NewSession,
     PRUNE_BATCH, Project, ProjectBuilder, ProjectError, REFRESH_MARGIN, RESEAL_BATCH, REVOKE_ATTEMPTS,
-    REVOKE_BATCH, Resealed, Revoked, StartRequest, Started, form_post_location, parse_cookie_header,
+    REVOKE_BATCH, Resealed, Revoked, StartRequest, Started, TokenRedemption, form_post_location,
+    parse_cookie_header,
 };
 pub use model::{
     Identity, NewUser, OneTimeToken, Revocation, Sealed, Session, StoredTokens, Timestamp, User,
@@ -120,6 +123,7 @@ pub mod benching {
             pkce_verifier: Some(random_secret()),
             nonce: Some(random_secret()),
             expires: Timestamp::now().millis() + STATE_LIFETIME.as_millis() as i64,
+            backend: None,
         }
         .seal(keys)
     }

@@ -213,6 +213,12 @@ pub struct OneTimeToken {
     /// Digest of the link cookie given to the browser that finished the login; the session the
     /// secret makes inherits it (see [`Session::link_binding`]).
     pub link_binding: Option<String>,
+    /// The backend that started the login for a browser (see [`StartRequest::backend`]): only it
+    /// may redeem the secret. `None`: whoever holds the secret.
+    ///
+    /// [`StartRequest::backend`]: crate::StartRequest::backend
+    #[serde(default)]
+    pub redeemer: Option<String>,
 }
 
 /// A boolean as either database gives it in JSON: `true`/`false`, or SQLite's 1/0.

@@ -36,6 +36,9 @@ pub(crate) struct LoginState {
     pub nonce: Option<String>,
     /// Milliseconds since the epoch.
     pub expires: i64,
+    /// The backend that started the login for a browser (no binding cookie then).
+    #[serde(default)]
+    pub backend: Option<String>,
 }
 
 impl std::fmt::Debug for LoginState {
@@ -95,6 +98,7 @@ mod tests {
             pkce_verifier: Some("v".into()),
             nonce: None,
             expires: 1,
+            backend: None,
         }
     }
 

@@ -78,7 +78,10 @@ async fn login(flow: &Flow, provider: &str, who: &str, current: Option<&Session>
     let answer = http.get(authorize.as_str()).send().await.unwrap();
     let back = Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
     let params: Vec<(String, String)> = back.query_pairs().into_owned().collect();
-    let cookies = vec![(started.cookie.name, started.cookie.value)];
+    let cookies = vec![{
+        let cookie = started.cookie.expect("a browser's login has a binding cookie");
+        (cookie.name, cookie.value)
+    }];
     let request =
         CallbackRequest { current_session: current, ..CallbackRequest::new(provider, &params, &cookies) };
     flow.callback(&request).await.unwrap()

@@ -34,7 +34,13 @@ async fn approved(flow: &Flow, token: bool) -> (Vec<(String, String)>, Vec<(Stri
     let answer = http.get(started.location.as_str()).send().await.unwrap();
     let back = Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
     let params = back.query_pairs().into_owned().collect();
-    (params, vec![(started.cookie.name, started.cookie.value)])
+    (
+        params,
+        vec![{
+            let cookie = started.cookie.expect("a browser's login has a binding cookie");
+            (cookie.name, cookie.value)
+        }],
+    )
 }
 
 /// Round trips of `work` on `store`.

@@ -253,6 +253,7 @@ fn token(id: &str, user: &str, provider: &str) -> OneTimeToken {
         expire: at(60_000),
         created_at: at(0),
         link_binding: (id == "t1").then(|| format!("link-{id}")),
+        redeemer: (id == "t4").then(|| "ssr".to_owned()),
     }
 }
 
@@ -493,17 +494,27 @@ async fn one_time_tokens_are_redeemed_once(f: Fixture) {
     let mut other = plan(existing("u1"), None, None);
     other.token = Some(token("t2", "u1", "gitlab"));
     assert!(f.write(key("github", "1", None, None), other).await.is_ok());
-    assert_eq!(f.store.redeem("u2", "digest-t1").await.unwrap(), None, "another user's secret");
-    assert_eq!(f.store.redeem("u1", "digest-t3").await.unwrap(), None);
-    let redeemed = f.store.redeem("u1", "digest-t1").await.unwrap().unwrap();
+    let mut bound = plan(existing("u1"), None, None);
+    bound.token = Some(token("t4", "u1", "github"));
+    assert!(f.write(key("github", "1", None, None), bound).await.is_ok());
+    assert_eq!(f.store.redeem("u2", "digest-t1", None).await.unwrap(), None, "another user's secret");
+    assert_eq!(f.store.redeem("u1", "digest-t3", None).await.unwrap(), None);
+    // A token bound to a redeemer is taken by it alone; anyone else leaves it in place.
+    assert_eq!(f.store.redeem("u1", "digest-t4", None).await.unwrap(), None, "bound to its redeemer");
+    assert_eq!(f.store.redeem("u1", "digest-t4", Some("other")).await.unwrap(), None, "another redeemer");
+    let taken = f.store.redeem("u1", "digest-t4", Some("ssr")).await.unwrap().unwrap();
+    assert_eq!(taken.token, token("t4", "u1", "github"));
+    assert_eq!(f.store.redeem("u1", "digest-t4", Some("ssr")).await.unwrap(), None, "taken once");
+    // A redeemer may take an unbound token too.
+    let redeemed = f.store.redeem("u1", "digest-t1", Some("ssr")).await.unwrap().unwrap();
     assert_eq!(redeemed.token, token("t1", "u1", "github"));
     assert_eq!(
         redeemed.identity.map(|i| i.id),
         Some("i-u1".into()),
         "the user's identity at the token's provider"
     );
-    assert_eq!(f.store.redeem("u1", "digest-t1").await.unwrap(), None, "taken once");
-    let no_identity = f.store.redeem("u1", "digest-t2").await.unwrap().unwrap();
+    assert_eq!(f.store.redeem("u1", "digest-t1", None).await.unwrap(), None, "taken once");
+    let no_identity = f.store.redeem("u1", "digest-t2", None).await.unwrap().unwrap();
     assert_eq!(no_identity.identity, None);
     assert_eq!(f.counts().await, [1, 1, 1, 0]);
 }

@@ -50,7 +50,10 @@ async fn sign_in(flow: &Flow) -> Session {
     let answer = http.get(started.location.as_str()).send().await.unwrap();
     let back = Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
     let params: Vec<(String, String)> = back.query_pairs().into_owned().collect();
-    let cookies = vec![(started.cookie.name, started.cookie.value)];
+    let cookies = vec![{
+        let cookie = started.cookie.expect("a browser's login has a binding cookie");
+        (cookie.name, cookie.value)
+    }];
     let done = flow.callback(&CallbackRequest::new("mock", &params, &cookies)).await.unwrap();
     assert!(done.error.is_none(), "{:?}", done.error);
     done.session.unwrap().session

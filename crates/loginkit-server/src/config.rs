@@ -135,6 +135,27 @@ pub struct ProjectConfig {
     /// Enabled providers by id.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderSettings>,
+    /// API keys by name: the app's own server (server-side rendering) sends one as
+    /// `X-Appwrite-Key` to start logins for browsers, redeem their secrets into sessions whose
+    /// `secret` it is given, and read users.
+    #[serde(default)]
+    pub api_keys: BTreeMap<String, ApiKeySettings>,
+}
+
+/// One API key of a project: its secret from the environment, or only the secret's SHA-256 in
+/// the file. `Debug` shows no secret (and there is none in it).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeySettings {
+    /// The environment variable holding the key (32 to 512 visible characters).
+    pub secret_env: Option<String>,
+    /// The SHA-256 of the key in hex (`loginkit-server api-key` prints one), so the file holds
+    /// no secret.
+    pub sha256: Option<String>,
+    /// What the key may do, in Appwrite's names: `sessions.write` (start logins and create
+    /// sessions for browsers), `users.read` (read users).
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }
 
 /// One provider of a project. `Debug` leaves out the client secret.
@@ -206,6 +227,7 @@ impl fmt::Debug for ProjectConfig {
             .field("success_url", &self.success_url)
             .field("failure_url", &self.failure_url)
             .field("providers", &self.providers)
+            .field("api_keys", &self.api_keys)
             .finish()
     }
 }
@@ -395,6 +417,7 @@ impl ProjectConfig {
             blocked_users: Vec::new(),
             revoke_provider_tokens: true,
             providers: BTreeMap::new(),
+            api_keys: BTreeMap::new(),
         }
     }
 }

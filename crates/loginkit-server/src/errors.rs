@@ -72,6 +72,8 @@ pub enum ErrorType {
     UserEmailNotWhitelisted,
     /// The request is refused by the project's rules. 401.
     GeneralAccessForbidden,
+    /// No user with the requested id. 404.
+    UserNotFound,
 }
 
 impl ErrorType {
@@ -106,6 +108,7 @@ impl ErrorType {
             ErrorType::UserCountExceeded => "user_count_exceeded",
             ErrorType::UserEmailNotWhitelisted => "user_email_not_whitelisted",
             ErrorType::GeneralAccessForbidden => "general_access_forbidden",
+            ErrorType::UserNotFound => "user_not_found",
         }
     }
 
@@ -116,7 +119,8 @@ impl ErrorType {
             ErrorType::ProjectNotFound
             | ErrorType::GeneralRouteNotFound
             | ErrorType::UserSessionNotFound
-            | ErrorType::UserIdentityNotFound => 404,
+            | ErrorType::UserIdentityNotFound
+            | ErrorType::UserNotFound => 404,
             ErrorType::UserOauth2ProviderError | ErrorType::UserOauth2ProviderFailure => 424,
             ErrorType::UserAlreadyExists => 409,
             ErrorType::UserOauth2Unauthorized

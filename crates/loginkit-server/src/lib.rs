@@ -6,6 +6,7 @@
 //! under `/mock/oauth2`. The HTTP layer is in [`routes`]; it only translates between HTTP and the
 //! flow.
 
+pub mod api_keys;
 pub mod config;
 pub mod errors;
 mod http;
@@ -33,6 +34,8 @@ pub use config::{Config, ConfigError};
 pub struct AppState {
     /// Flows by project id.
     pub projects: BTreeMap<String, Flow>,
+    /// API keys by project id.
+    pub api_keys: BTreeMap<String, api_keys::ApiKeys>,
     /// The configured public URL, if any.
     pub public_url: Option<Url>,
     /// The address actually listened on.
@@ -48,6 +51,18 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The API key a request to `project` authenticates with for `scope` (see
+    /// [`api_keys::ApiKeys::authenticate`]).
+    pub fn api_key(
+        &self,
+        project: &str,
+        headers: &axum::http::HeaderMap,
+        scope: api_keys::Scope,
+    ) -> Result<Option<&api_keys::ApiKey>, errors::ApiError> {
+        static NONE: std::sync::LazyLock<api_keys::ApiKeys> = std::sync::LazyLock::new(Default::default);
+        self.api_keys.get(project).unwrap_or(&NONE).authenticate(headers, scope)
+    }
+
     /// The base URL for callbacks and default pages when handling a request with this `Host`.
     ///
     /// A configured `public_url` always wins. Without one, a loopback `Host` (`localhost`,
@@ -204,7 +219,9 @@ impl Server {
         let default_page = public_url.clone().unwrap_or_else(|| internal.clone());
 
         let mut projects = BTreeMap::new();
+        let mut keys_by_project = BTreeMap::new();
         for (id, settings) in &config.projects {
+            keys_by_project.insert(id.clone(), api_keys::ApiKeys::from_config(id, &settings.api_keys, &env)?);
             let project =
                 build_project(id, settings, &config, registry, &http, &internal, &default_page, &env)?;
             let store: Arc<dyn Store> = match &databases[id] {
@@ -233,6 +250,7 @@ impl Server {
         let metrics_from = config.metrics_from()?;
         let state = Arc::new(AppState {
             projects,
+            api_keys: keys_by_project,
             public_url,
             local_addr,
             rate_limiter,

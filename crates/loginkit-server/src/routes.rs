@@ -15,7 +15,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use loginkit_flow::{
     CallbackRequest, Client, Cookie, Flow, FlowError, IdTokenSignIn, NewSession, Session, StartRequest,
-    Timestamp, User, form_post_location,
+    Timestamp, TokenRedemption, User, form_post_location,
 };
 use serde_json::{Value, json};
 use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
@@ -23,6 +23,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use url::Url;
 
 use crate::AppState;
+use crate::api_keys::{ApiKey, Scope};
 use crate::errors::{ApiError, ErrorType};
 use crate::http::{
     SameSite, cookies, current_session, first, identity_json, pairs, project_id, scopes, session_cookie_name,
@@ -77,6 +78,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/account", get(account))
         .route("/v1/account/identities", get(list_identities))
         .route("/v1/account/identities/{id}", delete(delete_identity))
+        .route("/v1/users/{user_id}", get(get_user))
         .route("/health/live", get(live))
         .route("/metrics", get(metrics))
         .route("/health/ready", get(ready))
@@ -241,6 +243,9 @@ async fn start(
 ) -> Result<Response, ApiError> {
     let query = pairs(query.unwrap_or_default().as_bytes());
     let (flow, project) = flow_for(state, &query, headers)?;
+    // The app's server with its key starts a login for a browser: bound to the key, not to a
+    // cookie on this answer (which the browser never sees).
+    let key = state.api_key(&project, headers, Scope::SessionsWrite)?;
     let redirect_uri = callback_url(&state.base_url(host(headers)), provider, &project);
     let scopes = scopes(&query);
     // Everything but Appwrite's own parameters is a login parameter, which the flow allows or
@@ -259,11 +264,14 @@ async fn start(
             token,
             redirect_uri: &redirect_uri,
             params: &params,
+            backend: key.map(ApiKey::name),
         })
         .await?;
     state.metrics.started(&project, provider);
     let mut response = redirect(StatusCode::MOVED_PERMANENTLY, started.location.as_str());
-    append_cookie(&mut response, &started.cookie);
+    if let Some(cookie) = &started.cookie {
+        append_cookie(&mut response, cookie);
+    }
     Ok(response)
 }
 
@@ -414,6 +422,7 @@ async fn create_session(
 ) -> Result<Response, ApiError> {
     let query = pairs(query.unwrap_or_default().as_bytes());
     let (flow, project) = flow_for(&state, &query, &headers)?;
+    let key = state.api_key(&project, &headers, Scope::SessionsWrite)?;
     let body = session_request(&state, flow, &headers, &body, "\"userId\" and \"secret\"")?;
     let fields: Vec<(String, String)> =
         body.into_iter().filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_owned()))).collect();
@@ -423,11 +432,34 @@ async fn create_session(
             "Param \"userId\" and \"secret\" are required.",
         ));
     };
-    let new = flow.create_session_from_token(user_id, secret, &client(&state, addr, &headers)).await?;
-    let mut response =
-        (StatusCode::CREATED, axum::Json(session_json(flow, &new.session, true))).into_response();
-    attach_session(&state, &project, &headers, &mut response, &new, Fallback::WhenCrossSite);
-    Ok(response)
+    let client = client(&state, addr, &headers);
+    let redemption = TokenRedemption { user_id, secret, backend: key.map(ApiKey::name), client: &client };
+    let new = flow.redeem_token(&redemption).await?;
+    Ok(session_created(&state, flow, &project, &headers, &new, key))
+}
+
+/// The 201 answer of a session-creating POST. A browser or app gets the session cookies (and
+/// `X-Fallback-Cookies` where it may need them); the app's server, by its API key, gets the
+/// cookie's value as the session's `secret` (Appwrite's semantics: it keeps it in its own cookie
+/// and sends it back as `X-Appwrite-Session`) and no cookies.
+fn session_created(
+    state: &AppState,
+    flow: &Flow,
+    project: &str,
+    headers: &HeaderMap,
+    new: &NewSession,
+    key: Option<&ApiKey>,
+) -> Response {
+    let mut json = session_json(flow, &new.session, true);
+    if key.is_some() {
+        json["secret"] = Value::String(new.cookie_value.clone());
+    }
+    let mut response = (StatusCode::CREATED, axum::Json(json)).into_response();
+    if key.is_none() {
+        attach_session(state, project, headers, &mut response, new, Fallback::WhenCrossSite);
+    }
+    no_store(&mut response);
+    response
 }
 
 /// The session a login links its identity to: the one the request is signed in with. A session
@@ -488,6 +520,7 @@ async fn id_token_session(
 ) -> Result<Response, ApiError> {
     let query = pairs(query.unwrap_or_default().as_bytes());
     let (flow, project) = flow_for(&state, &query, &headers)?;
+    let key = state.api_key(&project, &headers, Scope::SessionsWrite)?;
     let body = session_request(&state, flow, &headers, &body, "\"provider\" and \"idToken\"")?;
     let text = |name: &str| -> Result<Option<&str>, ApiError> {
         match body.get(name) {
@@ -526,9 +559,34 @@ async fn id_token_session(
     let failure = new.as_ref().err().map(FlowError::code);
     state.metrics.finished(&project, provider, began.elapsed(), failure);
     let new = new?;
-    let mut response =
-        (StatusCode::CREATED, axum::Json(session_json(flow, &new.session, true))).into_response();
-    attach_session(&state, &project, &headers, &mut response, &new, Fallback::WhenCrossSite);
+    Ok(session_created(&state, flow, &project, &headers, &new, key))
+}
+
+/// `GET /v1/users/{userId}` (the server SDKs' `users.get`), for API keys with `users.read`.
+async fn get_user(
+    State(state): Shared,
+    Path(user_id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let query = pairs(query.unwrap_or_default().as_bytes());
+    let (flow, project) = flow_for(&state, &query, &headers)?;
+    if state.api_key(&project, &headers, Scope::UsersRead)?.is_none() {
+        return Err(ApiError::new(
+            ErrorType::GeneralUnauthorizedScope,
+            "User (role: guests) missing scopes ([\"users.read\"])",
+        ));
+    }
+    let user = match user_id.len() {
+        1..=64 => flow.user(&user_id).await?,
+        _ => None,
+    };
+    let user = user.ok_or_else(|| {
+        ApiError::new(ErrorType::UserNotFound, "User with the requested ID could not be found.")
+    })?;
+    let active = flow.project().policy().admit_session(&user).is_ok();
+    let mut response = axum::Json(user_json(&user, active)).into_response();
+    no_store(&mut response);
     Ok(response)
 }
 

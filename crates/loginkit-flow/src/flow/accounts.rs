@@ -5,13 +5,23 @@ use super::*;
 
 impl Flow {
     /// Exchanges a token-flow secret for a session (`POST /v1/account/sessions/token`). The
-    /// secret works once, within the token lifetime.
+    /// secret works once, within the token lifetime. A secret from a login a
+    /// [backend](StartRequest::backend) started is refused here (and stays redeemable by it):
+    /// see [`Flow::redeem_token`].
     pub async fn create_session_from_token(
         &self,
         user_id: &str,
         secret: &str,
         client: &Client,
     ) -> Result<NewSession, FlowError> {
+        self.redeem_token(&TokenRedemption { user_id, secret, backend: None, client }).await
+    }
+
+    /// Exchanges a token-flow secret for a session, as [`TokenRedemption::backend`] allows: a
+    /// backend redeems the secrets of logins it started and those of browsers' own logins; a
+    /// caller naming no backend only the latter. A refused secret stays as it was.
+    pub async fn redeem_token(&self, request: &TokenRedemption<'_>) -> Result<NewSession, FlowError> {
+        let TokenRedemption { user_id, secret, backend, client } = *request;
         let invalid = || FlowError::InvalidToken;
         if user_id.is_empty() || secret.is_empty() || secret.len() > 256 || user_id.len() > 64 {
             return Err(invalid());
@@ -19,7 +29,8 @@ impl Flow {
         let now = Timestamp::now();
         let store = &self.inner.store;
         // Taken, expired or not: an expired secret is gone either way.
-        let redemption = store.redeem(user_id, &crypto::digest_secret(secret)).await?.ok_or_else(invalid)?;
+        let redemption =
+            store.redeem(user_id, &crypto::digest_secret(secret), backend).await?.ok_or_else(invalid)?;
         if redemption.token.expire < now {
             return Err(invalid());
         }

@@ -2,6 +2,15 @@
 
 use super::*;
 
+/// What a login ends with.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Ending<'a> {
+    /// A session.
+    Session,
+    /// A token-flow secret, redeemable by `redeemer` only when one is named.
+    Token { redeemer: Option<&'a str> },
+}
+
 impl Flow {
     /// Starts a login: checks the provider, URLs and scopes, and returns the provider's authorize
     /// URL carrying a sealed `state`, plus the cookie binding it to this browser.
@@ -66,6 +75,7 @@ impl Flow {
             pkce_verifier: pkce.as_ref().map(|(_, verifier)| verifier.secret().to_owned()),
             nonce: nonce.as_ref().map(|n| n.secret().to_owned()),
             expires: Timestamp::now().plus(project.state_lifetime).millis(),
+            backend: request.backend.map(str::to_owned),
         };
         let sealed = state.seal(&self.inner.keys);
         if sealed.len() > crate::state::MAX_SEALED_LEN {
@@ -84,15 +94,13 @@ impl Flow {
             authorize = authorize.nonce(nonce);
         }
         let location = provider.authorize(&authorize).await.map_err(FlowError::StartFailed)?;
-        Ok(Started {
-            location,
-            cookie: Cookie {
-                name: project.cookie_name(&state.cookie_name()),
-                value: state.binding,
-                max_age: project.state_lifetime,
-                secure: project.secure_cookies,
-            },
-        })
+        let cookie = state.backend.is_none().then(|| Cookie {
+            name: project.cookie_name(&state.cookie_name()),
+            value: state.binding,
+            max_age: project.state_lifetime,
+            secure: project.secure_cookies,
+        });
+        Ok(Started { location, cookie })
     }
 
     fn target(
@@ -139,16 +147,22 @@ impl Flow {
         if state.expired(Timestamp::now()) {
             return Err(FlowError::BadState(StateProblem::Expired));
         }
-        // Only the `__Host-` name counts on an https site: a sibling subdomain can plant the plain one.
-        let cookie_name = project.cookie_name(&state.cookie_name());
-        let bound = request
-            .cookies
-            .iter()
-            .any(|(name, value)| *name == cookie_name && crypto::secrets_equal(value, &state.binding));
-        if !bound {
-            return Err(FlowError::BadState(StateProblem::OtherBrowser));
-        }
-        let clear = Cookie::removal(cookie_name, project.secure_cookies);
+        // A browser's login is bound to it by a cookie; a backend's login to the backend, which
+        // alone may redeem its secret. Only the `__Host-` name counts on an https site: a
+        // sibling subdomain can plant the plain one.
+        let clear = match &state.backend {
+            Some(_) => None,
+            None => {
+                let cookie_name = project.cookie_name(&state.cookie_name());
+                let bound = request.cookies.iter().any(|(name, value)| {
+                    *name == cookie_name && crypto::secrets_equal(value, &state.binding)
+                });
+                if !bound {
+                    return Err(FlowError::BadState(StateProblem::OtherBrowser));
+                }
+                Some(Cookie::removal(cookie_name, project.secure_cookies))
+            }
+        };
         let success = project
             .allow
             .check(&state.success)
@@ -164,7 +178,7 @@ impl Flow {
             tracing::info!(provider = request.provider, error = error.code(), "login failed");
             Ok(Completed {
                 location: failure.clone(),
-                cookies: vec![clear.clone()],
+                cookies: clear.iter().cloned().collect(),
                 session: None,
                 error: Some(error),
             })
@@ -222,10 +236,14 @@ impl Flow {
         let display_name = profile.name.clone().filter(|n| !n.is_empty());
         let login = Login { provider: request.provider, profile: &profile, display_name, tokens: &tokens };
         let current = request.current_session.filter(|session| self.may_link_to(session, request.cookies));
-        match self.complete(&login, state.token, current, request.client).await {
+        let ending = match state.token {
+            true => Ending::Token { redeemer: state.backend.as_deref() },
+            false => Ending::Session,
+        };
+        match self.complete(&login, ending, current, request.client).await {
             Ok((user_id, outcome)) => {
                 let mut location = success;
-                let mut cookies = vec![clear];
+                let mut cookies: Vec<Cookie> = clear.into_iter().collect();
                 let session = match outcome {
                     Outcome::Session(session) => Some(*session),
                     Outcome::Token { secret, link } => {
@@ -281,7 +299,7 @@ impl Flow {
     pub(super) async fn complete(
         &self,
         login: &Login<'_>,
-        token_flow: bool,
+        ending: Ending<'_>,
         current: Option<&Session>,
         client: &Client,
     ) -> Result<(String, Outcome), FlowError> {
@@ -314,7 +332,7 @@ impl Flow {
             session_limit: project.session_limit,
             now,
         };
-        let (making, outcome) = if token_flow {
+        let (making, outcome) = if let Ending::Token { redeemer } = ending {
             let secret = crypto::random_secret();
             let link = crypto::random_secret();
             let token = OneTimeToken {
@@ -325,6 +343,7 @@ impl Flow {
                 expire: now.plus(project.token_lifetime),
                 created_at: now,
                 link_binding: Some(crypto::digest_secret(&link)),
+                redeemer: redeemer.map(str::to_owned),
             };
             (Making::Token(token), Pending::Token { secret, link })
         } else {

@@ -86,13 +86,32 @@ pub struct StartRequest<'a> {
     /// `select_account`, space-separated), `login_hint`, and those the provider's manifest
     /// allows (Google's `hd`, Microsoft's `domain_hint`); anything else is refused.
     pub params: &'a [(String, String)],
+    /// The authenticated backend starting the login on a browser's behalf (server-side
+    /// rendering: the app's server asks for the authorize URL and redirects the browser to it),
+    /// by a name of the adapter's choosing (the reference server uses the API key's name).
+    /// `None`: the browser itself starts the login, and it is bound to that browser by a cookie.
+    ///
+    /// A backend's login is bound to the backend instead: no cookie (the start's answer never
+    /// reaches the browser), any browser may finish it, and its token-flow secret can be
+    /// redeemed only by the same backend ([`Flow::redeem_token`] with `backend` set). The
+    /// adapter must authenticate the backend before naming it here.
+    pub backend: Option<&'a str>,
 }
 
 impl<'a> StartRequest<'a> {
     /// A session-flow start with the project's default success and failure URLs and no custom
     /// scopes.
     pub fn new(provider: &'a str, redirect_uri: &'a Url) -> Self {
-        Self { provider, success: None, failure: None, scopes: &[], token: false, redirect_uri, params: &[] }
+        Self {
+            provider,
+            success: None,
+            failure: None,
+            scopes: &[],
+            token: false,
+            redirect_uri,
+            params: &[],
+            backend: None,
+        }
     }
 }
 
@@ -101,8 +120,32 @@ impl<'a> StartRequest<'a> {
 pub struct Started {
     /// The provider's authorize URL.
     pub location: Url,
-    /// The browser-binding cookie to set (for the state's lifetime).
-    pub cookie: Cookie,
+    /// The browser-binding cookie to set (for the state's lifetime); `None` for a login a
+    /// [backend](StartRequest::backend) started.
+    pub cookie: Option<Cookie>,
+}
+
+/// Input of [`Flow::redeem_token`]. `Debug` leaves out the secret.
+#[derive(Clone, Copy)]
+pub struct TokenRedemption<'a> {
+    /// The user the secret was issued for (`userId` on the success URL).
+    pub user_id: &'a str,
+    /// The one-time secret (`secret` on the success URL).
+    pub secret: &'a str,
+    /// The authenticated backend redeeming it, named as at [`StartRequest::backend`]; `None`
+    /// for a browser or any caller the adapter did not authenticate.
+    pub backend: Option<&'a str>,
+    /// The client the session is for.
+    pub client: &'a Client,
+}
+
+impl fmt::Debug for TokenRedemption<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenRedemption")
+            .field("user_id", &self.user_id)
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Input of [`Flow::callback`].

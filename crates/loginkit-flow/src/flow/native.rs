@@ -78,7 +78,10 @@ impl Flow {
             .or_else(|| request.name.map(|n| callback::plain_text(n, 256)).filter(|n| !n.is_empty()));
         let login =
             callback::Login { provider: request.provider, profile: &profile, display_name, tokens: &tokens };
-        match self.complete(&login, false, request.current_session, request.client).await? {
+        match self
+            .complete(&login, callback::Ending::Session, request.current_session, request.client)
+            .await?
+        {
             (_, callback::Outcome::Session(session)) => Ok(*session),
             (_, callback::Outcome::Token { .. }) => Err(FlowError::Store(StoreError::Conflict(
                 "a native sign-in made a token instead of a session",

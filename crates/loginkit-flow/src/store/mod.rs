@@ -51,8 +51,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// Removes a one-time token with this user and secret digest and returns it, with the user's
     /// latest identity at the token's provider, in one statement; `None` when there is no such
-    /// token.
-    async fn redeem(&self, user_id: &str, secret_digest: &str) -> Result<Option<Redemption>, StoreError>;
+    /// token. A token with a [`redeemer`](OneTimeToken::redeemer) is taken only when `redeemer`
+    /// names it; otherwise it stays.
+    async fn redeem(
+        &self,
+        user_id: &str,
+        secret_digest: &str,
+        redeemer: Option<&str>,
+    ) -> Result<Option<Redemption>, StoreError>;
 
     /// The session of this user whose secret has this digest, with its user (a session whose
     /// user is gone does not authenticate). The user comes with the secret (the session cookie

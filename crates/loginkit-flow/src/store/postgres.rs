@@ -210,6 +210,7 @@ fn migrator() -> Migrator {
         include_str!("../../migrations/postgres/0004_sessions_by_user.sql"),
         include_str!("../../migrations/postgres/0005_token_lifecycle.sql"),
         include_str!("../../migrations/postgres/0006_identity_id_token.sql"),
+        include_str!("../../migrations/postgres/0007_token_redeemer.sql"),
     ])
 }
 

@@ -203,8 +203,15 @@ where
 
 /// The names of loginkit's migrations, in order; each database has its own SQL for each
 /// (`migrations/sqlite/`, `migrations/postgres/`).
-const MIGRATIONS: [&str; 6] =
-    ["init", "security", "sessions by slot", "sessions by user", "token lifecycle", "identity id token"];
+const MIGRATIONS: [&str; 7] = [
+    "init",
+    "security",
+    "sessions by slot",
+    "sessions by user",
+    "token lifecycle",
+    "identity id token",
+    "token redeemer",
+];
 
 /// loginkit's migrations with `sql` for each of [`MIGRATIONS`], recorded in their own
 /// `loginkit_migrations` table so an application's sqlx migrations in the same database stay
@@ -346,14 +353,21 @@ impl<B: Backend> Store for SqlStore<B> {
         self.backend.login(&self.sql.lookup, values, make).await
     }
 
-    async fn redeem(&self, user_id: &str, secret_digest: &str) -> Result<Option<Redemption>, StoreError> {
+    async fn redeem(
+        &self,
+        user_id: &str,
+        secret_digest: &str,
+        redeemer: Option<&str>,
+    ) -> Result<Option<Redemption>, StoreError> {
         #[derive(Deserialize)]
         struct Taken {
             token: OneTimeToken,
             identity: Option<Identity>,
         }
-        let taken =
-            self.backend.returning(&self.sql.take_token, vec![text(user_id), text(secret_digest)]).await?;
+        let taken = self
+            .backend
+            .returning(&self.sql.take_token, vec![text(user_id), text(secret_digest), opt_text(redeemer)])
+            .await?;
         let Some(taken) = taken.first().map(|json| decode::<Taken>(json)).transpose()? else {
             return Ok(None);
         };
@@ -673,8 +687,8 @@ const SESSION_COLUMNS: [&str; 15] = [
     "slot",
 ];
 
-const TOKEN_COLUMNS: [&str; 7] =
-    ["id", "user_id", "secret_digest", "provider", "expire", "created_at", "link_binding"];
+const TOKEN_COLUMNS: [&str; 8] =
+    ["id", "user_id", "secret_digest", "provider", "expire", "created_at", "link_binding", "redeemer"];
 
 impl Statements {
     fn new(d: Dialect, users: &UserTable) -> Self {
@@ -757,9 +771,11 @@ impl Statements {
                 "INSERT INTO loginkit_used_states (id, expire) VALUES (?1, ?2) ON CONFLICT DO NOTHING".into(),
             ),
             lookup: r(lookup),
-            // The token and, in the same statement, the identity it will make a session of.
+            // The token and, in the same statement, the identity it will make a session of. A
+            // token bound to a redeemer is taken only by it (`NULL = NULL` is not true).
             take_token: r(format!(
-                "DELETE FROM loginkit_tokens WHERE user_id = ?1 AND secret_digest = ?2 RETURNING {}",
+                "DELETE FROM loginkit_tokens WHERE user_id = ?1 AND secret_digest = ?2 \
+                 AND (redeemer IS NULL OR redeemer = ?3) RETURNING {}",
                 d.as_text(&d.object(&[
                     ("token", d.object(&TOKEN_COLUMNS.map(|c| (c, format!("loginkit_tokens.{c}"))))),
                     (
@@ -857,7 +873,7 @@ impl Statements {
             create_token: r(format!(
                 "INSERT INTO loginkit_tokens ({}) VALUES ({})",
                 TOKEN_COLUMNS.join(", "),
-                placeholders(7)
+                placeholders(TOKEN_COLUMNS.len())
             )),
             queue_revocation: r(format!(
                 "INSERT INTO loginkit_revocations ({}) VALUES ({})",
@@ -991,6 +1007,7 @@ impl Statements {
                 int(t.expire.millis()),
                 int(t.created_at.millis()),
                 opt_text(t.link_binding.as_deref()),
+                opt_text(t.redeemer.as_deref()),
             ];
             steps.push(step(&self.create_token, values, Expect::One));
         }

@@ -289,6 +289,7 @@ fn migrator() -> Migrator {
         include_str!("../../migrations/sqlite/0004_sessions_by_user.sql"),
         include_str!("../../migrations/sqlite/0005_token_lifecycle.sql"),
         include_str!("../../migrations/sqlite/0006_identity_id_token.sql"),
+        include_str!("../../migrations/sqlite/0007_token_redeemer.sql"),
     ])
 }
 
