@@ -854,3 +854,162 @@ async fn metrics_count_logins_by_provider_and_failure_and_answer_only_nearby_rea
         assert_eq!(far.status(), StatusCode::NOT_FOUND);
     }
 }
+
+/// Server-side rendering with an API key: the app's server starts a token-flow login with its
+/// key (bound to the key: no cookie, not rate limited per client), the browser finishes it
+/// without any binding cookie, only the key redeems the secret, into a session whose `secret`
+/// the key holder is given, and which then authenticates as `X-Appwrite-Session`.
+#[tokio::test]
+async fn an_api_key_starts_logins_for_browsers_and_alone_redeems_their_secrets() {
+    use loginkit_flow::BackendKey;
+    let (ssr, reader) = ("s".repeat(48), "r".repeat(48));
+    let extra = format!(
+        "[projects.default.api_keys.ssr]\nsha256 = \"{}\"\nscopes = [\"sessions.write\", \"users.read\"]\n\
+         [projects.default.api_keys.reader]\nsha256 = \"{}\"\nscopes = [\"users.read\"]\n",
+        BackendKey::digest_of(&ssr),
+        BackendKey::digest_of(&reader)
+    );
+    let h = Harness::start_with(temp_dir(), "127.0.0.1:0", "rate_limit = 4", &extra).await;
+    let server = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let with_key = |request: reqwest::RequestBuilder, key: &str| {
+        request.header("x-appwrite-project", "default").header("x-appwrite-key", key.to_owned())
+    };
+
+    // Keyed starts: no binding cookie, and no per-client limit (five starts over a limit of 4).
+    let mut location = None;
+    for _ in 0..5 {
+        let start = with_key(server.get(h.start_url("tokens", "mock", "")), &ssr).send().await.unwrap();
+        assert_eq!(start.status(), StatusCode::MOVED_PERMANENTLY);
+        assert!(start.headers().get("set-cookie").is_none(), "nothing for the app's server to keep");
+        location = Some(Url::parse(start.headers()["location"].to_str().unwrap()).unwrap());
+    }
+    // A key that is not the project's, or lacks the scope, is refused, never served as a guest.
+    for (key, message) in [("x".repeat(48), "not valid"), (reader.clone(), "sessions.write")] {
+        let refused = with_key(server.get(h.start_url("tokens", "mock", "")), &key).send().await.unwrap();
+        let (status, body) = common::status_and_json(refused).await;
+        assert_eq!(
+            (status, body["type"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("general_unauthorized_scope"))
+        );
+        assert!(body["message"].as_str().unwrap().contains(message), "{body}");
+    }
+    // Keyless starts are still limited (the two refused ones counted).
+    let keyless: Vec<u16> = {
+        let mut out = Vec::new();
+        for _ in 0..3 {
+            out.push(server.get(h.start_url("tokens", "mock", "")).send().await.unwrap().status().as_u16());
+        }
+        out
+    };
+    assert_eq!(keyless, [301, 301, 429]);
+
+    // A browser that never saw the start finishes the login.
+    let walk = h.browser().walk(location.unwrap()).await.unwrap();
+    assert_eq!(walk.end.path(), "/ok", "{:?}", walk.hops);
+    let (user_id, secret) = (walk.param("userId").unwrap(), walk.param("secret").unwrap());
+    let body = serde_json::json!({ "userId": user_id, "secret": secret });
+    let redeem = |key: Option<&str>| {
+        let request = server.post(h.url("v1/account/sessions/token")).json(&body);
+        match key {
+            Some(key) => with_key(request, key),
+            None => request.header("x-appwrite-project", "default"),
+        }
+        .send()
+    };
+    // Without the key (the browser, or whoever it handed the URL to), or with a key lacking the
+    // scope: refused, and the secret stays.
+    let (status, error) = common::status_and_json(redeem(None).await.unwrap()).await;
+    assert_eq!((status, error["type"].as_str()), (StatusCode::UNAUTHORIZED, Some("user_invalid_token")));
+    let (status, _) = common::status_and_json(redeem(Some(&reader)).await.unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.counts().await, (1, 1, 0, 1));
+
+    // The key redeems it: the session's `secret` is the cookie value, and no cookie is set.
+    let created = redeem(Some(&ssr)).await.unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    assert!(created.headers().get("set-cookie").is_none());
+    assert!(created.headers().get("x-fallback-cookies").is_none());
+    let session: Value = created.json().await.unwrap();
+    let session_secret = session["secret"].as_str().unwrap().to_owned();
+    assert!(session_secret.len() > 40, "{session}");
+    assert_eq!(session["userId"], user_id.as_str());
+    let (status, _) = common::status_and_json(redeem(Some(&ssr)).await.unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "once only");
+
+    // The session client.
+    let as_session = |method: reqwest::Method, path: &str| {
+        server
+            .request(method, h.url(path))
+            .header("x-appwrite-project", "default")
+            .header("x-appwrite-session", session_secret.clone())
+            .send()
+    };
+    let (status, account) =
+        common::status_and_json(as_session(reqwest::Method::GET, "v1/account").await.unwrap()).await;
+    assert_eq!((status, account["$id"].as_str()), (StatusCode::OK, Some(user_id.as_str())));
+
+    // users.get: with users.read only.
+    let user = |key: Option<&str>, id: &str| {
+        let request = server.get(h.url(&format!("v1/users/{id}")));
+        match key {
+            Some(key) => with_key(request, key),
+            None => request.header("x-appwrite-project", "default"),
+        }
+        .send()
+    };
+    let (status, read) = common::status_and_json(user(Some(&reader), &user_id).await.unwrap()).await;
+    assert_eq!((status, read["email"].as_str()), (StatusCode::OK, Some("useroauth@localhost.test")));
+    let (status, error) = common::status_and_json(user(None, &user_id).await.unwrap()).await;
+    assert_eq!(
+        (status, error["type"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("general_unauthorized_scope"))
+    );
+    let (status, error) = common::status_and_json(user(Some(&ssr), "nobody").await.unwrap()).await;
+    assert_eq!((status, error["type"].as_str()), (StatusCode::NOT_FOUND, Some("user_not_found")));
+
+    // Signing out ends the session for the session client.
+    let (status, _) = common::status_and_json(
+        as_session(reqwest::Method::DELETE, "v1/account/sessions/current").await.unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) =
+        common::status_and_json(as_session(reqwest::Method::GET, "v1/account").await.unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn api_keys_are_checked_at_start() {
+    let digest = loginkit_flow::BackendKey::digest_of(&"k".repeat(40));
+    for (keys, named) in [
+        (format!("[projects.default.api_keys.a]\nsha256 = \"{digest}\""), "scopes"),
+        ("[projects.default.api_keys.a]\nsha256 = \"abc\"\nscopes = [\"users.read\"]".to_owned(), "sha256"),
+        (
+            format!("[projects.default.api_keys.a]\nsha256 = \"{digest}\"\nscopes = [\"everything\"]"),
+            "everything",
+        ),
+        ("[projects.default.api_keys.a]\nscopes = [\"users.read\"]".to_owned(), "secret_env or sha256"),
+        (
+            "[projects.default.api_keys.a]\nsecret_env = \"NOT_SET_ANYWHERE\"\nscopes = [\"users.read\"]"
+                .to_owned(),
+            "NOT_SET_ANYWHERE",
+        ),
+    ] {
+        let toml = format!("listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n{keys}\n", temp_dir().display());
+        let config = Config::from_toml(&toml).unwrap();
+        let Err(error) = Server::bind(config, |_| None).await else { panic!("{keys}: accepted") };
+        let error = error.to_string();
+        assert!(error.contains("projects.default.api_keys.a") && error.contains(named), "{error}");
+    }
+    // A secret from the environment works; a short one is refused.
+    for (secret, ok) in [("k".repeat(40), true), ("short".to_owned(), false)] {
+        let toml = format!(
+            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[projects.default]\nhostnames = [\"localhost\"]\n\
+             [projects.default.api_keys.a]\nsecret_env = \"SSR_KEY\"\nscopes = [\"users.read\"]\n",
+            temp_dir().display()
+        );
+        let config = Config::from_toml(&toml).unwrap();
+        let bound = Server::bind(config, |name| (name == "SSR_KEY").then(|| secret.clone())).await;
+        assert_eq!(bound.is_ok(), ok);
+    }
+}

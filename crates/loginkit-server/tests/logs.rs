@@ -13,6 +13,7 @@ use reqwest::StatusCode;
 use reqwest::cookie::CookieStore;
 
 const CLIENT_SECRET: &str = "client-secret-4c0ffee5-never-logged";
+const API_KEY: &str = "api-key-of-the-apps-server-5eaf00d-never-logged";
 
 /// Everything written by the subscriber.
 #[derive(Clone, Default)]
@@ -53,10 +54,22 @@ async fn a_login_logged_at_trace_leaks_no_secret() {
     .await
     .unwrap();
     let extra = format!(
-        "[projects.default.providers.mock]\nclient_id = \"logs-client\"\nclient_secret = \"{CLIENT_SECRET}\"\nbase_url = \"{}\"",
+        "[projects.default.providers.mock]\nclient_id = \"logs-client\"\nclient_secret = \"{CLIENT_SECRET}\"\nbase_url = \"{}\"\n\
+         [projects.default.api_keys.ssr]\nsecret_env = \"SSR_KEY\"\nscopes = [\"sessions.write\"]",
         idp.origin()
     );
-    let h = Harness::start_with(temp_dir(), "127.0.0.1:0", "", &extra).await;
+    let dir = temp_dir();
+    let toml = format!(
+        "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nmock_idp = true\n[projects.default]\nhostnames = [\"localhost\"]\n{extra}",
+        dir.display()
+    );
+    let config = loginkit_server::Config::from_toml(&toml).unwrap();
+    let server =
+        loginkit_server::Server::bind(config, |name| (name == "SSR_KEY").then(|| API_KEY.to_owned()))
+            .await
+            .unwrap()
+            .spawn();
+    let h = Harness { server, dir, postgres: None };
     let browser = Browser::new([h.server.url().clone(), idp.origin()]);
     let walk = h.login(&browser, "mock").await;
     assert_eq!(walk.end.as_str(), format!("{APP}/ok"));
@@ -85,6 +98,31 @@ async fn a_login_logged_at_trace_leaks_no_secret() {
         StatusCode::NO_CONTENT
     );
 
+    // The app's server with its key: a token-flow login it started, and the secrets it redeems.
+    let server = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let start = server
+        .get(h.start_url("tokens", "mock", ""))
+        .header("x-appwrite-project", "default")
+        .header("x-appwrite-key", API_KEY)
+        .send()
+        .await
+        .unwrap();
+    let location = url::Url::parse(start.headers()["location"].to_str().unwrap()).unwrap();
+    let walk = Browser::new([h.server.url().clone(), idp.origin()]).walk(location).await.unwrap();
+    let token_secret = walk.param("secret").expect("a token-flow secret");
+    let created: serde_json::Value = server
+        .post(h.url("v1/account/sessions/token"))
+        .header("x-appwrite-project", "default")
+        .header("x-appwrite-key", API_KEY)
+        .json(&serde_json::json!({ "userId": walk.param("userId").unwrap(), "secret": token_secret }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let keyed_session = created["secret"].as_str().unwrap().to_owned();
+
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("TRACE") && logs.contains("request"), "the capture works: {} bytes", logs.len());
     for (name, secret) in [
@@ -96,6 +134,10 @@ async fn a_login_logged_at_trace_leaks_no_secret() {
         ("refreshed access token", &new_access),
         ("session cookie", &session_cookie),
         ("session secret", &session_secret),
+        ("API key", API_KEY),
+        ("API key digest", &loginkit_flow::BackendKey::digest_of(API_KEY)),
+        ("token-flow secret", &token_secret),
+        ("session secret given to the key", &keyed_session),
     ] {
         assert!(secret.len() >= 16, "{name} is long enough to search for");
         assert!(!logs.contains(secret), "the {name} is in the logs");
