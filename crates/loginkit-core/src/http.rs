@@ -4,6 +4,7 @@
 //! error, never an SSRF hop), connect and total timeouts, a response-size cap, a User-Agent, and a
 //! tracing span per call that records the host and path but never the query (it may hold tokens).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -57,11 +58,38 @@ impl HttpConfig {
     }
 }
 
-/// Pooled HTTP client for provider calls; cheap to clone (clones share the pool).
-#[derive(Debug, Clone)]
+/// Pooled HTTP client for provider calls; cheap to clone (clones share the pool and the
+/// observer).
+#[derive(Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
     max_response_bytes: usize,
+    observer: Option<Arc<dyn Fn(&ProviderCall) + Send + Sync>>,
+}
+
+impl std::fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("max_response_bytes", &self.max_response_bytes)
+            .field("observed", &self.observer.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One finished provider call, as [`HttpClient::observed`] reports it: no URL, no body, nothing
+/// secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ProviderCall {
+    /// The provider's id.
+    pub provider: &'static str,
+    /// What the call was for.
+    pub operation: Operation,
+    /// From sending the request to the whole answer read (or the failure).
+    pub elapsed: Duration,
+    /// The answer's HTTP status; `None` when there was no usable answer (connection refused,
+    /// timeout, a body over the size cap).
+    pub status: Option<u16>,
 }
 
 /// A provider's answer, fully read and within the size cap.
@@ -107,7 +135,14 @@ impl HttpClient {
             .user_agent(config.user_agent.clone())
             .pool_idle_timeout(Duration::from_secs(90))
             .build()?;
-        Ok(Self { client, max_response_bytes: config.max_response_bytes })
+        Ok(Self { client, max_response_bytes: config.max_response_bytes, observer: None })
+    }
+
+    /// The same client (sharing its pool), reporting every finished call to `observer`: how a
+    /// server measures provider latency. The observer runs on the calling task: keep it quick.
+    pub fn observed(mut self, observer: impl Fn(&ProviderCall) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Arc::new(observer));
+        self
     }
 
     /// Builds a client with the default limits (5 s connect, 15 s total, 1 MiB).
@@ -147,8 +182,8 @@ impl HttpClient {
             elapsed_ms = tracing::field::Empty,
         );
         let limit = self.max_response_bytes;
-        async move {
-            let started = Instant::now();
+        let started = Instant::now();
+        let result = async move {
             let mut response = self.client.execute(request).await.map_err(|e| transport(classify(&e)))?;
             let status = response.status().as_u16();
             tracing::Span::current().record("status", status);
@@ -175,7 +210,16 @@ impl HttpClient {
             Ok(HttpResponse { status, content_type, cache_control, body: body.freeze() })
         }
         .instrument(span)
-        .await
+        .await;
+        if let Some(observer) = &self.observer {
+            let status = match &result {
+                Ok(response) => Some(response.status),
+                Err(Error::Redirect { status, .. }) => Some(*status),
+                Err(_) => None,
+            };
+            observer(&ProviderCall { provider, operation, elapsed: started.elapsed(), status });
+        }
+        result
     }
 }
 
@@ -271,5 +315,23 @@ mod tests {
         let requests = server.received_requests().await.unwrap();
         let ua = requests[0].headers.get("user-agent").unwrap().to_str().unwrap();
         assert!(ua.starts_with("loginkit/"), "{ua}");
+    }
+
+    #[tokio::test]
+    async fn an_observer_sees_every_finished_call_with_its_status() {
+        let server = MockServer::start().await;
+        Mock::given(any()).respond_with(ResponseTemplate::new(503)).mount(&server).await;
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let client = HttpClient::with_defaults().unwrap().observed({
+            let seen = seen.clone();
+            move |call: &ProviderCall| seen.lock().unwrap().push(*call)
+        });
+        get(&client, &server.uri()).await.unwrap();
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        get(&client, &format!("http://{closed}/")).await.unwrap_err();
+        let seen = seen.lock().unwrap();
+        let statuses: Vec<_> = seen.iter().map(|call| (call.provider, call.operation, call.status)).collect();
+        assert_eq!(statuses, [("t", Operation::UserInfo, Some(503)), ("t", Operation::UserInfo, None)]);
+        assert!(format!("{client:?}").contains("observed: true"));
     }
 }

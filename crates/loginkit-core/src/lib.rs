@@ -30,7 +30,7 @@ mod token;
 
 pub use descriptor::ProviderDescriptor;
 pub use error::{Error, Operation, TransportKind};
-pub use http::{HttpClient, HttpConfig, HttpResponse};
+pub use http::{HttpClient, HttpConfig, HttpResponse, ProviderCall};
 pub use openid::{
     DiscoveryCache, IdTokenClaims, IdTokenError, IdTokenVerifier, IssuerRule, JwksCache, ProviderMetadata,
 };

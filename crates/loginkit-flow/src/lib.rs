@@ -50,9 +50,10 @@ pub use redirect::{AllowList, MAX_URL_LEN, RedirectError};
 pub use sealed::RevealedTokens;
 pub use state::{BINDING_COOKIE_PREFIX, STATE_LIFETIME};
 pub use store::{
-    Backend, Decide, Dialect, Expect, LoginKey, LoginPlan, MakeSteps, PlannedIdentity, PlannedSession,
-    PlannedUser, Pruned, Redemption, Renewal, SealedRow, SealedTable, SessionRenewal, SlotHolder, Snapshot,
-    Sql, SqlStore, SqliteBackend, SqliteStore, Step, Store, UserTable, Value,
+    Backend, Decide, Dialect, Expect, LoginKey, LoginPlan, MakeSteps, ObservedStore, PlannedIdentity,
+    PlannedSession, PlannedUser, Pruned, Redemption, Renewal, SealedRow, SealedTable, SessionRenewal,
+    SlotHolder, Snapshot, Sql, SqlStore, SqliteBackend, SqliteStore, Step, Store, StoreCall, UserTable,
+    Value,
 };
 #[cfg(feature = "postgres")]
 pub use store::{DEFAULT_MAX_CONNECTIONS, IDLE_IN_TRANSACTION_TIMEOUT, PgBackend, PgStore};

@@ -205,7 +205,10 @@ impl Server {
         let timeout = Duration::from_secs(config.provider_timeout_secs.max(1));
         let http_config =
             HttpConfig::default().timeout(timeout).connect_timeout(timeout.min(Duration::from_secs(5)));
-        let http = HttpClient::new(&http_config).map_err(|e| ConfigError(format!("HTTP client: {e}")))?;
+        let metrics = metrics::Metrics::new(registry.ids().into_iter().map(str::to_owned).collect());
+        let http = HttpClient::new(&http_config)
+            .map_err(|e| ConfigError(format!("HTTP client: {e}")))?
+            .observed(metrics.provider_observer());
         // How the server reaches itself (the built-in mock provider): an unspecified listen
         // address (0.0.0.0, [::]) is reached on loopback.
         let mut reach = local_addr;
@@ -242,11 +245,11 @@ impl Server {
                 }
             };
             let keys = Keys::ring(&master, &previous_keys).map_err(|e| ConfigError(format!("key: {e}")))?;
+            let store = Arc::new(loginkit_flow::ObservedStore::new(store, metrics.store_observer(id)));
             projects.insert(id.clone(), Flow::with_shared_store(project, store, keys));
         }
         let rate_limiter = rate_limit::RateLimiter::new(config.rate_limit, config.rate_limit_window_secs)?;
         let trusted_proxies = config.trusted_proxies()?;
-        let metrics = metrics::Metrics::new(registry.ids().into_iter().map(str::to_owned).collect());
         let metrics_from = config.metrics_from()?;
         let state = Arc::new(AppState {
             projects,

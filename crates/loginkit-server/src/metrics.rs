@@ -1,9 +1,14 @@
 //! Prometheus metrics of the logins: started, completed and failed (by provider and by the
-//! failure's kind), and how long callbacks and ID-token sign-ins take. Labels are bounded: a
-//! provider id this build does not know is counted as `unknown`, a failure by its
-//! `FlowError::code`. No user data in any label.
+//! failure's kind), how long callbacks and ID-token sign-ins take, how long each call to a
+//! provider takes (by operation and answer class) and each call to a project's database (by
+//! store operation). Labels are bounded: a provider id this build does not know is counted as
+//! `unknown`, a failure by its `FlowError::code`, a store call by its method's name. No user
+//! data in any label.
 
 use std::time::Duration;
+
+use loginkit::ProviderCall;
+use loginkit_flow::StoreCall;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -24,6 +29,20 @@ struct Failure {
     reason: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Call {
+    provider: String,
+    operation: String,
+    /// `2xx`, `3xx`, `4xx`, `5xx`, or `error` (no usable answer).
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StoreOperation {
+    project: String,
+    operation: String,
+}
+
 /// The server's metrics.
 pub struct Metrics {
     registry: Registry,
@@ -32,6 +51,9 @@ pub struct Metrics {
     completed: Family<Login, Counter>,
     failed: Family<Failure, Counter>,
     callback_seconds: Family<Login, Histogram>,
+    provider_seconds: Family<Call, Histogram>,
+    store_seconds: Family<StoreOperation, Histogram>,
+    store_errors: Family<StoreOperation, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -42,6 +64,11 @@ impl std::fmt::Debug for Metrics {
 
 fn seconds_buckets() -> Histogram {
     Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+}
+
+/// A database call takes from tens of microseconds (SQLite's cache) to seconds (a stalled pool).
+fn store_buckets() -> Histogram {
+    Histogram::new([0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0])
 }
 
 impl Metrics {
@@ -65,7 +92,63 @@ impl Metrics {
             "Time to finish a login: the callback (code exchange, profile, store) or an ID-token sign-in",
             callback_seconds.clone(),
         );
-        Self { registry, known, started, completed, failed, callback_seconds }
+        let provider_seconds =
+            Family::<Call, Histogram>::new_with_constructor(seconds_buckets as fn() -> Histogram);
+        registry.register(
+            "provider_call_seconds",
+            "Time of each call to a provider (code exchange, profile, refresh, revoke, discovery, keys), by its answer",
+            provider_seconds.clone(),
+        );
+        let store_seconds =
+            Family::<StoreOperation, Histogram>::new_with_constructor(store_buckets as fn() -> Histogram);
+        registry.register(
+            "store_call_seconds",
+            "Time of each call to a project's database",
+            store_seconds.clone(),
+        );
+        let store_errors = Family::<StoreOperation, Counter>::default();
+        registry.register("store_errors", "Calls to a project's database that failed", store_errors.clone());
+        Self {
+            registry,
+            known,
+            started,
+            completed,
+            failed,
+            callback_seconds,
+            provider_seconds,
+            store_seconds,
+            store_errors,
+        }
+    }
+
+    /// What the provider HTTP client reports its calls to.
+    pub fn provider_observer(&self) -> impl Fn(&ProviderCall) + Send + Sync + 'static {
+        let family = self.provider_seconds.clone();
+        move |call: &ProviderCall| {
+            let outcome = match call.status {
+                Some(status @ 200..=599) => format!("{}xx", status / 100),
+                _ => "error".to_owned(),
+            };
+            let labels = Call {
+                provider: call.provider.to_owned(),
+                operation: call.operation.as_str().to_owned(),
+                outcome,
+            };
+            family.get_or_create(&labels).observe(call.elapsed.as_secs_f64());
+        }
+    }
+
+    /// What project `project`'s store reports its calls to.
+    pub fn store_observer(&self, project: &str) -> impl Fn(&StoreCall) + Send + Sync + 'static {
+        let (seconds, errors) = (self.store_seconds.clone(), self.store_errors.clone());
+        let project = project.to_owned();
+        move |call: &StoreCall| {
+            let labels = StoreOperation { project: project.clone(), operation: call.operation.to_owned() };
+            seconds.get_or_create(&labels).observe(call.elapsed.as_secs_f64());
+            if !call.ok {
+                errors.get_or_create(&labels).inc();
+            }
+        }
     }
 
     fn login(&self, project: &str, provider: &str) -> Login {

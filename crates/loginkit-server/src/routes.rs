@@ -32,6 +32,9 @@ use crate::http::{
 
 type Shared = State<Arc<AppState>>;
 
+/// How long readiness waits for each project's database (probes give up after a second or so).
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// Where the browser-binding cookie is sent: the callback routes only.
 const CALLBACK_PATH: &str = "/v1/account/sessions/oauth2/callback";
 
@@ -131,15 +134,18 @@ async fn live() -> Response {
     response
 }
 
-/// Readiness: every project's database answers a read (the keys were loaded at start, or the
-/// server would not be running). 503 naming the projects that do not.
+/// Readiness: every project's database answers a read within [`READY_TIMEOUT`] (the keys were
+/// loaded at start, or the server would not be running). 503 naming the projects that do not.
 async fn ready(State(state): Shared) -> Response {
     let mut failing = Vec::new();
     for (project, flow) in &state.projects {
-        if let Err(error) = flow.user("").await {
-            tracing::warn!(project, %error, "readiness: the database does not answer");
-            failing.push(project.clone());
-        }
+        let error = match tokio::time::timeout(READY_TIMEOUT, flow.user("")).await {
+            Ok(Ok(_)) => continue,
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => format!("no answer within {READY_TIMEOUT:?}"),
+        };
+        tracing::warn!(project, %error, "readiness: the database does not answer");
+        failing.push(project.clone());
     }
     let (status, body) = if failing.is_empty() {
         (StatusCode::OK, json!({ "status": "pass" }))

@@ -839,6 +839,19 @@ async fn metrics_count_logins_by_provider_and_failure_and_answer_only_nearby_rea
         "no free text, no user data"
     );
     assert!(text.contains("loginkit_login_finish_seconds_bucket"));
+    // Each provider call and each database call, timed.
+    let count = |prefix: &str| line(prefix).rsplit(' ').next().unwrap().parse::<u64>().unwrap();
+    let exchange =
+        r#"loginkit_provider_call_seconds_count{provider="mock",operation="exchange_code",outcome="2xx"}"#;
+    assert_eq!(count(exchange), 1);
+    assert!(
+        count(r#"loginkit_provider_call_seconds_count{provider="mock",operation="user_info",outcome="2xx"}"#)
+            >= 1
+    );
+    // Both logins reached the store's login (the refused one was decided there, writing nothing).
+    assert_eq!(count(r#"loginkit_store_call_seconds_count{project="default",operation="login"}"#), 2);
+    assert!(count(r#"loginkit_store_call_seconds_count{project="default",operation="consume_state"}"#) >= 2);
+    assert!(!text.contains("loginkit_store_errors_total{"), "no database call failed");
 
     // Not loopback, not listed: 404 (the server listens on every address here).
     let h = Harness::start_with(temp_dir(), "0.0.0.0:0", "mock_idp_force = true", "").await;
@@ -1012,4 +1025,35 @@ async fn api_keys_are_checked_at_start() {
         let bound = Server::bind(config, |name| (name == "SSR_KEY").then(|| secret.clone())).await;
         assert_eq!(bound.is_ok(), ok);
     }
+}
+
+/// Readiness answers 503 naming the project whose database stops answering, within its own
+/// timeout, and 200 again once the database is back.
+#[tokio::test]
+async fn readiness_fails_while_a_projects_database_refuses_connections() {
+    let h = Harness::start_on(common::Backing::Postgres, "", "").await;
+    let client = reqwest::Client::new();
+    let ready =
+        || async { common::status_and_json(client.get(h.url("health/ready")).send().await.unwrap()).await };
+    assert_eq!(ready().await.0, StatusCode::OK);
+    let (pool, _) = h.postgres.as_ref().unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(
+        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I CONNECTION LIMIT 0', current_database()); END $$; \
+         SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid();",
+    ))
+    .execute(pool)
+    .await
+    .unwrap();
+    let (status, body) = ready().await;
+    assert_eq!((status, body["status"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("fail")), "{body}");
+    assert_eq!(body["projects"], serde_json::json!(["default"]));
+    assert_eq!(client.get(h.url("health/live")).send().await.unwrap().status(), StatusCode::OK);
+    sqlx::raw_sql(sqlx::AssertSqlSafe(
+        "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I CONNECTION LIMIT -1', current_database()); END $$;",
+    ))
+    .execute(pool)
+    .await
+    .unwrap();
+    assert_eq!(ready().await.0, StatusCode::OK, "ready again");
 }

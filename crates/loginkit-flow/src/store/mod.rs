@@ -11,6 +11,7 @@
 //! [`SqlStore`] implements it once for both databases; a [`Backend`](sql::Backend) supplies what
 //! differs (statement spelling, how a unit is executed).
 
+mod observed;
 #[cfg(feature = "postgres")]
 mod postgres;
 pub(crate) mod sql;
@@ -24,6 +25,7 @@ use crate::model::{
     Identity, NewUser, OneTimeToken, Revocation, Sealed, Session, StoredTokens, Timestamp, User,
 };
 
+pub use observed::{ObservedStore, StoreCall};
 #[cfg(feature = "postgres")]
 pub use postgres::{DEFAULT_MAX_CONNECTIONS, IDLE_IN_TRANSACTION_TIMEOUT, PgBackend, PgStore};
 pub use sql::{Backend, Dialect, Expect, MakeSteps, Sql, SqlStore, Step, Value};
