@@ -31,6 +31,9 @@ enum Command {
     /// Seal every stored provider token with the current key (after a key rotation), report,
     /// and exit. A running server does the same in the background when it starts.
     Reseal,
+    /// Print a new API key and the `sha256` line that configures it (the key goes to the app's
+    /// server; the configuration keeps only its digest).
+    ApiKey,
 }
 
 fn main() -> ExitCode {
@@ -42,8 +45,18 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Providers) => providers(),
         Some(Command::Reseal) => reseal(cli.config),
+        Some(Command::ApiKey) => api_key(),
         Some(Command::Serve) | None => serve(cli.config, cli.listen),
     }
+}
+
+fn api_key() -> ExitCode {
+    let secret = loginkit_flow::BackendKey::generate_secret();
+    println!("key: {secret}");
+    println!("# in the project's configuration, under [projects.<id>.api_keys.<name>]:");
+    println!("sha256 = \"{}\"", loginkit_flow::BackendKey::digest_of(&secret));
+    println!("scopes = [\"sessions.write\", \"users.read\"]");
+    ExitCode::SUCCESS
 }
 
 fn providers() -> ExitCode {

@@ -1057,3 +1057,30 @@ async fn readiness_fails_while_a_projects_database_refuses_connections() {
     .unwrap();
     assert_eq!(ready().await.0, StatusCode::OK, "ready again");
 }
+
+/// `loginkit-server api-key` prints a key and the configuration lines that accept it.
+#[tokio::test]
+async fn the_api_key_command_prints_a_key_its_configuration_accepts() {
+    let output =
+        std::process::Command::new(env!("CARGO_BIN_EXE_loginkit-server")).arg("api-key").output().unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let key = stdout.lines().find_map(|l| l.strip_prefix("key: ")).unwrap().to_owned();
+    let lines: String = stdout
+        .lines()
+        .filter(|l| !l.starts_with("key: ") && !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let h = Harness::start(&format!("[projects.default.api_keys.printed]\n{lines}\n")).await;
+    let start = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(h.start_url("tokens", "mock", ""))
+        .header("x-appwrite-key", key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(start.status(), StatusCode::MOVED_PERMANENTLY);
+    assert!(start.headers().get("set-cookie").is_none(), "a keyed start");
+}
