@@ -64,8 +64,11 @@ impl HttpConfig {
 pub struct HttpClient {
     client: reqwest::Client,
     max_response_bytes: usize,
-    observer: Option<Arc<dyn Fn(&ProviderCall) + Send + Sync>>,
+    observer: Option<Observer>,
 }
+
+/// What [`HttpClient::observed`] reports calls to.
+type Observer = Arc<dyn Fn(&ProviderCall) + Send + Sync>;
 
 impl std::fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
