@@ -148,7 +148,7 @@ pub fn write(root: &Path) -> Result<Vec<String>, String> {
 
 /// Formats Rust source exactly as `cargo fmt` would, so formatting the workspace never makes
 /// generated files stale.
-fn rustfmt(root: &Path, source: &str) -> Result<String, String> {
+pub fn rustfmt(root: &Path, source: &str) -> Result<String, String> {
     let program = std::env::var_os("RUSTFMT").unwrap_or_else(|| "rustfmt".into());
     let mut cmd = Command::new(&program);
     cmd.args(["--edition", "2024", "--emit", "stdout"]);

@@ -21,7 +21,10 @@ commands:
   codegen            regenerate provider descriptors, the facade's Provider enum, its Cargo
                      features and docs/providers from providers/*/provider.toml
   codegen --check    verify those files are up to date without writing anything
-  new-provider <dir> scaffold providers/<dir>/ (lowercase kebab-case) and run codegen";
+  new-provider <dir> scaffold providers/<dir>/ (lowercase kebab-case) and run codegen
+  new-provider <id> --out <path>
+                     scaffold a provider crate of its own at <path>, outside the repository
+                     (its own workspace; loginkit's crates by path), with a conformance test";
 
 const FIX_HINT: &str = "run `cargo xtask codegen` and commit";
 
@@ -29,6 +32,7 @@ const FIX_HINT: &str = "run `cargo xtask codegen` and commit";
 enum Task {
     Codegen { check: bool },
     NewProvider { dir: String },
+    NewProviderOutside { id: String, out: PathBuf },
     Help,
 }
 
@@ -38,10 +42,13 @@ fn parse_args(args: &[String]) -> Result<Task, String> {
         ["codegen"] => Ok(Task::Codegen { check: false }),
         ["codegen", "--check"] => Ok(Task::Codegen { check: true }),
         ["new-provider", dir] if !dir.starts_with('-') => Ok(Task::NewProvider { dir: (*dir).to_owned() }),
+        ["new-provider", id, "--out", out] if !id.starts_with('-') && !out.is_empty() => {
+            Ok(Task::NewProviderOutside { id: (*id).to_owned(), out: PathBuf::from(out) })
+        }
         [] | ["help" | "--help" | "-h"] => Ok(Task::Help),
         ["codegen", rest @ ..] => Err(format!("codegen: unexpected arguments {rest:?}")),
         ["new-provider", ..] => {
-            Err("new-provider takes exactly one argument, the crate directory".to_owned())
+            Err("new-provider takes the crate directory, or an id and `--out <path>`".to_owned())
         }
         [other, ..] => Err(format!("unknown command {other:?}")),
     }
@@ -70,6 +77,12 @@ fn main() -> ExitCode {
         Task::Codegen { check: false } => run_codegen(&root),
         Task::Codegen { check: true } => run_check(&root),
         Task::NewProvider { dir } => run_new_provider(&root, &dir),
+        Task::NewProviderOutside { id, out } => scaffold::scaffold_outside(&root, &id, &out).map(|created| {
+            for file in created {
+                println!("created {}", out.join(file).display());
+            }
+            println!("next: cd {} && cargo test", out.display());
+        }),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -147,6 +160,11 @@ mod tests {
         assert!(parse_args(&args(&["codegen", "--chek"])).is_err());
         assert!(parse_args(&args(&["new-provider"])).is_err());
         assert!(parse_args(&args(&["new-provider", "--force"])).is_err());
+        assert_eq!(
+            parse_args(&args(&["new-provider", "acme", "--out", "../acme"])),
+            Ok(Task::NewProviderOutside { id: "acme".into(), out: "../acme".into() })
+        );
+        assert!(parse_args(&args(&["new-provider", "acme", "--out"])).is_err());
         assert!(parse_args(&args(&["gen"])).is_err());
     }
 

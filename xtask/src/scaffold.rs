@@ -1,8 +1,9 @@
 //! `cargo xtask new-provider <dir>`: a new provider crate that builds and passes its tests as written,
-//! with contract tests, fixtures and a persona for the end-to-end suite.
+//! with contract tests, fixtures and a persona for the end-to-end suite; `--out <path>`: the same
+//! provider as a crate of its own outside the repository, the way a third party keeps one.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Component, Path, PathBuf};
 
 use crate::naming;
 
@@ -45,6 +46,139 @@ pub fn scaffold(root: &Path, dir: &str) -> Result<Vec<String>, String> {
     }
     Ok(created)
 }
+
+/// Creates a provider crate with id `id` at `out`, outside the workspace: its own package and
+/// workspace, loginkit's crates by path from `root` (with their version, which is what a third
+/// party writes once they are published), the descriptor as Rust in `src/lib.rs` (there is no
+/// code generation outside the repository), the persona and fixtures, a conformance test, and the
+/// repository's `Cargo.lock` so the first build uses the versions loginkit is tested with.
+/// Returns the created files, relative to `out`.
+pub fn scaffold_outside(root: &Path, id: &str, out: &Path) -> Result<Vec<String>, String> {
+    naming::validate_dir(id)?;
+    if out.exists() && fs::read_dir(out).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        return Err(format!("{} already exists and is not empty", out.display()));
+    }
+    let name = naming::title_from_dir(id);
+    let constant = naming::const_name(id);
+    let manifest = provider_toml(id, &name);
+    let providers = crate::manifest::parse("provider.toml", &manifest).map_err(|e| e.join("\n"))?;
+    let krate = crate::workspace::ProviderCrate { dir: id.to_owned(), providers };
+    let generated = crate::render::descriptor::render(&krate);
+    let body = generated.split_once("\n\n").map_or(generated.as_str(), |(_, rest)| rest);
+    let lib = format!(
+        "//! {name} provider for loginkit, in a crate of its own.\n\
+         //!\n\
+         //! The descriptor below is data the standard provider reads: endpoints, client\n\
+         //! authentication, where the profile's fields are. Edit it to match {name}'s documentation,\n\
+         //! and keep `tests/persona.toml` and its fixtures in step. The last line registers it: a\n\
+         //! program linking this crate finds `{id}` in its `Registry`.\n\n\
+         {body}\n\
+         loginkit_core::register_provider!({constant});\n"
+    );
+    let lib = crate::codegen::rustfmt(root, &lib)?;
+    let crates = relative_to(&absolute(out)?, &root.join("crates"));
+    let version = crate::workspace::load(root).map(|ws| ws.version).unwrap_or_else(|_| "0.1.0".to_owned());
+    let package = naming::package_name(id);
+    let cargo = format!(
+        r#"[package]
+name = "{package}"
+version = "0.1.0"
+edition = "2024"
+description = "{name} accounts for loginkit"
+publish = false
+
+# loginkit's crates: by path to a checkout, as this crate was made; once they are published,
+# `loginkit-core = "{version}"` and `loginkit-testkit = "{version}"` instead.
+[dependencies]
+loginkit-core = {{ path = "{crates}/loginkit-core", version = "{version}" }}
+
+[dev-dependencies]
+loginkit-testkit = {{ path = "{crates}/loginkit-testkit", version = "{version}" }}
+tokio = {{ version = "1", features = ["macros", "rt-multi-thread"] }}
+
+# A workspace of its own.
+[workspace]
+"#,
+        crates = crates.display()
+    );
+    let conformance = CONFORMANCE_RS
+        .replace("__CRATE__", &naming::crate_ident(id))
+        .replace("__CONST__", &constant)
+        .replace("__ID__", id);
+    let persona = PERSONA_TOML
+        .replace("__ID__", id)
+        .replace("__NAME__", &name)
+        .replace(
+            "Keep it in step with\n# provider.toml and the fixtures; `cargo test -p loginkit-e2e --test every_provider` logs in with it.",
+            "Keep it in step with\n# the descriptor in src/lib.rs and the fixtures; tests/conformance.rs logs in with it.",
+        );
+    let mut files = vec![
+        ("Cargo.toml".to_owned(), cargo),
+        ("src/lib.rs".to_owned(), lib),
+        ("tests/conformance.rs".to_owned(), conformance),
+        ("tests/persona.toml".to_owned(), persona),
+        ("tests/fixtures/token.json".to_owned(), TOKEN_JSON.to_owned()),
+        ("tests/fixtures/user.json".to_owned(), USER_JSON.to_owned()),
+        ("tests/fixtures/error.json".to_owned(), ERROR_JSON.to_owned()),
+    ];
+    if let Ok(lock) = fs::read_to_string(root.join("Cargo.lock")) {
+        files.push(("Cargo.lock".to_owned(), lock));
+    }
+    for sub in ["src", "tests/fixtures"] {
+        fs::create_dir_all(out.join(sub)).map_err(|e| format!("{}: {e}", out.join(sub).display()))?;
+    }
+    let mut created = Vec::new();
+    for (file, text) in files {
+        fs::write(out.join(&file), text).map_err(|e| format!("{}: {e}", out.join(&file).display()))?;
+        created.push(file);
+    }
+    Ok(created)
+}
+
+fn absolute(path: &Path) -> Result<PathBuf, String> {
+    std::path::absolute(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// `to` as a path relative to `from` (both absolute, made of normal components).
+fn relative_to(from: &Path, to: &Path) -> PathBuf {
+    fn parts(p: &Path) -> Vec<Component<'_>> {
+        p.components().filter(|c| !matches!(c, Component::CurDir)).collect()
+    }
+    let (from, to) = (parts(from), parts(to));
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    for _ in common..from.len() {
+        out.push("..");
+    }
+    for part in &to[common..] {
+        out.push(part);
+    }
+    out
+}
+
+/// The conformance test of a crate made with `--out`.
+const CONFORMANCE_RS: &str = r#"//! This crate as its users get it: linked, the provider is in the registry; and it passes
+//! loginkit's conformance kit against tests/persona.toml (a whole login, each step a named check).
+
+use loginkit_core::Registry;
+use __CRATE__::__CONST__;
+
+#[test]
+fn linking_the_crate_registers_the_provider() {
+    let registry = Registry::global().expect("the registry builds");
+    let found = registry.get("__ID__").expect("the provider is registered");
+    assert_eq!(found.display_name, __CONST__.display_name);
+}
+
+#[tokio::test]
+async fn the_provider_passes_the_conformance_kit() {
+    let reports = loginkit_testkit::conformance::check_crate(env!("CARGO_MANIFEST_DIR")).await;
+    for report in &reports.0 {
+        println!("{report}");
+    }
+    reports.assert_passed();
+}
+"#;
 
 /// Whether `providers/<dir>` may be created: a valid name that is not taken yet.
 pub fn check_target(root: &Path, dir: &str) -> Result<(), String> {
@@ -371,5 +505,29 @@ mod tests {
         assert!(scaffold(&root.0, "acme-id").unwrap_err().contains("already exists"));
         assert!(scaffold(&root.0, "Acme").is_err());
         assert!(!root.0.join("providers/Acme").exists());
+    }
+
+    #[test]
+    fn a_crate_outside_the_repository_has_its_own_workspace_and_a_conformance_test() {
+        let scratch = TempRoot::new("outside");
+        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let out = scratch.0.join("acme-id");
+        let created = scaffold_outside(repo, "acme-id", &out).unwrap();
+        assert_eq!(created[..4], ["Cargo.toml", "src/lib.rs", "tests/conformance.rs", "tests/persona.toml"]);
+        let cargo: toml::Table =
+            toml::from_str(&fs::read_to_string(out.join("Cargo.toml")).unwrap()).unwrap();
+        assert!(cargo.contains_key("workspace"), "a workspace of its own");
+        let core = &cargo["dependencies"]["loginkit-core"];
+        let core_path = out.join(core["path"].as_str().unwrap());
+        assert!(core_path.join("Cargo.toml").is_file(), "{} is loginkit-core", core_path.display());
+        let lib = fs::read_to_string(out.join("src/lib.rs")).unwrap();
+        assert!(lib.contains("pub const ACME_ID: ProviderDescriptor = ProviderDescriptor::new("), "{lib}");
+        assert!(lib.trim_end().ends_with("loginkit_core::register_provider!(ACME_ID);"), "{lib}");
+        let test = fs::read_to_string(out.join("tests/conformance.rs")).unwrap();
+        assert!(test.contains("use loginkit_provider_acme_id::ACME_ID;") && !test.contains("__"));
+        let persona = fs::read_to_string(out.join("tests/persona.toml")).unwrap();
+        assert!(persona.contains("id = \"acme-id\"") && !persona.contains("__"));
+        assert!(out.join("Cargo.lock").is_file(), "the repository's lock file");
+        assert!(scaffold_outside(repo, "acme-id", &out).unwrap_err().contains("not empty"));
     }
 }

@@ -20,6 +20,7 @@
 //! ```
 
 pub mod browser;
+pub mod conformance;
 pub mod contract;
 pub mod id_token;
 mod impersonate;
