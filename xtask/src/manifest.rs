@@ -82,6 +82,9 @@ struct RawUserInfo {
     headers: BTreeMap<String, String>,
     id: String,
     #[serde(default)]
+    id_fallback: Vec<String>,
+    previous_id: Option<String>,
+    #[serde(default)]
     email: Vec<String>,
     email_trust: Option<String>,
     email_verified: Option<String>,
@@ -301,6 +304,10 @@ pub struct UserInfo {
     pub token: TokenPlacement,
     pub headers: BTreeMap<String, String>,
     pub id: String,
+    /// Pointers tried when `id` is absent.
+    pub id_fallback: Vec<String>,
+    /// Pointer to the id the provider knew the account by before `id`.
+    pub previous_id: Option<String>,
     pub email: Vec<String>,
     pub email_rule: EmailRule,
     pub name: Vec<String>,
@@ -521,9 +528,15 @@ fn validate(raw: RawProvider) -> Result<Provider, Vec<String>> {
         let method = one_of("userinfo.method", &u.method, &methods);
         let token = token_placement(&u.token);
         ok(check_pointer("userinfo.id", &u.id));
-        for (field, list) in
-            [("userinfo.email", &u.email), ("userinfo.name", &u.name), ("userinfo.avatar", &u.avatar)]
-        {
+        if let Some(previous) = &u.previous_id {
+            ok(check_pointer("userinfo.previous_id", previous));
+        }
+        for (field, list) in [
+            ("userinfo.id_fallback", &u.id_fallback),
+            ("userinfo.email", &u.email),
+            ("userinfo.name", &u.name),
+            ("userinfo.avatar", &u.avatar),
+        ] {
             for p in list {
                 ok(check_pointer(field, p));
             }
@@ -569,6 +582,8 @@ fn validate(raw: RawProvider) -> Result<Provider, Vec<String>> {
                 token,
                 headers: u.headers,
                 id: u.id,
+                id_fallback: u.id_fallback,
+                previous_id: u.previous_id,
                 email: u.email,
                 email_rule,
                 name: u.name,

@@ -520,6 +520,11 @@ pub struct UserInfoSpec {
     pub headers: &'static [(&'static str, &'static str)],
     /// Pointer to the provider's user id (string or number).
     pub id: &'static str,
+    /// Pointers tried in order when `id` is absent (an answer from before the provider added it).
+    pub id_fallback: &'static [&'static str],
+    /// Pointer to the id the provider identified the account by before `id` (see
+    /// [`UserProfile::previous_id`](crate::UserProfile::previous_id)).
+    pub previous_id: Option<&'static str>,
     /// Pointers to the email, first non-empty wins.
     pub email: &'static [&'static str],
     /// How the email's trust level is read.
@@ -539,6 +544,8 @@ impl UserInfoSpec {
             token: TokenPlacement::Bearer,
             headers: &[],
             id,
+            id_fallback: &[],
+            previous_id: None,
             email: &[],
             email_trust: EmailTrustRule::Fixed(EmailTrust::Unknown),
             name: &[],
@@ -561,6 +568,18 @@ impl UserInfoSpec {
     /// Sets extra request headers.
     pub const fn headers(mut self, headers: &'static [(&'static str, &'static str)]) -> Self {
         self.headers = headers;
+        self
+    }
+
+    /// Sets the pointers tried when `id` is absent.
+    pub const fn id_fallback(mut self, pointers: &'static [&'static str]) -> Self {
+        self.id_fallback = pointers;
+        self
+    }
+
+    /// Sets the pointer to the id the provider knew the account by before.
+    pub const fn previous_id(mut self, pointer: &'static str) -> Self {
+        self.previous_id = Some(pointer);
         self
     }
 

@@ -30,6 +30,10 @@ impl EmailTrust {
 pub struct UserProfile {
     /// The provider's stable user id (`providerUid`).
     pub id: String,
+    /// The id the provider knew this account by before, when it changed which field identifies
+    /// an account (Spotify: `id`, now `account_id`) and both are known: an identity stored under
+    /// it is this account's, and moves to `id` at its next login.
+    pub previous_id: Option<String>,
     /// Email address, if the provider returned one.
     pub email: Option<String>,
     /// Trust level of `email`.
@@ -47,6 +51,7 @@ impl UserProfile {
     pub fn new(id: impl Into<String>) -> Self {
         Self {
             id: id.into(),
+            previous_id: None,
             email: None,
             email_trust: EmailTrust::Unknown,
             name: None,
@@ -77,6 +82,12 @@ impl UserProfile {
     /// Sets the raw provider answer.
     pub fn with_raw(mut self, raw: serde_json::Value) -> Self {
         self.raw = raw;
+        self
+    }
+
+    /// Sets the id the provider knew the account by before (ignored when it equals the id).
+    pub fn with_previous_id(mut self, previous: Option<String>) -> Self {
+        self.previous_id = previous.filter(|previous| *previous != self.id);
         self
     }
 }

@@ -495,17 +495,23 @@ impl StandardProvider {
     /// Maps a user-info answer to a profile with the pointers of `spec`.
     pub fn map_profile(&self, spec: &UserInfoSpec, value: Value) -> Result<UserProfile, Error> {
         let provider = self.descriptor.id;
-        let id = match value.pointer(spec.id) {
-            Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-            Some(Value::Number(n)) => n.to_string(),
-            _ => return Err(Error::MissingField { provider, operation: Operation::UserInfo, field: "id" }),
+        let read_id = |pointer: &str| match value.pointer(pointer) {
+            Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+            Some(Value::Number(n)) => Some(n.to_string()),
+            _ => None,
         };
+        let Some(id) = std::iter::once(spec.id).chain(spec.id_fallback.iter().copied()).find_map(read_id)
+        else {
+            return Err(Error::MissingField { provider, operation: Operation::UserInfo, field: "id" });
+        };
+        let previous_id = spec.previous_id.and_then(read_id);
         let email = first_string(&value, spec.email);
         let trust = match email {
             Some(_) => email_trust(&value, spec.email_trust),
             None => EmailTrust::Unknown,
         };
         Ok(UserProfile::new(id)
+            .with_previous_id(previous_id)
             .with_email(email, trust)
             .with_name(first_string(&value, spec.name))
             .with_avatar_url(first_string(&value, spec.avatar))

@@ -114,6 +114,7 @@ pub(crate) fn decide(
             claims: facts.claims.clone(),
             avatar_url: facts.avatar_url.clone(),
             id_token: facts.id_token.clone(),
+            moved_to: (existing.provider_uid != facts.uid).then(|| facts.uid.clone()),
         },
         None => PlannedIdentity::Create(Identity {
             id: facts.new_identity_id.clone(),

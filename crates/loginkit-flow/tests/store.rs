@@ -174,6 +174,7 @@ suite!(
     concurrent_logins_with_one_verified_email_make_one_user,
     concurrent_logins_of_one_user_share_out_the_slots,
     an_application_user_table_is_used_for_users,
+    an_identity_stored_under_the_previous_id_is_found_and_moved_to_the_new_one,
 );
 
 const T0: i64 = 1_700_000_000_000;
@@ -188,7 +189,7 @@ fn key<'a>(
     email: Option<&'a str>,
     current: Option<&'a str>,
 ) -> LoginKey<'a> {
-    LoginKey { provider, provider_uid: uid, email, current_user: current }
+    LoginKey { provider, provider_uid: uid, previous_uid: None, email, current_user: current }
 }
 
 fn tokens(tag: &str, refresh: bool) -> StoredTokens {
@@ -323,6 +324,7 @@ async fn a_login_writes_its_whole_plan_and_reads_it_back(f: Fixture) {
             claims: Some(r#"{"sub":"sub-100","name":"Ada"}"#.into()),
             avatar_url: None,
             id_token: Some(Sealed("sealed-id-token-renewed".into())),
+            moved_to: None,
         }),
         placed(session("s-two", "u1", 1, 5), None),
     );
@@ -377,6 +379,45 @@ async fn a_lookup_finds_the_account_the_owner_and_the_current_user(f: Fixture) {
     assert_eq!(users, ["me", "other", "owner"]);
     assert_eq!(found.sessions.len(), 3);
     assert_eq!(f.snapshot(key("nope", "0", None, None)).await, Snapshot::default());
+}
+
+/// A provider that changed which field identifies an account (Spotify's `account_id`): the
+/// identity stored under the old id is the account's, and the login moves it to the new id; an
+/// identity under the new id wins over one under the old.
+async fn an_identity_stored_under_the_previous_id_is_found_and_moved_to_the_new_one(f: Fixture) {
+    seed(&f, "u1", None, "spotify", "adalovelace").await;
+    let moving = LoginKey { previous_uid: Some("adalovelace"), ..key("spotify", "aB3dE5fG7h", None, None) };
+    let found = f.snapshot(moving).await;
+    assert_eq!(found.identity.as_ref().map(|i| i.provider_uid.as_str()), Some("adalovelace"));
+    assert_eq!(found.users.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(), ["u1"]);
+    let moved = plan(
+        PlannedUser::Existing { id: "u1".into(), name: None },
+        Some(PlannedIdentity::Renew {
+            provider: "spotify".into(),
+            provider_uid: "adalovelace".into(),
+            user_id: "u1".into(),
+            tokens: tokens("moved", true),
+            email: None,
+            subject: None,
+            claims: None,
+            avatar_url: None,
+            id_token: None,
+            moved_to: Some("aB3dE5fG7h".into()),
+        }),
+        placed(session("s-moved", "u1", 1, 5), None),
+    );
+    assert!(f.write(moving, moved).await.is_ok());
+    assert_eq!(f.store.identity("spotify", "adalovelace").await.unwrap(), None, "moved away");
+    let now = f.store.identity("spotify", "aB3dE5fG7h").await.unwrap().unwrap();
+    assert_eq!(
+        (now.id.as_str(), now.user_id.as_str(), now.tokens.clone()),
+        ("i-u1", "u1", tokens("moved", true))
+    );
+    // Another account's identity under an old id never shadows the one under the new id.
+    seed(&f, "u2", None, "spotify", "old-of-u2").await;
+    let both = LoginKey { previous_uid: Some("old-of-u2"), ..key("spotify", "aB3dE5fG7h", None, None) };
+    assert_eq!(f.snapshot(both).await.identity.map(|i| i.user_id), Some("u1".into()));
+    assert_eq!(f.counts().await, [2, 2, 3, 0]);
 }
 
 async fn a_refused_login_writes_nothing(f: Fixture) {

@@ -1084,3 +1084,42 @@ async fn the_api_key_command_prints_a_key_its_configuration_accepts() {
     assert_eq!(start.status(), StatusCode::MOVED_PERMANENTLY);
     assert!(start.headers().get("set-cookie").is_none(), "a keyed start");
 }
+
+/// Spotify now identifies accounts by `account_id` and says `id` must not be used for linking.
+/// A user who signed in before (their identity stored under `id`) is the same user at their next
+/// login, which moves the identity to `account_id`; nothing is created twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spotify_identity_stored_under_the_old_id_moves_to_account_id_at_the_next_login() {
+    use loginkit_testkit::{ImpersonatingIdp, MockClient, Persona};
+    let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../providers/spotify");
+    let now = Persona::load_all(&crate_dir).unwrap().remove(0);
+    let mut before = now.clone();
+    let mut user: Value = serde_json::from_str(&before.userinfo[0].response.body).unwrap();
+    user.as_object_mut().unwrap().remove("account_id");
+    before.userinfo[0].response.body = user.to_string();
+    let dir = temp_dir();
+    let mut accounts = Vec::new();
+    for persona in [&before, &now, &now] {
+        let idp = ImpersonatingIdp::start(persona, MockClient::new("spotify-client", "spotify-secret"))
+            .await
+            .unwrap();
+        let extra = format!(
+            "[projects.default.providers.spotify]\nclient_id = \"spotify-client\"\nclient_secret = \"spotify-secret\"\nbase_url = \"{}\"",
+            idp.origin()
+        );
+        let h = Harness::start_in(dir.clone(), "127.0.0.1:0", &extra).await;
+        let browser = Browser::new([h.server.url().clone(), idp.origin()]);
+        let walk = h.login(&browser, "spotify").await;
+        assert_eq!(walk.end.path(), "/ok", "{:?}", walk.hops.last());
+        let (_, account) = h.get(&browser, "v1/account").await;
+        let uids: Vec<String> = sqlx::query_scalar("SELECT provider_uid FROM loginkit_identities")
+            .fetch_all(&h.db().await)
+            .await
+            .unwrap();
+        accounts.push((account["$id"].as_str().unwrap().to_owned(), uids, h.counts().await.0));
+    }
+    let user = &accounts[0].0;
+    assert_eq!(accounts[0], (user.clone(), vec!["adalovelace".to_owned()], 1), "before: stored under id");
+    assert_eq!(accounts[1], (user.clone(), vec!["aB3dE5fG7h".to_owned()], 1), "the same user, moved");
+    assert_eq!(accounts[2], (user.clone(), vec!["aB3dE5fG7h".to_owned()], 1), "and found there after");
+}

@@ -9,7 +9,9 @@ pub const SPOTIFY: ProviderDescriptor = ProviderDescriptor::new(
     "Spotify",
     OAuth2Spec::new("https://accounts.spotify.com/authorize", "https://accounts.spotify.com/api/token")
         .userinfo(
-            UserInfoSpec::get("https://api.spotify.com/v1/me", "/id")
+            UserInfoSpec::get("https://api.spotify.com/v1/me", "/account_id")
+                .id_fallback(&["/id"])
+                .previous_id("/id")
                 .email(&["/email"])
                 .email_trust(EmailTrustRule::Fixed(EmailTrust::Unverified))
                 .name(&["/display_name"])

@@ -93,12 +93,30 @@ async fn userinfo_profile_marks_the_email_unverified() {
     let server = ContractServer::start().await;
     server.respond_json("GET", "/v1/me", 200, fixture(DIR, "user.json")).await;
     let profile = server.provider(&SPOTIFY, config()).user_profile(&access("BQD.x")).await.unwrap();
-    assert_eq!(profile.id, "adalovelace");
+    assert_eq!(profile.id, "aB3dE5fG7h", "account_id, the field Spotify says to link on");
+    assert_eq!(profile.previous_id.as_deref(), Some("adalovelace"), "the id identities were stored under");
     assert_eq!(profile.email.as_deref(), Some("ada@example.com"));
     assert_eq!(profile.email_trust, EmailTrust::Unverified, "Spotify documents the email as unverified");
     assert_eq!(profile.name.as_deref(), Some("Ada Lovelace"));
     assert_eq!(profile.avatar_url.as_deref(), Some("https://i.scdn.co/image/ab6775700000ee85example"));
     assert_eq!(server.only_request().await.header("authorization"), Some("Bearer BQD.x"));
+}
+
+/// An answer from before `account_id` (or a user without it) is identified by `id`, and one
+/// without the deprecated `email` still makes a profile.
+#[tokio::test]
+async fn without_account_id_the_id_is_read_and_without_email_there_is_none() {
+    let server = ContractServer::start().await;
+    let mut user: loginkit_core::serde_json::Value =
+        loginkit_core::serde_json::from_str(&fixture(DIR, "user.json")).unwrap();
+    let user = user.as_object_mut().unwrap();
+    user.remove("account_id");
+    user.remove("email");
+    server.respond_json("GET", "/v1/me", 200, loginkit_core::serde_json::to_vec(user).unwrap()).await;
+    let profile = server.provider(&SPOTIFY, config()).user_profile(&access("BQD.x")).await.unwrap();
+    assert_eq!((profile.id.as_str(), profile.previous_id.as_deref()), ("adalovelace", None));
+    assert_eq!((profile.email, profile.email_trust), (None, EmailTrust::Unknown));
+    assert_eq!(profile.name.as_deref(), Some("Ada Lovelace"));
 }
 
 #[tokio::test]

@@ -215,6 +215,12 @@ fn userinfo(u: &UserInfo, imports: &mut BTreeSet<&'static str>, email_trust: &mu
     if !u.headers.is_empty() {
         e = e.method("headers", vec![pairs(&u.headers)]);
     }
+    if !u.id_fallback.is_empty() {
+        e = e.method("id_fallback", vec![strings(&u.id_fallback)]);
+    }
+    if let Some(previous) = &u.previous_id {
+        e = e.method("previous_id", vec![string(previous)]);
+    }
     if !u.email.is_empty() {
         e = e.method("email", vec![strings(&u.email)]);
     }

@@ -291,6 +291,17 @@ fn endpoints(s: &mut String, p: &Provider) {
                 let _ = writeln!(s, "It also sends {}.", pairs(&u.headers, ": "));
             }
             let _ = writeln!(s, "The user id is read at `{}`.", u.id);
+            if !u.id_fallback.is_empty() {
+                let list: Vec<String> = u.id_fallback.iter().map(|p| format!("`{p}`")).collect();
+                let _ = writeln!(s, "When an answer lacks it, the id is read at {}.", list.join(", then "));
+            }
+            if let Some(previous) = &u.previous_id {
+                let _ = writeln!(
+                    s,
+                    "An identity stored under the id at `{previous}` (how the provider identified accounts \
+                     before) is the same account: it moves to the new id at its next login."
+                );
+            }
             for (what, pointers) in
                 [("email", &u.email), ("display name", &u.name), ("avatar URL", &u.avatar)]
             {

@@ -47,6 +47,7 @@ impl Flow {
         let key = LoginKey {
             provider: &identity.provider,
             provider_uid: &identity.provider_uid,
+            previous_uid: None,
             email: None,
             current_user: Some(user_id),
         };

@@ -354,6 +354,7 @@ impl Flow {
         let key = LoginKey {
             provider: login.provider,
             provider_uid: &profile.id,
+            previous_uid: profile.previous_id.as_deref(),
             email,
             current_user: current.map(|c| c.user_id.as_str()),
         };

@@ -178,6 +178,9 @@ pub struct LoginKey<'a> {
     pub provider: &'a str,
     /// The provider's user id.
     pub provider_uid: &'a str,
+    /// The id the provider knew the account by before (`UserProfile::previous_id`): an identity
+    /// stored under it is the account's when none is stored under `provider_uid`.
+    pub previous_uid: Option<&'a str>,
     /// The email the provider reported: its verified owner is looked up.
     pub email: Option<&'a str>,
     /// The user of the session the login may link to.
@@ -299,6 +302,9 @@ pub enum PlannedIdentity {
         avatar_url: Option<String>,
         /// The login's ID token, sealed for the identity.
         id_token: Option<Sealed>,
+        /// The account's id now, when the identity was found under the id the provider knew it by
+        /// before ([`LoginKey::previous_uid`]): the identity moves to it.
+        moved_to: Option<String>,
     },
 }
 

@@ -341,8 +341,13 @@ impl<B: Backend> Store for SqlStore<B> {
         key: &LoginKey<'_>,
         mut decide: Decide,
     ) -> Result<Result<LoginPlan, FlowError>, StoreError> {
-        let values =
-            vec![text(key.provider), text(key.provider_uid), opt_text(key.email), opt_text(key.current_user)];
+        let values = vec![
+            text(key.provider),
+            text(key.provider_uid),
+            opt_text(key.email),
+            opt_text(key.current_user),
+            opt_text(key.previous_uid),
+        ];
         let sql = self.sql.clone();
         let make: MakeSteps = Box::new(move |json| {
             let snapshot: Snapshot = decode(json)?;
@@ -723,7 +728,7 @@ impl Statements {
         );
         let candidates = format!(
             "SELECT ?4 AS id UNION ALL \
-             SELECT user_id FROM loginkit_identities WHERE provider = ?1 AND provider_uid = ?2 UNION ALL \
+             SELECT user_id FROM loginkit_identities WHERE provider = ?1 AND provider_uid IN (?2, ?5) UNION ALL \
              SELECT id FROM ({owner}) AS owner_row"
         );
         let lookup = format!(
@@ -732,7 +737,10 @@ impl Statements {
                 (
                     "identity",
                     d.nested(&format!(
-                        "SELECT {} FROM loginkit_identities i WHERE i.provider = ?1 AND i.provider_uid = ?2",
+                        // The account's identity; under the id the provider knew it by before
+                        // (?5) only when there is none under its id now.
+                        "SELECT {} FROM loginkit_identities i WHERE i.provider = ?1 AND i.provider_uid IN (?2, ?5) \
+                         ORDER BY CASE WHEN i.provider_uid = ?2 THEN 0 ELSE 1 END LIMIT 1",
                         identity_json("i")
                     )),
                 ),
@@ -855,7 +863,8 @@ impl Statements {
                 "UPDATE loginkit_identities SET {tokens_set}, provider_email = COALESCE(?4, provider_email), \
                  subject = COALESCE(?5, subject), refresh_lease = NULL, updated_at = ?6, \
                  claims = COALESCE(?10, claims), avatar_url = COALESCE(?11, avatar_url), \
-                 id_token = COALESCE(?12, id_token) WHERE provider = ?7 AND provider_uid = ?8 AND user_id = ?9"
+                 id_token = COALESCE(?12, id_token), provider_uid = COALESCE(?13, provider_uid) \
+                 WHERE provider = ?7 AND provider_uid = ?8 AND user_id = ?9"
             )),
             put_session: r(format!(
                 "INSERT INTO loginkit_sessions ({}) VALUES ({}) ON CONFLICT (user_id, slot) DO UPDATE SET {} \
@@ -953,6 +962,7 @@ impl Statements {
                 claims,
                 avatar_url,
                 id_token,
+                moved_to,
             }) => {
                 let mut values = token_values(tokens);
                 values.extend([
@@ -965,6 +975,7 @@ impl Statements {
                     opt_text(claims.as_deref()),
                     opt_text(avatar_url.as_deref()),
                     opt_text(id_token.as_ref().map(|t| t.0.as_str())),
+                    opt_text(moved_to.as_deref()),
                 ]);
                 steps.push(step(&self.renew_identity, values, Expect::One));
             }
