@@ -45,6 +45,9 @@ struct RawOAuth2 {
     token_url: String,
     refresh_url: Option<String>,
     revoke_url: Option<String>,
+    #[serde(default)]
+    revoke_bearer: bool,
+    client_id_param: Option<String>,
     #[serde(default = "basic")]
     client_auth: String,
     #[serde(default = "post")]
@@ -70,6 +73,14 @@ struct RawOAuth2 {
     login_params: Vec<String>,
 }
 
+/// A string, or a list of them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawUserInfo {
@@ -87,7 +98,7 @@ struct RawUserInfo {
     #[serde(default)]
     email: Vec<String>,
     email_trust: Option<String>,
-    email_verified: Option<String>,
+    email_verified: Option<OneOrMany>,
     email_present: Option<String>,
     #[serde(default)]
     name: Vec<String>,
@@ -260,6 +271,10 @@ pub struct OAuth2 {
     pub token_url: String,
     pub refresh_url: Option<String>,
     pub revoke_url: Option<String>,
+    /// The access token authenticates the revocation call and is the one revoked.
+    pub revoke_bearer: bool,
+    /// The client id parameter's name, when it is not `client_id`.
+    pub client_id_param: Option<String>,
     pub client_auth: ClientAuth,
     pub token_method: HttpMethod,
     /// `true` when token-endpoint bodies are JSON rather than a form.
@@ -295,6 +310,8 @@ pub enum EmailRule {
     Fixed(EmailTrust),
     Flag(String),
     Presence(String),
+    /// Verified when every flag is true.
+    AllFlags(Vec<String>),
 }
 
 #[derive(Debug, Clone)]
@@ -552,19 +569,26 @@ fn validate(raw: RawProvider) -> Result<Provider, Vec<String>> {
                 ],
             )
             .map(EmailRule::Fixed),
-            (None, Some(flag), None) => {
+            (None, Some(OneOrMany::One(flag)), None) => {
                 check_pointer("userinfo.email_verified", &flag).map(|()| EmailRule::Flag(flag))
             }
+            (None, Some(OneOrMany::Many(flags)), None) if !flags.is_empty() => flags
+                .iter()
+                .try_for_each(|flag| check_pointer("userinfo.email_verified", flag))
+                .map(|()| EmailRule::AllFlags(flags)),
             (None, None, Some(present)) => {
                 check_pointer("userinfo.email_present", &present).map(|()| EmailRule::Presence(present))
             }
             (trust, verified, present) => {
-                let set: Vec<&str> =
-                    [("email_trust", trust), ("email_verified", verified), ("email_present", present)]
-                        .into_iter()
-                        .filter(|(_, v)| v.is_some())
-                        .map(|(n, _)| n)
-                        .collect();
+                let set: Vec<&str> = [
+                    ("email_trust", trust.is_some()),
+                    ("email_verified", verified.is_some()),
+                    ("email_present", present.is_some()),
+                ]
+                .into_iter()
+                .filter(|(_, set)| *set)
+                .map(|(n, _)| n)
+                .collect();
                 Err(format!(
                     "userinfo: email_trust, email_verified and email_present are mutually exclusive, \
                      but {} are all set",
@@ -640,6 +664,8 @@ fn validate(raw: RawProvider) -> Result<Provider, Vec<String>> {
             token_url: o.token_url,
             refresh_url: o.refresh_url,
             revoke_url: o.revoke_url,
+            revoke_bearer: o.revoke_bearer,
+            client_id_param: o.client_id_param,
             client_auth,
             token_method,
             token_body_json,

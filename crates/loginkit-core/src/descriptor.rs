@@ -239,6 +239,17 @@ pub enum BodyEncoding {
     Json,
 }
 
+/// How a provider's revocation endpoint takes the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RevokeStyle {
+    /// RFC 7009: `token` and `token_type_hint` in a form, with the client's authentication.
+    Form,
+    /// The access token authenticates the call (`Authorization: Bearer`) and is the one revoked
+    /// (Dropbox, Kakao); a refresh token cannot be revoked this way.
+    Bearer,
+}
+
 /// Endpoints and request shapes of a provider's OAuth 2.0 dialect.
 ///
 /// Endpoint URLs may contain `{key}` placeholders filled from configuration keys (`{tenant}`,
@@ -252,8 +263,13 @@ pub struct OAuth2Spec {
     pub token_url: &'static str,
     /// Token endpoint for refreshes, when it differs from `token_url`.
     pub refresh_url: Option<&'static str>,
-    /// Revocation endpoint (RFC 7009).
+    /// Revocation endpoint (RFC 7009, or as `revoke_style` says).
     pub revoke_url: Option<&'static str>,
+    /// How the token to revoke is presented.
+    pub revoke_style: RevokeStyle,
+    /// The name of the client id parameter at the authorize and token endpoints (`client_id`;
+    /// TikTok's `client_key`).
+    pub client_id_param: &'static str,
     /// The user-info call, if the profile comes from one.
     pub userinfo: Option<UserInfoSpec>,
     /// Client authentication at the token endpoint.
@@ -293,6 +309,8 @@ impl OAuth2Spec {
             token_url,
             refresh_url: None,
             revoke_url: None,
+            revoke_style: RevokeStyle::Form,
+            client_id_param: "client_id",
             userinfo: None,
             client_auth: ClientAuth::Basic,
             token_method: HttpMethod::Post,
@@ -308,6 +326,18 @@ impl OAuth2Spec {
             config_params: &[],
             openid: None,
         }
+    }
+
+    /// Sets how the token to revoke is presented.
+    pub const fn revoke_style(mut self, style: RevokeStyle) -> Self {
+        self.revoke_style = style;
+        self
+    }
+
+    /// Sets the name of the client id parameter.
+    pub const fn client_id_param(mut self, name: &'static str) -> Self {
+        self.client_id_param = name;
+        self
     }
 
     /// Sets a separate refresh endpoint.
@@ -504,6 +534,9 @@ pub enum EmailTrustRule {
     Flag(&'static str),
     /// Verified when the value at this JSON pointer is present and not null (GitLab's `confirmed_at`).
     Presence(&'static str),
+    /// Verified when every one of these flags is true (Kakao: the address is verified *and* still
+    /// valid); unverified when one is false; unknown otherwise.
+    AllFlags(&'static [&'static str]),
 }
 
 /// A user-info call and where the profile fields sit in its JSON answer (JSON pointers, RFC 6901).

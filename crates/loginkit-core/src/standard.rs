@@ -9,8 +9,8 @@ use serde_json::Value;
 use url::Url;
 
 use crate::descriptor::{
-    BodyEncoding, ClientAuth, EmailTrustRule, HttpMethod, OpenIdSpec, ProviderDescriptor, TokenPlacement,
-    UserInfoSpec,
+    BodyEncoding, ClientAuth, EmailTrustRule, HttpMethod, OpenIdSpec, ProviderDescriptor, RevokeStyle,
+    TokenPlacement, UserInfoSpec,
 };
 use crate::error::{Error, Operation};
 use crate::http::{HttpClient, HttpResponse};
@@ -279,7 +279,7 @@ impl StandardProvider {
         let mut url = self.authorize.clone();
         {
             let mut query = url.query_pairs_mut();
-            query.append_pair("client_id", self.config.client_id.as_str());
+            query.append_pair(spec.client_id_param, self.config.client_id.as_str());
             query.append_pair("redirect_uri", request.redirect_uri.as_str());
             if spec.response_type {
                 query.append_pair("response_type", "code");
@@ -424,9 +424,24 @@ impl StandardProvider {
         let (Some(url), true) = (&self.revoke, self.descriptor.capabilities.revoke) else {
             return Err(Error::Unsupported { provider: self.descriptor.id, capability: "revoke" });
         };
-        let (secret, hint) = token.secret_and_hint();
-        let params = [("token", secret), ("token_type_hint", hint)];
-        let response = self.send_with_client_auth(Operation::Revoke, url, HttpMethod::Post, &params).await?;
+        let response = match (self.descriptor.oauth2.revoke_style, token) {
+            (RevokeStyle::Bearer, TokenRef::Access(token)) => {
+                let request =
+                    self.http.request(reqwest::Method::POST, url.clone()).bearer_auth(token.secret());
+                self.http.send(request, self.descriptor.id, Operation::Revoke).await?
+            }
+            (RevokeStyle::Bearer, _) => {
+                return Err(Error::Unsupported {
+                    provider: self.descriptor.id,
+                    capability: "refresh-token revocation",
+                });
+            }
+            (_, token) => {
+                let (secret, hint) = token.secret_and_hint();
+                let params = [("token", secret), ("token_type_hint", hint)];
+                self.send_with_client_auth(Operation::Revoke, url, HttpMethod::Post, &params).await?
+            }
+        };
         if response.is_success() {
             return Ok(());
         }
@@ -558,17 +573,18 @@ impl StandardProvider {
         let mut url = url.clone();
         let mut form: Vec<(&str, String)> = params.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
         let mut authorization = None;
+        let id_param = self.descriptor.oauth2.client_id_param;
         match self.descriptor.oauth2.client_auth {
             ClientAuth::Basic => authorization = Some(basic_credentials(id, secret)),
             ClientAuth::Body => {
-                form.push(("client_id", id.to_owned()));
+                form.push((id_param, id.to_owned()));
                 form.push(("client_secret", secret.to_owned()));
             }
             ClientAuth::Query => {
-                url.query_pairs_mut().append_pair("client_id", id).append_pair("client_secret", secret);
+                url.query_pairs_mut().append_pair(id_param, id).append_pair("client_secret", secret);
             }
             ClientAuth::PrivateKeyJwt => {
-                form.push(("client_id", id.to_owned()));
+                form.push((id_param, id.to_owned()));
                 form.push((
                     "client_assertion_type",
                     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned(),
@@ -815,6 +831,16 @@ fn email_trust(value: &Value, rule: EmailTrustRule) -> EmailTrust {
     match rule {
         EmailTrustRule::Fixed(trust) => trust,
         EmailTrustRule::Flag(pointer) => flag(value.pointer(pointer)),
+        EmailTrustRule::AllFlags(pointers) => {
+            let flags: Vec<EmailTrust> = pointers.iter().map(|p| flag(value.pointer(p))).collect();
+            if flags.contains(&EmailTrust::Unverified) {
+                EmailTrust::Unverified
+            } else if !flags.is_empty() && flags.iter().all(|f| *f == EmailTrust::Verified) {
+                EmailTrust::Verified
+            } else {
+                EmailTrust::Unknown
+            }
+        }
         EmailTrustRule::Presence(pointer) => match value.pointer(pointer) {
             None => EmailTrust::Unknown,
             Some(Value::Null) | Some(Value::Bool(false)) => EmailTrust::Unverified,

@@ -228,6 +228,11 @@ pub(crate) fn provider_error(object: &Map<String, Value>) -> Option<(String, Opt
         Some(Value::Object(inner)) => {
             let code = ["code", "type", ".tag", "status"].iter().find_map(|k| inner.get(*k));
             let code = code.map(value_text).unwrap_or_else(|| "error".to_owned());
+            // An envelope reporting success (TikTok's v2 API: `"error": {"code": "ok"}` on every
+            // answer) is no error.
+            if code.eq_ignore_ascii_case("ok") {
+                return None;
+            }
             let message = non_empty_str(inner.get("message")).map(str::to_owned);
             return Some((code, message.or_else(|| text("error_summary"))));
         }
@@ -369,6 +374,16 @@ mod tests {
         assert_eq!(
             parse(400, "application/json", notion).unwrap_err().provider_code(),
             Some("invalid_grant")
+        );
+        let tiktok_ok =
+            r#"{"data":{"user":{"open_id":"o"}},"error":{"code":"ok","message":"","log_id":"1"}}"#;
+        let ok: Map<String, Value> = serde_json::from_str(tiktok_ok).unwrap();
+        assert_eq!(provider_error(&ok), None, "a success envelope");
+        let tiktok =
+            r#"{"data":{},"error":{"code":"access_token_invalid","message":"expired","log_id":"1"}}"#;
+        assert_eq!(
+            parse(401, "application/json", tiktok).unwrap_err().provider_code(),
+            Some("access_token_invalid")
         );
         let autodesk = r#"{"developerMessage":"The authorization code is invalid","errorCode":"AUTH-004"}"#;
         assert_eq!(parse(400, "application/json", autodesk).unwrap_err().provider_code(), Some("AUTH-004"));

@@ -1123,3 +1123,19 @@ async fn a_spotify_identity_stored_under_the_old_id_moves_to_account_id_at_the_n
     assert_eq!(accounts[1], (user.clone(), vec!["aB3dE5fG7h".to_owned()], 1), "the same user, moved");
     assert_eq!(accounts[2], (user.clone(), vec!["aB3dE5fG7h".to_owned()], 1), "and found there after");
 }
+
+/// Web SDK 28's `OAuthProvider.Kakao` and `OAuthProvider.Tiktok` are providers this server knows:
+/// unconfigured, they are disabled (412), not unsupported (400).
+#[tokio::test]
+async fn kakao_and_tiktok_are_known_providers() {
+    let h = Harness::start("").await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for provider in ["kakao", "tiktok"] {
+        let start = client.get(h.start_url("tokens", provider, "")).send().await.unwrap();
+        let (status, body) = common::status_and_json(start).await;
+        assert_eq!(
+            (status, body["type"].as_str()),
+            (StatusCode::PRECONDITION_FAILED, Some("project_provider_disabled"))
+        );
+    }
+}

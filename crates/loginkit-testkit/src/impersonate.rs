@@ -447,10 +447,11 @@ impl Engine {
             return Err(bad(format!("parameter `{name}` is repeated")));
         }
         let get = |name: &str| params.get(name).ok().flatten();
-        match get("client_id") {
+        let id_param = self.persona.client_id_param.as_str();
+        match get(id_param) {
             Some(id) if id == self.client.client_id => {}
-            Some(id) => return Err(bad(format!("unknown client_id `{id}`"))),
-            None => return Err(bad("client_id is missing".to_owned())),
+            Some(id) => return Err(bad(format!("unknown {id_param} `{id}`"))),
+            None => return Err(bad(format!("{id_param} is missing"))),
         }
         let spec = &self.persona.authorize;
         if let Some(missing) = spec.require.iter().find(|name| get(name).is_none()) {
@@ -707,6 +708,7 @@ impl Engine {
     ) -> Result<String, String> {
         let client = &self.client;
         let get = |name: &str| params.get(name).ok().flatten();
+        let id_param = self.persona.client_id_param.as_str();
         // With GET the parameters are the query; otherwise the query is checked on its own.
         let in_query = |name: &str| match self.persona.token.method {
             HttpMethod::Get => None,
@@ -723,8 +725,8 @@ impl Engine {
         };
         let check_id = |id: Option<&str>, place: &str| match id {
             Some(id) if id == client.client_id => Ok(()),
-            Some(id) => Err(format!("unknown client_id `{id}` in the {place}")),
-            None => Err(format!("client_id is missing from the {place}")),
+            Some(id) => Err(format!("unknown {id_param} `{id}` in the {place}")),
+            None => Err(format!("{id_param} is missing from the {place}")),
         };
         let check_secret = |secret: Option<&str>, place: &str| match secret {
             Some(secret) if secret == client.client_secret => Ok(()),
@@ -742,8 +744,8 @@ impl Engine {
                     );
                 }
                 secret_in_query()?;
-                if get("client_id").is_some_and(|body_id| body_id != id) {
-                    return Err("client_id in the body differs from the Basic credentials".to_owned());
+                if get(id_param).is_some_and(|body_id| body_id != id) {
+                    return Err(format!("{id_param} in the body differs from the Basic credentials"));
                 }
                 check_id(Some(&id), "Basic credentials")?;
                 check_secret(Some(&secret), "Basic credentials")?;
@@ -751,7 +753,7 @@ impl Engine {
             ClientAuthStyle::Body => {
                 no_authorization("its credentials in the body")?;
                 secret_in_query()?;
-                check_id(get("client_id"), "body")?;
+                check_id(get(id_param), "body")?;
                 check_secret(get("client_secret"), "body")?;
             }
             ClientAuthStyle::Query => {
@@ -762,8 +764,8 @@ impl Engine {
                     );
                 }
                 let (id, secret) = match self.persona.token.method {
-                    HttpMethod::Get => (get("client_id"), get("client_secret")),
-                    _ => (in_query("client_id"), in_query("client_secret")),
+                    HttpMethod::Get => (get(id_param), get("client_secret")),
+                    _ => (in_query(id_param), in_query("client_secret")),
                 };
                 check_id(id, "URL query")?;
                 check_secret(secret, "URL query")?;
@@ -776,7 +778,7 @@ impl Engine {
                 if get("client_assertion").is_some() {
                     return Err("a client_assertion was sent, but this provider takes none".to_owned());
                 }
-                check_id(get("client_id"), "body")?;
+                check_id(get(id_param), "body")?;
             }
             ClientAuthStyle::PrivateKeyJwt => {
                 no_authorization("a client assertion")?;
@@ -799,7 +801,7 @@ impl Engine {
                         return Err(format!("client_assertion `{claim}` is not the client id"));
                     }
                 }
-                if let Some(id) = get("client_id") {
+                if let Some(id) = get(id_param) {
                     check_id(Some(id), "body")?;
                 }
             }

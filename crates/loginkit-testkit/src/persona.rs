@@ -37,6 +37,10 @@ use crate::impersonate::Wire;
 pub struct Persona {
     /// The provider id this persona impersonates (`github`, `paypalSandbox`).
     pub id: String,
+    /// The name the provider gives the client id parameter at its authorize and token endpoints
+    /// (`client_id`, the default; TikTok's `client_key`).
+    #[serde(default = "default_client_id_param")]
+    pub client_id_param: String,
     /// Extra provider configuration the login needs (`tenant`, `domain`, ...), passed to
     /// `ProviderConfig::param`; also the values `{name}` path segments must carry.
     #[serde(default)]
@@ -532,6 +536,10 @@ impl TryFrom<String> for Fixture {
 
 fn yes() -> bool {
     true
+}
+
+fn default_client_id_param() -> String {
+    "client_id".to_owned()
 }
 
 fn default_content_type() -> String {

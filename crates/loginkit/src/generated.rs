@@ -70,6 +70,9 @@ pub use loginkit_provider_google as google;
 /// The Hugging Face provider crate (`huggingface` feature).
 #[cfg(feature = "huggingface")]
 pub use loginkit_provider_huggingface as huggingface;
+/// The Kakao provider crate (`kakao` feature).
+#[cfg(feature = "kakao")]
+pub use loginkit_provider_kakao as kakao;
 /// The Keycloak provider crate (`keycloak` feature).
 #[cfg(feature = "keycloak")]
 pub use loginkit_provider_keycloak as keycloak;
@@ -115,6 +118,9 @@ pub use loginkit_provider_spotify as spotify;
 /// The Stripe provider crate (`stripe` feature).
 #[cfg(feature = "stripe")]
 pub use loginkit_provider_stripe as stripe;
+/// The TikTok provider crate (`tiktok` feature).
+#[cfg(feature = "tiktok")]
+pub use loginkit_provider_tiktok as tiktok;
 /// The provider crate of `tradeshift` and `tradeshiftBox` (`tradeshift` feature).
 #[cfg(feature = "tradeshift")]
 pub use loginkit_provider_tradeshift as tradeshift;
@@ -194,6 +200,8 @@ pub enum Provider {
     Google,
     /// Hugging Face (`huggingface`).
     Huggingface,
+    /// Kakao (`kakao`).
+    Kakao,
     /// Keycloak (`keycloak`).
     Keycloak,
     /// Kick (`kick`).
@@ -228,6 +236,8 @@ pub enum Provider {
     Spotify,
     /// Stripe (`stripe`).
     Stripe,
+    /// TikTok (`tiktok`).
+    Tiktok,
     /// Tradeshift (`tradeshift`).
     Tradeshift,
     /// Tradeshift Sandbox (`tradeshiftBox`).
@@ -277,6 +287,7 @@ impl Provider {
         Provider::Gitlab,
         Provider::Google,
         Provider::Huggingface,
+        Provider::Kakao,
         Provider::Keycloak,
         Provider::Kick,
         Provider::Linkedin,
@@ -294,6 +305,7 @@ impl Provider {
         Provider::Slack,
         Provider::Spotify,
         Provider::Stripe,
+        Provider::Tiktok,
         Provider::Tradeshift,
         Provider::TradeshiftBox,
         Provider::Twitch,
@@ -332,6 +344,7 @@ impl Provider {
             Provider::Gitlab => "gitlab",
             Provider::Google => "google",
             Provider::Huggingface => "huggingface",
+            Provider::Kakao => "kakao",
             Provider::Keycloak => "keycloak",
             Provider::Kick => "kick",
             Provider::Linkedin => "linkedin",
@@ -349,6 +362,7 @@ impl Provider {
             Provider::Slack => "slack",
             Provider::Spotify => "spotify",
             Provider::Stripe => "stripe",
+            Provider::Tiktok => "tiktok",
             Provider::Tradeshift => "tradeshift",
             Provider::TradeshiftBox => "tradeshiftBox",
             Provider::Twitch => "twitch",
@@ -388,6 +402,7 @@ impl Provider {
             Provider::Gitlab => "GitLab",
             Provider::Google => "Google",
             Provider::Huggingface => "Hugging Face",
+            Provider::Kakao => "Kakao",
             Provider::Keycloak => "Keycloak",
             Provider::Kick => "Kick",
             Provider::Linkedin => "LinkedIn",
@@ -405,6 +420,7 @@ impl Provider {
             Provider::Slack => "Slack",
             Provider::Spotify => "Spotify",
             Provider::Stripe => "Stripe",
+            Provider::Tiktok => "TikTok",
             Provider::Tradeshift => "Tradeshift",
             Provider::TradeshiftBox => "Tradeshift Sandbox",
             Provider::Twitch => "Twitch",
@@ -444,6 +460,7 @@ impl Provider {
             Provider::Gitlab => "gitlab",
             Provider::Google => "google",
             Provider::Huggingface => "huggingface",
+            Provider::Kakao => "kakao",
             Provider::Keycloak => "keycloak",
             Provider::Kick => "kick",
             Provider::Linkedin => "linkedin",
@@ -461,6 +478,7 @@ impl Provider {
             Provider::Slack => "slack",
             Provider::Spotify => "spotify",
             Provider::Stripe => "stripe",
+            Provider::Tiktok => "tiktok",
             Provider::Tradeshift => "tradeshift",
             Provider::TradeshiftBox => "tradeshift",
             Provider::Twitch => "twitch",
@@ -500,6 +518,7 @@ impl Provider {
             Provider::Gitlab => cfg!(feature = "gitlab"),
             Provider::Google => cfg!(feature = "google"),
             Provider::Huggingface => cfg!(feature = "huggingface"),
+            Provider::Kakao => cfg!(feature = "kakao"),
             Provider::Keycloak => cfg!(feature = "keycloak"),
             Provider::Kick => cfg!(feature = "kick"),
             Provider::Linkedin => cfg!(feature = "linkedin"),
@@ -517,6 +536,7 @@ impl Provider {
             Provider::Slack => cfg!(feature = "slack"),
             Provider::Spotify => cfg!(feature = "spotify"),
             Provider::Stripe => cfg!(feature = "stripe"),
+            Provider::Tiktok => cfg!(feature = "tiktok"),
             Provider::Tradeshift => cfg!(feature = "tradeshift"),
             Provider::TradeshiftBox => cfg!(feature = "tradeshift"),
             Provider::Twitch => cfg!(feature = "twitch"),
@@ -578,6 +598,8 @@ impl Provider {
             Provider::Google => Some(&google::GOOGLE),
             #[cfg(feature = "huggingface")]
             Provider::Huggingface => Some(&huggingface::HUGGINGFACE),
+            #[cfg(feature = "kakao")]
+            Provider::Kakao => Some(&kakao::KAKAO),
             #[cfg(feature = "keycloak")]
             Provider::Keycloak => Some(&keycloak::KEYCLOAK),
             #[cfg(feature = "kick")]
@@ -612,6 +634,8 @@ impl Provider {
             Provider::Spotify => Some(&spotify::SPOTIFY),
             #[cfg(feature = "stripe")]
             Provider::Stripe => Some(&stripe::STRIPE),
+            #[cfg(feature = "tiktok")]
+            Provider::Tiktok => Some(&tiktok::TIKTOK),
             #[cfg(feature = "tradeshift")]
             Provider::Tradeshift => Some(&tradeshift::TRADESHIFT),
             #[cfg(feature = "tradeshift")]

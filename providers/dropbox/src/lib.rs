@@ -1,8 +1,7 @@
-//! Dropbox provider for loginkit: the standard dialect with offline access, plus Dropbox's own
+//! Dropbox provider for loginkit: the standard dialect with offline access, and Dropbox's own
 //! token revocation (`POST /2/auth/token/revoke` with the access token as bearer).
 
 mod generated;
-mod provider;
 
 pub use generated::DROPBOX;
 

@@ -112,6 +112,13 @@ fn oauth2(p: &Provider, imports: &mut BTreeSet<&'static str>, email_trust: &mut 
     if let Some(url) = &o.refresh_url {
         e = e.method("refresh_url", vec![string(url)]);
     }
+    if let Some(name) = &o.client_id_param {
+        e = e.method("client_id_param", vec![string(name)]);
+    }
+    if o.revoke_bearer {
+        imports.insert("RevokeStyle");
+        e = e.method("revoke_style", vec![Expr::atom("RevokeStyle::Bearer")]);
+    }
     if let Some(url) = &o.revoke_url {
         e = e.method("revoke_url", vec![string(url)]);
     }
@@ -236,6 +243,7 @@ fn userinfo(u: &UserInfo, imports: &mut BTreeSet<&'static str>, email_trust: &mu
         }
         EmailRule::Flag(pointer) => Expr::call("EmailTrustRule::Flag", vec![string(pointer)]),
         EmailRule::Presence(pointer) => Expr::call("EmailTrustRule::Presence", vec![string(pointer)]),
+        EmailRule::AllFlags(pointers) => Expr::call("EmailTrustRule::AllFlags", vec![strings(pointers)]),
     };
     e = e.method("email_trust", vec![rule]);
     if !u.name.is_empty() {

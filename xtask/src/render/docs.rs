@@ -178,6 +178,14 @@ fn endpoints(s: &mut String, p: &Provider) {
             "The client authenticates with a JWT signed by a key from the configuration (`private_key_jwt`).\n"
         }
     });
+    if let Some(name) = &o.client_id_param {
+        let _ = writeln!(s, "The client id travels as `{name}`, not `client_id`.");
+    }
+    if o.revoke_bearer {
+        s.push_str(
+            "Revocation presents the access token itself as `Authorization: Bearer` (a refresh token cannot be revoked this way).\n",
+        );
+    }
     if o.scope_delimiter != " " {
         let _ = writeln!(s, "Scopes are separated by `{}` instead of a space.", o.scope_delimiter);
     }
@@ -332,6 +340,9 @@ fn endpoints(s: &mut String, p: &Provider) {
                 EmailRule::Presence(pointer) => {
                     format!("An email is verified when `{pointer}` is present and not null.\n")
                 }
+                EmailRule::AllFlags(pointers) => {
+                    format!("An email is verified when every flag of {} is true.\n", code_list(pointers))
+                }
             });
         }
     }
@@ -380,6 +391,7 @@ fn matrix(ws: &Workspace) -> String {
                 EmailRule::Fixed(EmailTrust::Unknown) => "unknown",
                 EmailRule::Flag(_) => "flag",
                 EmailRule::Presence(_) => "presence",
+                EmailRule::AllFlags(_) => "flags",
             },
             _ => "custom",
         };
