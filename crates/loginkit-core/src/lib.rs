@@ -24,6 +24,7 @@ pub mod openid;
 mod profile;
 mod provider;
 mod registry;
+pub mod runtime;
 mod secret;
 pub mod standard;
 mod token;

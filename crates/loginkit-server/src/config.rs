@@ -159,9 +159,20 @@ pub struct ApiKeySettings {
 }
 
 /// One provider of a project. `Debug` leaves out the client secret.
+///
+/// The table's name is the provider id: a provider of this build (`github`), or, with `kind`, a
+/// provider defined here under an id of its own (`corp-sso`): `kind = "oidc"`, the generic
+/// OpenID Connect provider with its `params` (`issuer`, ...), as many as a project needs; or
+/// `kind = "oauth2"` with an `[oauth2]` table of endpoints and user-info fields.
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderSettings {
+    /// `oidc` or `oauth2` for a provider defined here; absent for a provider of this build.
+    pub kind: Option<String>,
+    /// The display name of a provider defined here (default: its id).
+    pub name: Option<String>,
+    /// The endpoints and user-info fields of a `kind = "oauth2"` provider.
+    pub oauth2: Option<OAuth2Settings>,
     /// The OAuth client id.
     pub client_id: String,
     /// The client secret (prefer `client_secret_env`).
@@ -184,6 +195,117 @@ pub struct ProviderSettings {
     /// id, the Android client id).
     #[serde(default)]
     pub native_client_ids: Vec<String>,
+}
+
+/// A provider defined in the configuration with `kind = "oauth2"`: its endpoints and where its
+/// user-info answer keeps each field (JSON pointers).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth2Settings {
+    /// The authorization endpoint (https; plain http only on loopback).
+    pub authorize_url: String,
+    /// The token endpoint.
+    pub token_url: String,
+    /// The user-info endpoint, called with the access token as `Authorization: Bearer`.
+    pub userinfo_url: String,
+    /// `basic` (default) or `body`: how the client authenticates at the token endpoint.
+    #[serde(default = "basic")]
+    pub client_auth: String,
+    /// Whether PKCE (S256) is sent. Default `true`.
+    #[serde(default = "yes")]
+    pub pkce: bool,
+    /// Whether the token endpoint issues refresh tokens. Default `false`.
+    #[serde(default)]
+    pub refresh: bool,
+    /// Scopes every login asks for.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// JSON pointer of the user id. Default `/id`.
+    #[serde(default = "id_pointer")]
+    pub user_id: String,
+    /// JSON pointer of the email address.
+    pub email: Option<String>,
+    /// JSON pointer of the flag saying the email is verified; without it no email is trusted.
+    pub email_verified: Option<String>,
+    /// JSON pointer of the display name.
+    pub name: Option<String>,
+    /// JSON pointer of the avatar URL.
+    pub avatar: Option<String>,
+}
+
+fn basic() -> String {
+    "basic".to_owned()
+}
+
+fn id_pointer() -> String {
+    "/id".to_owned()
+}
+
+impl ProviderSettings {
+    /// The descriptor these settings name: a provider of `registry`, or one defined here.
+    pub fn descriptor(
+        &self,
+        id: &str,
+        registry: &loginkit::Registry,
+    ) -> Result<&'static loginkit::ProviderDescriptor, String> {
+        use loginkit::runtime::{OAuth2Definition, ProviderId};
+        let Some(kind) = self.kind.as_deref() else {
+            if self.oauth2.is_some() || self.name.is_some() {
+                return Err("`oauth2` and `name` are for a provider defined here: set `kind`".into());
+            }
+            return registry.get(id).map_err(|e| {
+                format!("{e} (to define a provider of your own under this id, set `kind = \"oidc\"` or `kind = \"oauth2\"`)")
+            });
+        };
+        if registry.get(id).is_ok() {
+            return Err(format!(
+                "`{id}` is a provider of this build; a provider defined here needs an id of its own (`corp-{id}`)"
+            ));
+        }
+        let parsed = ProviderId::parse(id).map_err(|e| e.to_string())?;
+        let name = self.name.as_deref().unwrap_or(id);
+        match (kind, &self.oauth2) {
+            ("oidc", None) => Ok(registry.get("oidc").map_err(|e| e.to_string())?.renamed(&parsed, name)),
+            ("oauth2", Some(o)) => {
+                let client_auth = match o.client_auth.as_str() {
+                    "basic" => loginkit::descriptor::ClientAuth::Basic,
+                    "body" => loginkit::descriptor::ClientAuth::Body,
+                    other => return Err(format!("oauth2.client_auth: `{other}` is not basic or body")),
+                };
+                let mut definition =
+                    OAuth2Definition::new(parsed, name, &o.authorize_url, &o.token_url, &o.userinfo_url)
+                        .client_auth(client_auth)
+                        .pkce(o.pkce)
+                        .refresh(o.refresh)
+                        .scopes(o.scopes.iter().cloned())
+                        .user_id(&o.user_id);
+                for (field, value) in [
+                    ("email", &o.email),
+                    ("email_verified", &o.email_verified),
+                    ("name", &o.name),
+                    ("avatar", &o.avatar),
+                ] {
+                    if let Some(pointer) = value {
+                        definition = match field {
+                            "email" => definition.email(pointer),
+                            "email_verified" => definition.email_verified(pointer),
+                            "name" => definition.name(pointer),
+                            _ => definition.avatar(pointer),
+                        };
+                    }
+                }
+                definition.descriptor().map_err(|e| e.to_string())
+            }
+            ("oidc", Some(_)) => {
+                Err("an `oidc` provider takes `params` (`issuer`, ...), not an `oauth2` table".into())
+            }
+            ("oauth2", None) => {
+                Err("`kind = \"oauth2\"` needs an `[oauth2]` table (authorize_url, token_url, userinfo_url)"
+                    .into())
+            }
+            (other, _) => Err(format!("kind: `{other}` is not `oidc` or `oauth2`")),
+        }
+    }
 }
 
 /// `"<redacted>"` for a secret that is set.
@@ -235,6 +357,7 @@ impl fmt::Debug for ProjectConfig {
 impl fmt::Debug for ProviderSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ProviderSettings")
+            .field("kind", &self.kind)
             .field("client_id", &self.client_id)
             .field("client_secret", &redacted(&self.client_secret))
             .field("client_secret_env", &self.client_secret_env)

@@ -205,7 +205,14 @@ impl Server {
         let timeout = Duration::from_secs(config.provider_timeout_secs.max(1));
         let http_config =
             HttpConfig::default().timeout(timeout).connect_timeout(timeout.min(Duration::from_secs(5)));
-        let metrics = metrics::Metrics::new(registry.ids().into_iter().map(str::to_owned).collect());
+        // Provider ids as metric labels: this build's, and those the configuration defines.
+        let mut known: Vec<String> = registry.ids().into_iter().map(str::to_owned).collect();
+        for settings in config.projects.values() {
+            known.extend(
+                settings.providers.iter().filter(|(_, p)| p.kind.is_some()).map(|(id, _)| id.clone()),
+            );
+        }
+        let metrics = metrics::Metrics::new(known);
         let http = HttpClient::new(&http_config)
             .map_err(|e| ConfigError(format!("HTTP client: {e}")))?
             .observed(metrics.provider_observer());
@@ -607,7 +614,7 @@ fn build_project(
     }
     for (provider_id, provider) in &settings.providers {
         let key = |message: String| error(format!("providers.{provider_id}: {message}"));
-        registry.get(provider_id).map_err(|e| key(e.to_string()))?;
+        let descriptor = provider.descriptor(provider_id, registry).map_err(&key)?;
         if !provider.enabled {
             continue;
         }
@@ -627,9 +634,8 @@ fn build_project(
                 base,
             )?);
         }
-        let instance = registry
-            .instantiate(provider_id, provider_config, http.clone())
-            .map_err(|e| key(e.to_string()))?;
+        let instance =
+            descriptor.instantiate(provider_config, http.clone()).map_err(|e| key(e.to_string()))?;
         if provider.native {
             project = project.native_sign_in(provider_id, provider.native_client_ids.iter().cloned());
         }

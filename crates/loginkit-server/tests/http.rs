@@ -1139,3 +1139,69 @@ async fn kakao_and_tiktok_are_known_providers() {
         );
     }
 }
+
+/// Providers defined in the configuration under ids of their own, several per project: two
+/// OpenID Connect providers and a plain OAuth 2.0 one with its user-info mapping, each logging in
+/// end to end (the mock's user, whose verified email links the three identities to one user).
+#[tokio::test]
+async fn providers_defined_in_the_configuration_log_in_several_per_project() {
+    let idp = MockIdp::start().await.unwrap();
+    let oidc = |id: &str, name: &str| {
+        format!(
+            "[projects.default.providers.{id}]\nkind = \"oidc\"\nname = \"{name}\"\nclient_id = \"1\"\nclient_secret = \"123456\"\n\
+             params = {{ authorization_url = \"{}\", token_url = \"{}\", userinfo_url = \"{}\" }}\n",
+            idp.url("authorize"),
+            idp.url("token"),
+            idp.url("user")
+        )
+    };
+    let oauth2 = format!(
+        "[projects.default.providers.legacy-sso]\nkind = \"oauth2\"\nname = \"Legacy SSO\"\nclient_id = \"1\"\nclient_secret = \"123456\"\n\
+         [projects.default.providers.legacy-sso.oauth2]\nauthorize_url = \"{}\"\ntoken_url = \"{}\"\nuserinfo_url = \"{}\"\n\
+         user_id = \"/id\"\nemail = \"/email\"\nemail_verified = \"/verified\"\nname = \"/name\"\nscopes = [\"email\"]\n",
+        idp.url("authorize"),
+        idp.url("token"),
+        idp.url("user")
+    );
+    let extra = format!("{}{}{oauth2}", oidc("corp-sso", "Corp SSO"), oidc("partner-sso", "Partner SSO"));
+    let h = Harness::start(&extra).await;
+    for provider in ["corp-sso", "partner-sso", "legacy-sso"] {
+        let browser = Browser::new([h.server.url().clone(), idp.origin()]);
+        let walk = h.login(&browser, provider).await;
+        assert_eq!(walk.end.path(), "/ok", "{provider}: {:?}", walk.hops.last());
+        let (_, session) = h.get(&browser, "v1/account/sessions/current").await;
+        assert_eq!(session["provider"], provider);
+        let (_, account) = h.get(&browser, "v1/account").await;
+        assert_eq!(account["email"], "useroauth@localhost.test");
+    }
+    assert_eq!(h.counts().await, (1, 3, 3, 0), "one user, an identity per provider");
+    let page = reqwest::get(h.url("")).await.unwrap().text().await.unwrap();
+    assert!(page.contains("Corp SSO") || page.contains("corp-sso"), "the demo page lists it");
+}
+
+#[tokio::test]
+async fn providers_defined_in_the_configuration_are_checked() {
+    let oauth2 = "[projects.default.providers.partner.oauth2]\nauthorize_url = \"https://a.test/a\"\ntoken_url = \"https://a.test/t\"\nuserinfo_url = \"https://a.test/u\"";
+    for (settings, says) in [
+        ("[projects.default.providers.github]\nkind = \"oidc\"\nclient_id = \"1\"", "provider of this build"),
+        ("[projects.default.providers.Corp_SSO]\nkind = \"oidc\"\nclient_id = \"1\"", "provider id"),
+        ("[projects.default.providers.corp]\nkind = \"saml\"\nclient_id = \"1\"", "`saml` is not"),
+        (
+            "[projects.default.providers.corp]\nkind = \"oauth2\"\nclient_id = \"1\"",
+            "needs an `[oauth2]` table",
+        ),
+        ("[projects.default.providers.corp]\nclient_id = \"1\"", "set `kind"),
+        (
+            &format!(
+                "[projects.default.providers.partner]\nkind = \"oauth2\"\nclient_id = \"1\"\n{}",
+                oauth2.replace("https://a.test/u", "http://a.test/u")
+            ),
+            "https",
+        ),
+    ] {
+        let toml = format!("listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n{settings}\n", temp_dir().display());
+        let config = Config::from_toml(&toml).unwrap();
+        let Err(error) = Server::bind(config, |_| None).await else { panic!("{settings}: accepted") };
+        assert!(error.to_string().contains(says), "{settings}: {error}");
+    }
+}
