@@ -459,6 +459,12 @@ impl Stage {
         if profile.name != expect.name {
             wrong.push(format!("name {:?} (expected {:?})", profile.name, expect.name));
         }
+        if expect.avatar.is_some() && profile.avatar_url != expect.avatar {
+            wrong.push(format!("avatar {:?} (expected {:?})", profile.avatar_url, expect.avatar));
+        }
+        if expect.previous_id.is_some() && profile.previous_id != expect.previous_id {
+            wrong.push(format!("previous_id {:?} (expected {:?})", profile.previous_id, expect.previous_id));
+        }
         if wrong.is_empty() { Ok(()) } else { Err(format!("the profile has {}", wrong.join(", "))) }
     }
 

@@ -277,6 +277,13 @@ pub struct Expect {
     /// The display name, when the fixtures hold one.
     #[serde(default)]
     pub name: Option<String>,
+    /// The avatar URL, checked when given.
+    #[serde(default)]
+    pub avatar: Option<String>,
+    /// The id the provider knew the account by before (`UserProfile::previous_id`), checked
+    /// when given.
+    #[serde(default)]
+    pub previous_id: Option<String>,
 }
 
 /// The email trust a persona expects, as written in `persona.toml`.

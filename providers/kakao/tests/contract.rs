@@ -1,6 +1,7 @@
-//! Kakao contract tests: what the conformance kit (tests/conformance.rs, with tests/persona.toml)
-//! does not pin down: the exact authorize URL, the token request body, the email rule and the
-//! 19-digit member number, the kept refresh token, and logout as revocation.
+//! Kakao contract tests: what the conformance kit (run with tests/persona.toml by
+//! tests/tests/every_provider.rs) does not pin down: the exact authorize URL, the token request
+//! body, the email rule and the 19-digit member number, the kept refresh token, and logout as
+//! revocation.
 
 use std::collections::BTreeMap;
 

@@ -1,6 +1,7 @@
-//! TikTok contract tests: what the conformance kit (tests/conformance.rs, with tests/persona.toml)
-//! does not pin down: `client_key` everywhere a client id goes, the exact authorize URL and
-//! request bodies, the `fields` of the user-info call, and errors answered with HTTP 200.
+//! TikTok contract tests: what the conformance kit (run with tests/persona.toml by
+//! tests/tests/every_provider.rs) does not pin down: `client_key` everywhere a client id goes, the
+//! exact authorize URL and request bodies, the `fields` of the user-info call, and errors answered
+//! with HTTP 200.
 
 use std::collections::BTreeMap;
 
