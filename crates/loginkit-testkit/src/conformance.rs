@@ -8,11 +8,11 @@
 //! | check | what must hold |
 //! |---|---|
 //! | `capabilities` | what the descriptor claims (refresh, revoke, ID tokens) is what the persona exercises |
-//! | `authorize` | the authorize URL carries what the provider demands and comes back with a code and the state |
+//! | `authorize` | the authorize URL carries what the provider demands and nothing the persona does not name, and comes back with a code and the state |
 //! | `code_exchange` | the code is exchanged with the provider's client authentication, PKCE and parameters |
 //! | `id_token` | the provider's ID token is verified and its claims kept (providers that send one) |
 //! | `profile` | the profile read is the persona's `expect` (id, email, how far the email is trusted, name) |
-//! | `refresh` | a refresh answers new tokens, which still read the same profile |
+//! | `refresh` | a refresh answers new tokens, which still read the same profile, and leaves a refresh token the provider still honours (rotated or kept) |
 //! | `revoke` | revocation kills the access token at the provider |
 //! | `replayed_code` | a code used twice is refused with a typed error mapped from the provider's error body |
 //!
@@ -383,6 +383,7 @@ impl Stage {
             request = request.nonce(&nonce);
         }
         let url = self.provider.authorize(&request).await.map_err(|e| format!("authorize URL: {e}"))?;
+        self.exact_authorize_parameters(&url)?;
         let browser = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -408,6 +409,35 @@ impl Stage {
         }
         let code = param("code").ok_or("the callback carries no code")?;
         Ok((AuthorizationCode::new(code), caps.pkce.then_some(verifier), caps.oidc.then_some(nonce)))
+    }
+
+    /// The authorize URL carries only what the persona names (`require`, `values`) and the
+    /// parameters of the protocol itself: the provider sends nothing the persona does not know.
+    fn exact_authorize_parameters(&self, url: &Url) -> Result<(), String> {
+        let persona = self.idp.persona();
+        let protocol = [
+            persona.client_id_param.as_str(),
+            "redirect_uri",
+            "response_type",
+            "scope",
+            "state",
+            "code_challenge",
+            "code_challenge_method",
+            "nonce",
+        ];
+        let spec = &persona.authorize;
+        for (name, _) in url.query_pairs() {
+            let known = protocol.contains(&name.as_ref())
+                || spec.require.iter().any(|r| *r == name)
+                || spec.values.contains_key(name.as_ref());
+            if !known {
+                return Err(format!(
+                    "the authorize URL carries `{name}`, which the persona does not name (add it to \
+                     [persona.authorize] `values` or `require`)"
+                ));
+            }
+        }
+        Ok(())
     }
 
     async fn exchange(
@@ -476,6 +506,15 @@ impl Stage {
         let refreshed = self.provider.refresh(&refresh_token).await.map_err(|e| format!("refresh: {e}"))?;
         if refreshed.access_token.secret() == tokens.access_token.secret() {
             return Err("refresh returned the same access token".to_owned());
+        }
+        // The refresh token in hand afterwards is one the provider still honours: the rotated one
+        // when the provider rotates, the old one kept when it does not.
+        match &refreshed.refresh_token {
+            Some(held) if self.idp.is_live(held.secret()) => {}
+            Some(_) => {
+                return Err("after the refresh, the refresh token in hand is no longer valid".to_owned());
+            }
+            None => return Err("after the refresh, no refresh token is left in hand".to_owned()),
         }
         self.profile(persona, &refreshed).await.map_err(|e| format!("after the refresh: {e}"))?;
         Ok(refreshed)

@@ -1,9 +1,11 @@
-//! Login with Amazon contract tests: the exact requests loginkit sends and what it reads from
-//! answers shaped like Amazon's documented ones.
+//! Login with Amazon contract tests: Amazon's quirks. The shared checks, a whole login against an
+//! impersonating provider (client authentication, profile and refresh), run in the conformance kit
+//! from tests/persona.toml; this file holds what they do not cover: the exact requests loginkit
+//! sends and what it reads from answers shaped like Amazon's documented ones.
 
 use loginkit_core::{
     AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, PkceCodeChallenge, ProviderConfig,
-    RefreshToken, TokenRef,
+    TokenRef,
 };
 use loginkit_provider_amazon::AMAZON;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
@@ -74,24 +76,6 @@ async fn token_error_keeps_amazons_code() {
     let err = server.provider(&AMAZON, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let err = err.unwrap_err();
     assert_eq!((err.provider_code(), err.provider_status()), (Some("invalid_grant"), Some(400)));
-}
-
-#[tokio::test]
-async fn refresh() {
-    let server = ContractServer::start().await;
-    server.respond_json("POST", "/auth/o2/token", 200, fixture(DIR, "refresh.json")).await;
-    let old = RefreshToken::new("Atzr|old".into());
-    let tokens = server.provider(&AMAZON, config()).refresh(&old).await.unwrap();
-    assert_eq!(tokens.access_token.secret(), "Atza|IwEBIRefreshedAccessToken9876543210");
-    assert_eq!(tokens.refresh_token.unwrap().secret(), "Atzr|IwEBIExampleRefreshToken0123456789");
-    let sent = server.only_request().await;
-    let expected = pairs(&[
-        ("grant_type", "refresh_token"),
-        ("refresh_token", "Atzr|old"),
-        ("client_id", CLIENT_ID),
-        ("client_secret", CLIENT_SECRET),
-    ]);
-    assert_eq!(sent.form, expected);
 }
 
 #[tokio::test]

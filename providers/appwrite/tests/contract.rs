@@ -1,5 +1,8 @@
-//! Appwrite contract tests: the exact requests loginkit sends to Appwrite Cloud's console OpenID
-//! Connect provider and what it reads from its answers.
+//! Appwrite contract tests. The shared checks (client credentials in the body, PKCE, the profile,
+//! refresh, a replayed code) run in the conformance kit from tests/persona.toml; this file holds what
+//! the kit does not pin down for Appwrite Cloud's console OpenID Connect provider: the exact authorize
+//! URL, the ID token and expiry of the token answer, the refresh token kept when none comes back,
+//! Appwrite's error code, the absent avatar, no revocation, and configuration errors.
 
 use std::collections::BTreeMap;
 

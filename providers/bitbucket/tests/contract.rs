@@ -1,9 +1,11 @@
-//! Bitbucket contract tests: the exact requests loginkit sends and what it reads from answers
-//! shaped like Bitbucket Cloud's documented ones.
+//! Bitbucket contract tests: Bitbucket Cloud's quirks. The shared checks, a whole login against an
+//! impersonating provider (client authentication, profile and refresh), run in the conformance kit
+//! from tests/persona.toml; this file holds what they do not cover: the exact requests loginkit
+//! sends and what it reads from answers shaped like Bitbucket Cloud's documented ones.
 
 use loginkit_core::{
     AccessToken, AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, PkceCodeChallenge,
-    ProviderConfig, RefreshToken, TokenRef,
+    ProviderConfig, TokenRef,
 };
 use loginkit_provider_bitbucket::BITBUCKET;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
@@ -68,19 +70,6 @@ async fn token_error_keeps_bitbuckets_code() {
         server.provider(&BITBUCKET, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let err = err.unwrap_err();
     assert_eq!((err.provider_code(), err.provider_status()), (Some("invalid_grant"), Some(400)));
-}
-
-#[tokio::test]
-async fn refresh() {
-    let server = ContractServer::start().await;
-    server.respond_json("POST", "/site/oauth2/access_token", 200, fixture(DIR, "refresh.json")).await;
-    let tokens =
-        server.provider(&BITBUCKET, config()).refresh(&RefreshToken::new("old".into())).await.unwrap();
-    assert_eq!(tokens.access_token.secret(), "Rf5cV2pL-refreshed-access-token_9sK1aQ==");
-    assert_eq!(tokens.refresh_token.unwrap().secret(), "Ny3Xq9bBexampleRefresh");
-    let sent = server.only_request().await;
-    assert_eq!(sent.basic_auth(), Some((CLIENT_ID.to_owned(), CLIENT_SECRET.to_owned())));
-    assert_eq!(sent.form, pairs(&[("grant_type", "refresh_token"), ("refresh_token", "old")]));
 }
 
 #[tokio::test]

@@ -1,5 +1,8 @@
-//! Bitly contract tests: the exact requests loginkit sends and what it reads from answers shaped
-//! like Bitly's documented ones (a form-encoded token answer, its own error envelope).
+//! Bitly contract tests: Bitly's quirks. The shared checks, a whole login against an impersonating
+//! provider (client authentication and profile), run in the conformance kit from
+//! tests/persona.toml; this file holds what they do not cover: the exact requests loginkit sends
+//! and what it reads from answers shaped like Bitly's documented ones (a form-encoded token answer,
+//! its own error envelope).
 
 use loginkit_core::{
     AccessToken, AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, PkceCodeChallenge,

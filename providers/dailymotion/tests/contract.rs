@@ -1,9 +1,11 @@
-//! Dailymotion contract tests: the exact requests loginkit sends and what it reads from answers
-//! shaped like Dailymotion's documented ones.
+//! Dailymotion contract tests: Dailymotion's quirks. The shared checks, a whole login against an
+//! impersonating provider (client authentication, profile and refresh), run in the conformance kit
+//! from tests/persona.toml; this file holds what they do not cover: the exact requests loginkit
+//! sends and what it reads from answers shaped like Dailymotion's documented ones.
 
 use loginkit_core::{
     AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, PkceCodeChallenge, ProviderConfig,
-    RefreshToken, TokenRef,
+    TokenRef,
 };
 use loginkit_provider_dailymotion::DAILYMOTION;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
@@ -72,26 +74,6 @@ async fn token_error_keeps_dailymotions_code() {
         server.provider(&DAILYMOTION, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let err = err.unwrap_err();
     assert_eq!((err.provider_code(), err.provider_status()), (Some("invalid_grant"), Some(400)));
-}
-
-#[tokio::test]
-async fn refresh() {
-    let server = ContractServer::start().await;
-    server.respond_json("POST", "/oauth/token", 200, fixture(DIR, "refresh.json")).await;
-    let tokens =
-        server.provider(&DAILYMOTION, config()).refresh(&RefreshToken::new("old".into())).await.unwrap();
-    assert_eq!(tokens.access_token.secret(), "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.dm-access-2.c2ln");
-    assert_eq!(
-        tokens.refresh_token.unwrap().secret(),
-        "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.dm-refresh-2.c2ln"
-    );
-    let expected = pairs(&[
-        ("grant_type", "refresh_token"),
-        ("refresh_token", "old"),
-        ("client_id", CLIENT_ID),
-        ("client_secret", CLIENT_SECRET),
-    ]);
-    assert_eq!(server.only_request().await.form, expected);
 }
 
 #[tokio::test]

@@ -1,9 +1,11 @@
-//! Discord contract tests: the exact requests loginkit sends and what it reads from answers shaped
-//! like Discord's documented ones.
+//! Discord contract tests: Discord's quirks. The shared checks, a whole login against an
+//! impersonating provider (client authentication, profile, refresh and revocation), run in the
+//! conformance kit from tests/persona.toml; this file holds what they do not cover: the exact
+//! requests loginkit sends and what it reads from answers shaped like Discord's documented ones.
 
 use loginkit_core::{
     AccessToken, AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, PkceCodeChallenge,
-    ProviderConfig, RefreshToken, TokenRef,
+    ProviderConfig, TokenRef,
 };
 use loginkit_provider_discord::DISCORD;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
@@ -71,34 +73,6 @@ async fn token_error_keeps_discords_code() {
         server.provider(&DISCORD, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let err = err.unwrap_err();
     assert_eq!((err.provider_code(), err.provider_status()), (Some("invalid_grant"), Some(400)));
-}
-
-#[tokio::test]
-async fn refresh_rotates_the_refresh_token() {
-    let server = ContractServer::start().await;
-    server.respond_json("POST", "/api/oauth2/token", 200, fixture(DIR, "refresh.json")).await;
-    let tokens = server.provider(&DISCORD, config()).refresh(&RefreshToken::new("old".into())).await.unwrap();
-    assert_eq!(tokens.access_token.secret(), "1o9ZeKOPsUf3hV0gCIjaJUAi1yNjvS");
-    assert_eq!(tokens.refresh_token.unwrap().secret(), "Xz8dQx0ojjG3mR2sdjfLDjmmCiaEVv");
-    let sent = server.only_request().await;
-    assert_eq!(sent.basic_auth(), Some((CLIENT_ID.to_owned(), CLIENT_SECRET.to_owned())));
-    assert_eq!(sent.form, pairs(&[("grant_type", "refresh_token"), ("refresh_token", "old")]));
-}
-
-#[tokio::test]
-async fn profile_with_verified_email_display_name_and_cdn_avatar() {
-    let server = ContractServer::start().await;
-    server.respond_json("GET", "/api/v10/users/@me", 200, fixture(DIR, "user.json")).await;
-    let profile = server.provider(&DISCORD, config()).user_profile(&access("dc-at")).await.unwrap();
-    assert_eq!(profile.id, "80351110224678912");
-    assert_eq!(profile.email.as_deref(), Some("nelly@example.com"));
-    assert_eq!(profile.email_trust, EmailTrust::Verified);
-    assert_eq!(profile.name.as_deref(), Some("Nelly"));
-    assert_eq!(
-        profile.avatar_url.as_deref(),
-        Some("https://cdn.discordapp.com/avatars/80351110224678912/8342729096ea3675442027381ff50dfe.png")
-    );
-    assert_eq!(server.only_request().await.header("authorization"), Some("Bearer dc-at"));
 }
 
 #[tokio::test]

@@ -1,9 +1,11 @@
-//! Disqus contract tests: the exact requests loginkit sends and what it reads from answers shaped
-//! like Disqus's documented ones.
+//! Disqus contract tests: Disqus's quirks. The shared checks, a whole login against an
+//! impersonating provider (client authentication, profile and refresh), run in the conformance kit
+//! from tests/persona.toml; this file holds what they do not cover: the exact requests loginkit
+//! sends and what it reads from answers shaped like Disqus's documented ones.
 
 use loginkit_core::{
     AccessToken, AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, PkceCodeChallenge,
-    ProviderConfig, RefreshToken, TokenRef,
+    ProviderConfig, TokenRef,
 };
 use loginkit_provider_disqus::DISQUS;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
@@ -72,22 +74,6 @@ async fn token_error_keeps_disqus_code() {
     let err = server.provider(&DISQUS, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let err = err.unwrap_err();
     assert_eq!((err.provider_code(), err.provider_status()), (Some("invalid_grant"), Some(400)));
-}
-
-#[tokio::test]
-async fn refresh() {
-    let server = ContractServer::start().await;
-    server.respond_json("POST", "/api/oauth/2.0/access_token/", 200, fixture(DIR, "refresh.json")).await;
-    let tokens = server.provider(&DISQUS, config()).refresh(&RefreshToken::new("old".into())).await.unwrap();
-    assert_eq!(tokens.access_token.secret(), "7f3a1b2c9d8e4f5a6b7c8d9e0f1a2b3c");
-    assert_eq!(tokens.refresh_token.unwrap().secret(), "1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d");
-    let expected = pairs(&[
-        ("grant_type", "refresh_token"),
-        ("refresh_token", "old"),
-        ("client_id", CLIENT_ID),
-        ("client_secret", CLIENT_SECRET),
-    ]);
-    assert_eq!(server.only_request().await.form, expected);
 }
 
 #[tokio::test]

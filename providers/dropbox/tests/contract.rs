@@ -1,5 +1,7 @@
-//! Dropbox contract tests: the exact requests loginkit sends and what it reads from answers shaped
-//! like Dropbox's documented ones.
+//! Dropbox contract tests: what the conformance kit (run with tests/persona.toml by
+//! tests/tests/every_provider.rs) does not pin down: the exact authorize URL, the token request
+//! bodies, expiry and scopes, the refresh token kept, Dropbox's error code, the bodyless profile
+//! POST and its avatar, the email rule, revocation details, and the secret being required.
 
 use loginkit_core::{
     AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, PkceCodeChallenge, ProviderConfig,

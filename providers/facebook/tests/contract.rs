@@ -1,5 +1,7 @@
-//! Facebook contract tests: the exact requests loginkit sends and what it reads from answers shaped
-//! like Facebook's documented ones.
+//! Facebook contract tests: Facebook's quirks. The shared checks, a whole login against an
+//! impersonating provider (client authentication and profile), run in the conformance kit from
+//! tests/persona.toml; this file holds what they do not cover: the exact requests loginkit sends
+//! and what it reads from answers shaped like Facebook's documented ones.
 
 use loginkit_core::{
     AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, PkceCodeChallenge, ProviderConfig,

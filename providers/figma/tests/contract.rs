@@ -1,12 +1,14 @@
-//! Figma contract tests: the exact requests loginkit sends and what it reads from answers shaped
-//! like Figma's documented ones.
+//! Figma contract tests: Figma's quirks. The shared checks, a whole login against an impersonating
+//! provider (client authentication, profile and refresh), run in the conformance kit from
+//! tests/persona.toml; this file holds what they do not cover: the exact requests loginkit sends
+//! and what it reads from answers shaped like Figma's documented ones.
 
 use loginkit_core::{
-    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, PkceCodeChallenge, ProviderConfig,
-    RefreshToken, TokenRef,
+    AuthorizeRequest, Error, ExchangeRequest, HttpClient, PkceCodeChallenge, ProviderConfig, RefreshToken,
+    TokenRef,
 };
 use loginkit_provider_figma::FIGMA;
-use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
+use loginkit_testkit::contract::{ContractServer, code, fixture, pairs, redirect_uri};
 
 const DIR: &str = env!("CARGO_MANIFEST_DIR");
 const CLIENT_ID: &str = "Xy7Rk2LmN9pQ4sT1uV3wZ5";
@@ -87,19 +89,6 @@ async fn figma_errors_keep_their_message() {
             if code == "error" && d == "Invalid code"),
         "{err:?}"
     );
-}
-
-#[tokio::test]
-async fn profile() {
-    let server = ContractServer::start().await;
-    server.respond_json("GET", "/v1/me", 200, fixture(DIR, "user.json")).await;
-    let profile = server.provider(&FIGMA, config()).user_profile(&access("figu_x")).await.unwrap();
-    assert_eq!(profile.id, "1108421623492815987");
-    assert_eq!(profile.email.as_deref(), Some("ada@example.com"));
-    assert_eq!(profile.email_trust, EmailTrust::Unknown);
-    assert_eq!(profile.name.as_deref(), Some("Ada Lovelace"));
-    assert_eq!(profile.avatar_url.as_deref(), Some("https://s3-alpha.figma.com/profile/5d6b1b4e-example"));
-    assert_eq!(server.only_request().await.header("authorization"), Some("Bearer figu_x"));
 }
 
 #[tokio::test]

@@ -1,5 +1,8 @@
-//! GitHub contract tests: the exact requests loginkit sends and the profile it reads, against a
-//! local server answering with the shapes GitHub documents (including its quirks).
+//! GitHub contract tests: what the conformance kit (run with tests/persona.toml by
+//! tests/tests/every_provider.rs) does not pin down: the exact authorize URL (no response_type),
+//! OAuth App tokens without a refresh token and comma-separated scopes, the Accept headers,
+//! form-encoded token answers, errors sent with HTTP 200, the API headers and User-Agent of the
+//! profile calls, the public email kept untrusted, expiry on refresh, and revocation's JSON body.
 
 use std::collections::BTreeMap;
 

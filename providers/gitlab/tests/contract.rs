@@ -1,5 +1,8 @@
-//! GitLab contract tests: the exact requests loginkit sends and what it reads from answers shaped
-//! like GitLab's documented ones, on GitLab.com and on a self-managed instance.
+//! GitLab contract tests: what the conformance kit (run with tests/persona.toml by
+//! tests/tests/every_provider.rs) does not pin down, on GitLab.com and on a self-managed instance:
+//! the exact authorize URL, `endpoint` moving the URLs, the token request body and expiry, the
+//! rotated refresh token, GitLab's error code, the profile and email rule read from an instance,
+//! the revocation's token type hint, and bad configurations.
 
 use loginkit_core::serde_json::json;
 use loginkit_core::{

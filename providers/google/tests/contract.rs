@@ -1,14 +1,16 @@
-//! Google contract tests: the exact requests loginkit sends and what it reads from answers shaped
-//! like Google's documented ones.
+//! Google contract tests: Google's quirks. The shared checks, a whole login against an impersonating
+//! provider (client authentication, ID token, profile, refresh and revocation), run in the conformance
+//! kit from tests/persona.toml; this file holds what they do not cover: the exact requests loginkit
+//! sends and what it reads from answers shaped like Google's documented ones.
 
 use loginkit_core::serde_json::json;
 use loginkit_core::{
-    AuthorizeRequest, EmailTrust, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge, ProviderConfig,
-    RefreshToken, TokenRef,
+    AuthorizeRequest, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge, ProviderConfig, RefreshToken,
+    TokenRef,
 };
 use loginkit_provider_google::GOOGLE;
 use loginkit_testkit::TestSigner;
-use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
+use loginkit_testkit::contract::{ContractServer, code, fixture, pairs, redirect_uri};
 
 const DIR: &str = env!("CARGO_MANIFEST_DIR");
 const CLIENT_ID: &str = "1234-abcd.apps.googleusercontent.com";
@@ -101,19 +103,6 @@ async fn token_error_keeps_googles_code() {
     let err = server.provider(&GOOGLE, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let err = err.unwrap_err();
     assert_eq!((err.provider_code(), err.provider_status()), (Some("invalid_grant"), Some(400)));
-}
-
-#[tokio::test]
-async fn userinfo_profile() {
-    let server = ContractServer::start().await;
-    server.respond_json("GET", "/v1/userinfo", 200, fixture(DIR, "user.json")).await;
-    let profile = server.provider(&GOOGLE, config()).user_profile(&access("ya29.x")).await.unwrap();
-    assert_eq!(profile.id, "110169484474386276334");
-    assert_eq!(profile.email.as_deref(), Some("ada@example.com"));
-    assert_eq!(profile.email_trust, EmailTrust::Verified);
-    assert_eq!(profile.name.as_deref(), Some("Ada Lovelace"));
-    assert_eq!(profile.avatar_url.as_deref(), Some("https://lh3.googleusercontent.com/a/ACg8ocK-example"));
-    assert_eq!(server.only_request().await.header("authorization"), Some("Bearer ya29.x"));
 }
 
 #[tokio::test]

@@ -1,5 +1,7 @@
-//! Hugging Face contract tests: the exact requests loginkit sends and what it reads from answers
-//! shaped like Hugging Face's documented ones.
+//! Hugging Face contract tests: Hugging Face's quirks. The shared checks, a whole login against an
+//! impersonating provider (client authentication, ID token and profile), run in the conformance kit
+//! from tests/persona.toml; this file holds what they do not cover: the exact requests loginkit
+//! sends and what it reads from answers shaped like Hugging Face's documented ones.
 
 use loginkit_core::serde_json::json;
 use loginkit_core::{
@@ -83,19 +85,6 @@ async fn token_error_keeps_the_code() {
         server.provider(&HUGGINGFACE, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let err = err.unwrap_err();
     assert_eq!((err.provider_code(), err.provider_status()), (Some("invalid_grant"), Some(400)));
-}
-
-#[tokio::test]
-async fn userinfo_profile() {
-    let server = ContractServer::start().await;
-    server.respond_json("GET", "/oauth/userinfo", 200, fixture(DIR, "user.json")).await;
-    let profile = server.provider(&HUGGINGFACE, config()).user_profile(&access("hf_oauth_x")).await.unwrap();
-    assert_eq!(profile.id, "64f1c2d3e4b5a67890abcdef");
-    assert_eq!(profile.email.as_deref(), Some("ada@example.com"));
-    assert_eq!(profile.email_trust, EmailTrust::Verified);
-    assert_eq!(profile.name.as_deref(), Some("Ada Lovelace"));
-    assert!(profile.avatar_url.as_deref().unwrap().starts_with("https://cdn-avatars.huggingface.co/"));
-    assert_eq!(server.only_request().await.header("authorization"), Some("Bearer hf_oauth_x"));
 }
 
 #[tokio::test]

@@ -1,5 +1,7 @@
-//! Keycloak contract tests: the exact requests loginkit sends to a realm and what it reads from
-//! answers shaped like Keycloak's documented ones.
+//! Keycloak contract tests: what the conformance kit (run with tests/persona.toml by
+//! tests/tests/every_provider.rs) does not pin down: the exact authorize URL and default scopes,
+//! the token request body and expiry, the refreshed ID token and offline token, Keycloak's error
+//! code, no avatar, the revocation's token type hint, and the realm settings.
 
 use std::collections::BTreeMap;
 

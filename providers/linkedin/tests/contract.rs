@@ -1,10 +1,12 @@
-//! LinkedIn contract tests: the exact requests loginkit sends and what it reads from answers shaped
-//! like LinkedIn's documented ones.
+//! LinkedIn contract tests: LinkedIn's quirks. The shared checks, a whole login against an
+//! impersonating provider (client authentication, ID token, profile and refresh), run in the
+//! conformance kit from tests/persona.toml; this file holds what they do not cover: the exact
+//! requests loginkit sends and what it reads from answers shaped like LinkedIn's documented ones.
 
 use loginkit_core::serde_json::json;
 use loginkit_core::{
     AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge,
-    ProviderConfig, RefreshToken,
+    ProviderConfig,
 };
 use loginkit_provider_linkedin::LINKEDIN;
 use loginkit_testkit::TestSigner;
@@ -74,20 +76,6 @@ async fn code_exchange_sends_credentials_in_the_body() {
 }
 
 #[tokio::test]
-async fn refresh_for_partner_apps_rotates_the_refresh_token() {
-    let server = ContractServer::start().await;
-    server.respond_json("POST", "/oauth/v2/accessToken", 200, fixture(DIR, "refresh.json")).await;
-    let tokens =
-        server.provider(&LINKEDIN, config()).refresh(&RefreshToken::new("AQW-old".into())).await.unwrap();
-    assert_eq!(tokens.access_token.secret(), "AQUvlL_DYEzvT2wz1QJiEPeLioeA-refreshed");
-    assert_eq!(tokens.refresh_token.unwrap().secret(), "AQWAft_WjYZKwuWXLC5hQlghgTam-rotated");
-    let form = server.only_request().await.form;
-    assert_eq!(form["grant_type"], "refresh_token");
-    assert_eq!(form["refresh_token"], "AQW-old");
-    assert_eq!(form["client_secret"], CLIENT_SECRET);
-}
-
-#[tokio::test]
 async fn token_error_keeps_linkedins_code() {
     let server = ContractServer::start().await;
     server.respond_json("POST", "/oauth/v2/accessToken", 400, fixture(DIR, "error.json")).await;
@@ -96,19 +84,6 @@ async fn token_error_keeps_linkedins_code() {
         server.provider(&LINKEDIN, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let err = err.unwrap_err();
     assert_eq!((err.provider_code(), err.provider_status()), (Some("invalid_request"), Some(400)));
-}
-
-#[tokio::test]
-async fn userinfo_profile() {
-    let server = ContractServer::start().await;
-    server.respond_json("GET", "/v2/userinfo", 200, fixture(DIR, "user.json")).await;
-    let profile = server.provider(&LINKEDIN, config()).user_profile(&access("AQU-x")).await.unwrap();
-    assert_eq!(profile.id, "782bbtaQ");
-    assert_eq!(profile.email.as_deref(), Some("doe@example.com"));
-    assert_eq!(profile.email_trust, EmailTrust::Verified);
-    assert_eq!(profile.name.as_deref(), Some("John Doe"));
-    assert!(profile.avatar_url.as_deref().unwrap().starts_with("https://media.licdn-ei.com/dms/image/"));
-    assert_eq!(server.only_request().await.header("authorization"), Some("Bearer AQU-x"));
 }
 
 #[tokio::test]

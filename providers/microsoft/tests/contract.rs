@@ -1,5 +1,8 @@
-//! Microsoft contract tests: the exact requests loginkit sends to the identity platform and to
-//! Microsoft Graph, and what it reads from answers shaped like Microsoft's documented ones.
+//! Microsoft contract tests: what the conformance kit (run with tests/persona.toml by
+//! tests/tests/every_provider.rs) does not pin down: the exact authorize URL and default scopes,
+//! the token request body and expiry on another tenant, the refreshed ID token and rotated refresh
+//! token, Microsoft's error code, Graph's email rules and no avatar, no revocation, and the tenant
+//! handling of ID tokens (issuers, allow lists, Graph's object id) and of the configuration.
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,8 @@
-//! Okta contract tests: the exact requests loginkit sends to an authorization server and what it
-//! reads from answers shaped like Okta's documented ones.
+//! Okta contract tests: what the conformance kit (run with tests/persona.toml by
+//! tests/tests/every_provider.rs) does not pin down: the exact authorize URL and the authorization
+//! server setting, the token request body and expiry, the refreshed ID token (verified, or refused)
+//! and rotated refresh token, Okta's error code, no avatar, the revocation's token type hint, and
+//! the domain settings.
 
 use std::collections::BTreeMap;
 

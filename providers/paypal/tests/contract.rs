@@ -1,5 +1,7 @@
-//! PayPal contract tests: the exact requests loginkit sends for `paypal` and `paypalSandbox`, and
-//! what it reads from answers shaped like PayPal's documented ones.
+//! PayPal contract tests: what the conformance kit (run with tests/persona.toml by
+//! tests/tests/every_provider.rs) does not pin down for `paypal` and `paypalSandbox`: the exact
+//! authorize URL and sandbox hosts, the token request body and expiry, the refresh token kept,
+//! PayPal's error code, the `schema=openid` user-info query, the email rule, and no revocation.
 
 use std::collections::BTreeMap;
 

@@ -1,5 +1,7 @@
-//! Resend contract tests: the exact requests loginkit sends and what it reads from answers shaped
-//! like Resend's documented ones.
+//! Resend contract tests. The shared checks (Basic client authentication, PKCE, refresh, revocation,
+//! a replayed code) run in the conformance kit from tests/persona.toml; this file holds Resend's
+//! quirks: the exact authorize URL, the profile read from the JWT access token with no HTTP call,
+//! Resend's error code, revoking a refresh token with its type hint, and configuration errors.
 
 use std::collections::BTreeMap;
 
@@ -85,18 +87,6 @@ async fn profile_of_an_opaque_token_is_a_typed_error() {
     let no_sub = "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJodHRwczovL2FwaS5yZXNlbmQuY29tIn0.c2ln";
     let err = provider.user_profile(&access(no_sub)).await.unwrap_err();
     assert!(matches!(err, Error::MissingField { field: "sub", .. }));
-}
-
-#[tokio::test]
-async fn refresh_takes_the_rotated_refresh_token() {
-    let server = ContractServer::start().await;
-    server.respond_json("POST", "/oauth/token", 200, fixture(DIR, "refresh.json")).await;
-    let tokens =
-        server.provider(&RESEND, config()).refresh(&RefreshToken::new("rt_old".into())).await.unwrap();
-    assert_eq!(tokens.refresh_token.unwrap().secret(), "rt_9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f");
-    let sent = server.only_request().await;
-    assert_eq!(sent.basic_auth(), basic());
-    assert_eq!(sent.form, pairs(&[("grant_type", "refresh_token"), ("refresh_token", "rt_old")]));
 }
 
 #[tokio::test]

@@ -1,5 +1,7 @@
-//! Salesforce contract tests: the exact requests loginkit sends and what it reads from answers
-//! shaped like Salesforce's documented ones.
+//! Salesforce contract tests: what the conformance kit (run with tests/persona.toml by
+//! tests/tests/every_provider.rs) does not pin down: the exact authorize URL and the `domain`
+//! setting, the token request bodies, no announced lifetime, the refresh token kept, Salesforce's
+//! error code, the avatar and a token never in the URL, and the revocation's token type hint.
 
 use loginkit_core::{
     AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, Nonce, PkceCodeChallenge,

@@ -1,5 +1,7 @@
-//! Spotify contract tests: the exact requests loginkit sends and what it reads from answers shaped
-//! like Spotify's documented ones.
+//! Spotify contract tests: Spotify's quirks. The shared checks, a whole login against an
+//! impersonating provider (client authentication, profile and refresh), run in the conformance kit
+//! from tests/persona.toml; this file holds what they do not cover: the exact requests loginkit
+//! sends and what it reads from answers shaped like Spotify's documented ones.
 
 use loginkit_core::{
     AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, PkceCodeChallenge, ProviderConfig,
@@ -86,20 +88,6 @@ async fn token_error_keeps_spotifys_code() {
         server.provider(&SPOTIFY, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     let err = err.unwrap_err();
     assert_eq!((err.provider_code(), err.provider_status()), (Some("invalid_grant"), Some(400)));
-}
-
-#[tokio::test]
-async fn userinfo_profile_marks_the_email_unverified() {
-    let server = ContractServer::start().await;
-    server.respond_json("GET", "/v1/me", 200, fixture(DIR, "user.json")).await;
-    let profile = server.provider(&SPOTIFY, config()).user_profile(&access("BQD.x")).await.unwrap();
-    assert_eq!(profile.id, "aB3dE5fG7h", "account_id, the field Spotify says to link on");
-    assert_eq!(profile.previous_id.as_deref(), Some("adalovelace"), "the id identities were stored under");
-    assert_eq!(profile.email.as_deref(), Some("ada@example.com"));
-    assert_eq!(profile.email_trust, EmailTrust::Unverified, "Spotify documents the email as unverified");
-    assert_eq!(profile.name.as_deref(), Some("Ada Lovelace"));
-    assert_eq!(profile.avatar_url.as_deref(), Some("https://i.scdn.co/image/ab6775700000ee85example"));
-    assert_eq!(server.only_request().await.header("authorization"), Some("Bearer BQD.x"));
 }
 
 /// An answer from before `account_id` (or a user without it) is identified by `id`, and one

@@ -1,5 +1,8 @@
-//! Stripe contract tests: the exact Connect OAuth requests loginkit sends (authenticated with the
-//! platform's secret key) and the connected account it reads as the profile.
+//! Stripe contract tests. The shared checks (the platform's secret key in the body, the connected
+//! account as the profile, refresh, a replayed code) run in the conformance kit from
+//! tests/persona.toml; this file holds Stripe's quirks: the exact Connect authorize URL, the scopes
+//! of the token answer and the absent avatar, Stripe's error codes, the account id taken from the
+//! token answer as one path segment, no revocation, and the required secret key.
 
 use loginkit_core::serde_json::{Map, Value};
 use loginkit_core::{
@@ -73,24 +76,6 @@ async fn code_exchange_is_authenticated_with_the_platform_secret_key_then_reads_
     assert_eq!(sent[0].form, expected, "Appwrite sends no client credentials here");
     assert_eq!((sent[1].method.as_str(), sent[1].path.as_str()), ("GET", ACCOUNT_PATH));
     assert_eq!(sent[1].header("authorization"), Some("Bearer example-connected-account-access-token"));
-}
-
-#[tokio::test]
-async fn refresh() {
-    let server = ContractServer::start().await;
-    server.respond_json("POST", "/oauth/token", 200, fixture(DIR, "refresh.json")).await;
-    let tokens =
-        server.provider(&STRIPE, config()).refresh(&RefreshToken::new("rt_old".into())).await.unwrap();
-    assert_eq!(tokens.access_token.secret(), "example-refreshed-access-token");
-    assert_eq!(tokens.raw.get("stripe_user_id").and_then(Value::as_str), Some("acct_1032D82eZvKYlo2C"));
-    let form = server.only_request().await.form;
-    let expected = pairs(&[
-        ("grant_type", "refresh_token"),
-        ("refresh_token", "rt_old"),
-        ("client_id", CLIENT_ID),
-        ("client_secret", PLATFORM_SECRET_KEY),
-    ]);
-    assert_eq!(form, expected);
 }
 
 #[tokio::test]

@@ -1,5 +1,8 @@
-//! Tradeshift contract tests: the exact requests loginkit sends for `tradeshift` and
-//! `tradeshiftBox`, and what it reads from answers shaped like Tradeshift's.
+//! Tradeshift contract tests for `tradeshift` and `tradeshiftBox`. The shared checks (HTTP Basic
+//! client authentication, the profile, refresh, a replayed code) run in the conformance kit from
+//! tests/persona.toml; this file holds Tradeshift's quirks: the production and sandbox hosts, the
+//! exact authorize URL, the expiry, the refresh token kept when none comes back, Tradeshift's error
+//! code, the Accept header of the user call, no revocation, and the required secret.
 
 use loginkit_core::{
     AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, PkceCodeChallenge, ProviderConfig,

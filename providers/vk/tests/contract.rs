@@ -1,5 +1,7 @@
-//! VK ID contract tests: the exact requests loginkit sends and what it reads from answers shaped
-//! like VK ID's documented ones.
+//! VK ID contract tests: what the conformance kit (run with tests/persona.toml by
+//! tests/tests/every_provider.rs) does not pin down: the exact authorize URL and the `host`
+//! setting, the token request body and expiry, the callback's device_id sent back, VK ID's error
+//! codes (one with status 200), the exact user-info and revocation forms, and no refresh.
 
 use std::collections::BTreeMap;
 

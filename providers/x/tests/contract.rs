@@ -1,5 +1,8 @@
-//! X contract tests: the exact requests loginkit sends and what it reads from answers shaped like
-//! X's documented ones.
+//! X contract tests: what the conformance kit (run with tests/persona.toml by
+//! tests/tests/every_provider.rs) does not pin down: the exact authorize URL and default scopes,
+//! the client id in the token bodies besides Basic, expiry, a missing verifier refused locally,
+//! the rotated refresh token, X's error code, the `user.fields` query and the email rule, and the
+//! revocation's token type hint.
 
 use std::collections::BTreeMap;
 

@@ -1,14 +1,15 @@
-//! Yammer contract tests: the exact requests loginkit sends and what it reads from answers shaped
-//! like Yammer's documented ones.
+//! Yammer contract tests: Yammer's quirks. The shared checks, a whole login against an
+//! impersonating provider (client authentication and profile), run in the conformance kit from
+//! tests/persona.toml; this file holds what they do not cover: the exact requests loginkit sends
+//! and what it reads from answers shaped like Yammer's documented ones.
 
 use std::collections::BTreeMap;
 
 use loginkit_core::{
-    AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, PkceCodeChallenge, ProviderConfig,
-    RefreshToken,
+    AuthorizeRequest, Error, ExchangeRequest, HttpClient, PkceCodeChallenge, ProviderConfig, RefreshToken,
 };
 use loginkit_provider_yammer::YAMMER;
-use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
+use loginkit_testkit::contract::{ContractServer, code, fixture, pairs, redirect_uri};
 
 const DIR: &str = env!("CARGO_MANIFEST_DIR");
 const CLIENT_ID: &str = "yammer-client-id";
@@ -79,24 +80,6 @@ async fn token_answer_without_a_token_is_a_typed_error() {
     let (code, redirect) = (code("c"), redirect_uri("yammer"));
     let err = server.provider(&YAMMER, config()).exchange_code(&ExchangeRequest::new(&code, &redirect)).await;
     assert!(matches!(err, Err(Error::MissingField { field: "access_token", .. })));
-}
-
-#[tokio::test]
-async fn userinfo_profile() {
-    let server = ContractServer::start().await;
-    server.respond_json("GET", "/api/v1/users/current.json", 200, fixture(DIR, "user.json")).await;
-    let profile = server.provider(&YAMMER, config()).user_profile(&access("yam-at")).await.unwrap();
-    assert_eq!(profile.id, "1014216");
-    assert_eq!(profile.email.as_deref(), Some("test@yammer-inc.example"));
-    assert_eq!(profile.email_trust, EmailTrust::Unknown);
-    assert_eq!(profile.name.as_deref(), Some("TestAccount"));
-    assert_eq!(
-        profile.avatar_url.as_deref(),
-        Some("https://mug0.assets-yammer.com/mugshot/images/48x48/example")
-    );
-    let sent = server.only_request().await;
-    assert_eq!((sent.method.as_str(), sent.path.as_str()), ("GET", "/api/v1/users/current.json"));
-    assert_eq!(sent.header("authorization"), Some("Bearer yam-at"));
 }
 
 #[tokio::test]

@@ -1,11 +1,12 @@
-//! Yandex contract tests: the exact requests loginkit sends and what it reads from answers shaped
-//! like Yandex's documented ones.
+//! Yandex contract tests: Yandex's quirks. The shared checks, a whole login against an
+//! impersonating provider (client authentication, profile and refresh), run in the conformance kit
+//! from tests/persona.toml; this file holds what they do not cover: the exact requests loginkit
+//! sends and what it reads from answers shaped like Yandex's documented ones.
 
 use std::collections::BTreeMap;
 
 use loginkit_core::{
     AuthorizeRequest, EmailTrust, Error, ExchangeRequest, HttpClient, PkceCodeChallenge, ProviderConfig,
-    RefreshToken,
 };
 use loginkit_provider_yandex::YANDEX;
 use loginkit_testkit::contract::{ContractServer, access, code, fixture, pairs, redirect_uri};
@@ -72,22 +73,6 @@ async fn code_exchange_uses_basic_auth() {
         ("code_verifier", verifier.secret().as_str()),
     ]);
     assert_eq!(sent.form, expected);
-}
-
-#[tokio::test]
-async fn refresh_sends_the_refresh_token_grant() {
-    let server = ContractServer::start().await;
-    server.respond_json("POST", "/token", 200, fixture(DIR, "refresh.json")).await;
-    let tokens =
-        server.provider(&YANDEX, config()).refresh(&RefreshToken::new("1:old".into())).await.unwrap();
-    assert_eq!(tokens.access_token.secret(), "y0_AgAAAABkZXhhbXBsZS1yZWZyZXNoZWQ");
-    assert_eq!(
-        tokens.refresh_token.unwrap().secret(),
-        "1:GN686QVt0mmakDd9:rotated_example:A-2dHOmBxiXgajnD-kYOwQ"
-    );
-    let sent = server.only_request().await;
-    assert_eq!(sent.basic_auth(), basic());
-    assert_eq!(sent.form, pairs(&[("grant_type", "refresh_token"), ("refresh_token", "1:old")]));
 }
 
 #[tokio::test]

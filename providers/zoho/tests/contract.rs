@@ -1,5 +1,7 @@
-//! Zoho contract tests: the exact requests loginkit sends to a Zoho accounts server and what it
-//! reads from answers shaped like Zoho's documented ones.
+//! Zoho contract tests: what the conformance kit (run with tests/persona.toml by
+//! tests/tests/every_provider.rs) does not pin down: the exact authorize URL with comma-separated
+//! scopes, the token request body, expiry and api_domain, the refresh token kept, Zoho's error
+//! code with HTTP 200, no avatar, the revocation's token type hint, and the accounts server.
 
 use std::collections::BTreeMap;
 
