@@ -616,6 +616,7 @@ fn build_project(
         let key = |message: String| error(format!("providers.{provider_id}: {message}"));
         let descriptor = provider.descriptor(provider_id, registry).map_err(&key)?;
         if !provider.enabled {
+            project = project.disabled(provider_id.clone());
             continue;
         }
         if provider.client_id.trim().is_empty() {

@@ -1163,7 +1163,9 @@ async fn providers_defined_in_the_configuration_log_in_several_per_project() {
         idp.url("token"),
         idp.url("user")
     );
-    let extra = format!("{}{}{oauth2}", oidc("corp-sso", "Corp SSO"), oidc("partner-sso", "Partner SSO"));
+    let off = "[projects.default.providers.off-sso]\nkind = \"oidc\"\nenabled = false\nclient_id = \"1\"\n";
+    let extra =
+        format!("{}{}{oauth2}{off}", oidc("corp-sso", "Corp SSO"), oidc("partner-sso", "Partner SSO"));
     let h = Harness::start(&extra).await;
     for provider in ["corp-sso", "partner-sso", "legacy-sso"] {
         let browser = Browser::new([h.server.url().clone(), idp.origin()]);
@@ -1175,6 +1177,14 @@ async fn providers_defined_in_the_configuration_log_in_several_per_project() {
         assert_eq!(account["email"], "useroauth@localhost.test");
     }
     assert_eq!(h.counts().await, (1, 3, 3, 0), "one user, an identity per provider");
+    // One turned off is disabled (412), not unknown (400).
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let (status, body) =
+        common::status_and_json(client.get(h.start_url("tokens", "off-sso", "")).send().await.unwrap()).await;
+    assert_eq!(
+        (status, body["type"].as_str()),
+        (StatusCode::PRECONDITION_FAILED, Some("project_provider_disabled"))
+    );
     let page = reqwest::get(h.url("")).await.unwrap().text().await.unwrap();
     assert!(page.contains("Corp SSO") || page.contains("corp-sso"), "the demo page lists it");
 }

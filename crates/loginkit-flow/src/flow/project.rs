@@ -296,6 +296,16 @@ impl<'r> ProjectBuilder<'r> {
         self
     }
 
+    /// A provider the project knows but has turned off (one defined at run time, which the
+    /// registry does not list): its logins are [`FlowError::ProviderDisabled`], not unknown.
+    pub fn disabled(mut self, id: impl Into<String>) -> Self {
+        let id = id.into();
+        if !self.project.known_providers.contains(&id) {
+            self.project.known_providers.push(id);
+        }
+        self
+    }
+
     /// Most sessions per user (the oldest go first); 0 means no limit. Default 10.
     pub fn session_limit(mut self, limit: u32) -> Self {
         self.project.session_limit = limit;
@@ -408,8 +418,10 @@ impl<'r> ProjectBuilder<'r> {
             Some(registry) => Some(registry),
             None => Registry::global().ok(),
         };
+        let disabled = std::mem::take(&mut project.known_providers);
         project.known_providers =
             registry.map(|r| r.ids().into_iter().map(str::to_owned).collect()).unwrap_or_default();
+        project.known_providers.extend(disabled.into_iter().filter(|id| !project.providers.contains_key(id)));
         for id in project.providers.keys() {
             if !project.known_providers.contains(id) {
                 project.known_providers.push(id.clone());
