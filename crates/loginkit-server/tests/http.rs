@@ -1036,15 +1036,26 @@ async fn readiness_fails_while_a_projects_database_refuses_connections() {
     let ready =
         || async { common::status_and_json(client.get(h.url("health/ready")).send().await.unwrap()).await };
     assert_eq!(ready().await.0, StatusCode::OK);
-    let (pool, _) = h.postgres.as_ref().unwrap();
+    // One connection of our own, which stays open while the database refuses new ones.
+    use sqlx::Connection;
+    let mut admin = sqlx::PgConnection::connect(h.postgres.as_ref().unwrap().1.url()).await.unwrap();
     sqlx::raw_sql(sqlx::AssertSqlSafe(
         "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I CONNECTION LIMIT 0', current_database()); END $$; \
-         SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity \
          WHERE datname = current_database() AND pid <> pg_backend_pid();",
     ))
-    .execute(pool)
+    .execute(&mut admin)
     .await
     .unwrap();
+    // `pg_terminate_backend(pid, timeout)` returns once each backend has exited: the server's
+    // connections are gone before readiness is asked.
+    let left: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert_eq!(left, 0, "the server's connections are closed");
     let (status, body) = ready().await;
     assert_eq!((status, body["status"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("fail")), "{body}");
     assert_eq!(body["projects"], serde_json::json!(["default"]));
@@ -1052,7 +1063,7 @@ async fn readiness_fails_while_a_projects_database_refuses_connections() {
     sqlx::raw_sql(sqlx::AssertSqlSafe(
         "DO $$ BEGIN EXECUTE format('ALTER DATABASE %I CONNECTION LIMIT -1', current_database()); END $$;",
     ))
-    .execute(pool)
+    .execute(&mut admin)
     .await
     .unwrap();
     assert_eq!(ready().await.0, StatusCode::OK, "ready again");
