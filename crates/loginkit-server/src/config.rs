@@ -143,8 +143,8 @@ pub struct ProjectConfig {
 }
 
 /// One API key of a project: its secret from the environment, or only the secret's SHA-256 in
-/// the file. `Debug` shows no secret (and there is none in it).
-#[derive(Debug, Clone, Deserialize)]
+/// the file. `Debug` leaves out the digest.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKeySettings {
     /// The environment variable holding the key (32 to 512 visible characters).
@@ -231,6 +231,16 @@ pub struct OAuth2Settings {
     pub name: Option<String>,
     /// JSON pointer of the avatar URL.
     pub avatar: Option<String>,
+}
+
+impl fmt::Debug for ApiKeySettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKeySettings")
+            .field("secret_env", &self.secret_env)
+            .field("sha256", &redacted(&self.sha256))
+            .field("scopes", &self.scopes)
+            .finish()
+    }
 }
 
 fn basic() -> String {
@@ -758,6 +768,9 @@ mod tests {
             client_id = "id"
             client_secret = "client-secret-value"
             params = { private_key = "param-secret-value" }
+            [projects.app.api_keys.ssr]
+            sha256 = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+            scopes = ["users.read"]
             "#,
         )
         .unwrap();
@@ -768,6 +781,7 @@ mod tests {
             "db-secret-value",
             "client-secret-value",
             "param-secret-value",
+            "0123456789abcdef0123456789abcdef",
         ] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
