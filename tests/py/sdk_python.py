@@ -9,32 +9,17 @@ session client (set_session), reads the account and deletes the session (a 204),
 session is gone. Prints one JSON summary line; exits non-zero on the first failure.
 """
 
-import json
 import os
-import sys
 
 from appwrite.client import Client
 from appwrite.exception import AppwriteException
 from appwrite.services.account import Account
 
+from sdk_steps import done, fail, step, steps
+
 endpoint = os.environ["LOGINKIT_ENDPOINT"]
 project = os.environ.get("LOGINKIT_PROJECT", "default")
 session = os.environ["LOGINKIT_SESSION"]
-steps = []
-
-
-def fail(message):
-    print(json.dumps({"ok": False, "steps": steps, "error": message}))
-    sys.exit(1)
-
-
-def step(name, run):
-    try:
-        value = run()
-    except Exception as error:  # the SDK's own exceptions included
-        fail(f"{name}: {type(error).__name__}: {error}")
-    steps.append(name)
-    return value
 
 
 guest = Account(Client().set_endpoint(endpoint).set_project(project))
@@ -58,4 +43,4 @@ except AppwriteException as error:
     if error.code != 401:
         fail(f"account.get() after delete_session gave {error.code}")
 steps.append("get after delete: 401")
-print(json.dumps({"ok": True, "steps": steps, "email": email}))
+done(email=email)

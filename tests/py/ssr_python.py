@@ -15,35 +15,20 @@ Two phases, with the browser's walk between them (the test drives it):
 Prints one JSON summary line; exits non-zero on the first failure. Secrets are never printed.
 """
 
-import json
 import os
-import sys
 
 from appwrite.client import Client
 from appwrite.exception import AppwriteException
 from appwrite.services.account import Account
 from appwrite.services.users import Users
 
+from sdk_steps import done, fail, step, steps
+
 endpoint = os.environ["LOGINKIT_ENDPOINT"]
 project = os.environ.get("LOGINKIT_PROJECT", "default")
 key = os.environ["LOGINKIT_API_KEY"]
 phase = os.environ.get("LOGINKIT_PHASE")
 app = "http://localhost:3000"
-steps = []
-
-
-def fail(message):
-    print(json.dumps({"ok": False, "steps": steps, "error": message}))
-    sys.exit(1)
-
-
-def step(name, run):
-    try:
-        value = run()
-    except Exception as error:  # the SDK's own exceptions included
-        fail(f"{name}: {type(error).__name__}: {error}")
-    steps.append(name)
-    return value
 
 
 def refused(name, run):
@@ -111,4 +96,4 @@ elif phase == "finish":
     result = finish()
 else:
     fail(f"LOGINKIT_PHASE is start or finish, not {phase!r}")
-print(json.dumps({"ok": True, "steps": steps, **result}))
+done(**result)

@@ -426,10 +426,8 @@ async fn create_session(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let query = pairs(query.unwrap_or_default().as_bytes());
-    let (flow, project) = flow_for(&state, &query, &headers)?;
-    let key = state.api_key(&project, &headers, Scope::SessionsWrite)?;
-    let body = session_request(&state, flow, &headers, &body, "\"userId\" and \"secret\"")?;
+    let (flow, project, key, body) =
+        session_request(&state, query, &headers, &body, "\"userId\" and \"secret\"")?;
     let fields: Vec<(String, String)> =
         body.into_iter().filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_owned()))).collect();
     let (Some(user_id), Some(secret)) = (first(&fields, "userId"), first(&fields, "secret")) else {
@@ -483,16 +481,20 @@ async fn link_target(flow: &Flow, project: &str, headers: &HeaderMap) -> Result<
     }
 }
 
-/// The JSON object a session-creating POST carries. A cross-site HTML form could log the browser
+/// What a session-creating POST brings: its project's flow and id, the API key it authenticates
+/// with (`sessions.write`), and its JSON object. A cross-site HTML form could log the browser
 /// into the attacker's account (login CSRF): only JSON (which needs a CORS preflight from another
 /// site) from an allowed origin is taken.
-fn session_request(
-    state: &AppState,
-    flow: &Flow,
+fn session_request<'s>(
+    state: &'s AppState,
+    query: Option<String>,
     headers: &HeaderMap,
     body: &[u8],
     fields: &str,
-) -> Result<serde_json::Map<String, Value>, ApiError> {
+) -> Result<(&'s Flow, String, Option<&'s ApiKey>, serde_json::Map<String, Value>), ApiError> {
+    let query = pairs(query.unwrap_or_default().as_bytes());
+    let (flow, project) = flow_for(state, &query, headers)?;
+    let key = state.api_key(&project, headers, Scope::SessionsWrite)?;
     if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
         && !flow.project().allow().trusts_origin(origin, state.secure())
     {
@@ -506,7 +508,7 @@ fn session_request(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.trim_start().to_ascii_lowercase().starts_with("application/json"));
     match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) if json => Ok(map),
+        Ok(Value::Object(map)) if json => Ok((flow, project, key, map)),
         _ => Err(ApiError::new(
             ErrorType::GeneralArgumentInvalid,
             format!("The body must be a JSON object with {fields}."),
@@ -524,10 +526,8 @@ async fn id_token_session(
     RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let query = pairs(query.unwrap_or_default().as_bytes());
-    let (flow, project) = flow_for(&state, &query, &headers)?;
-    let key = state.api_key(&project, &headers, Scope::SessionsWrite)?;
-    let body = session_request(&state, flow, &headers, &body, "\"provider\" and \"idToken\"")?;
+    let (flow, project, key, body) =
+        session_request(&state, query, &headers, &body, "\"provider\" and \"idToken\"")?;
     let text = |name: &str| -> Result<Option<&str>, ApiError> {
         match body.get(name) {
             None | Some(Value::Null) => Ok(None),
