@@ -481,6 +481,9 @@ async fn link_target(flow: &Flow, project: &str, headers: &HeaderMap) -> Result<
     }
 }
 
+/// A session-creating POST's project flow and id, API key and JSON object.
+type SessionPost<'s> = (&'s Flow, String, Option<&'s ApiKey>, serde_json::Map<String, Value>);
+
 /// What a session-creating POST brings: its project's flow and id, the API key it authenticates
 /// with (`sessions.write`), and its JSON object. A cross-site HTML form could log the browser
 /// into the attacker's account (login CSRF): only JSON (which needs a CORS preflight from another
@@ -491,7 +494,7 @@ fn session_request<'s>(
     headers: &HeaderMap,
     body: &[u8],
     fields: &str,
-) -> Result<(&'s Flow, String, Option<&'s ApiKey>, serde_json::Map<String, Value>), ApiError> {
+) -> Result<SessionPost<'s>, ApiError> {
     let query = pairs(query.unwrap_or_default().as_bytes());
     let (flow, project) = flow_for(state, &query, headers)?;
     let key = state.api_key(&project, headers, Scope::SessionsWrite)?;
